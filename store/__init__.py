@@ -1,0 +1,1 @@
+"""Persistence for neuroninfo: warehouse paths, checkpoints, Zarr activations, Parquet tables, DuckDB."""
