@@ -1,0 +1,24 @@
+"""Run a network over a split in batches and yield every hidden layer's outputs, batch by batch."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from pipeline.model import MLP
+
+
+@torch.no_grad()
+def hidden_outputs(model: MLP, x: torch.Tensor, batch_size: int = 5000) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """Yield ``(start, [H_1, ..., H_L])`` for consecutive batches: H_l is (batch, M_l) float32.
+
+    Only one batch of every layer is in memory at a time, whatever the size of the split.
+    """
+    model.eval()
+    for start in range(0, len(x), batch_size):
+        h, layers = x[start : start + batch_size], []
+        for i in range(model.n_hidden):
+            h = model.block(i, h)
+            layers.append(h.numpy().astype(np.float32, copy=False))
+        yield start, layers

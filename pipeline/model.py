@@ -1,0 +1,84 @@
+"""The fully-connected network: hidden blocks Linear -> (BatchNorm) -> ReLU/sigmoid -> (Dropout).
+
+Parameter names match the checkpoint format: ``linear.{i}.weight|bias`` and ``bn.{i}.*`` for the
+norm after linear i. Hidden layer l (1-based) is the output of block l-1.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pipeline.spec import NetworkSpec
+
+BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
+
+
+class MLP(nn.Module):
+    def __init__(self, spec: NetworkSpec):
+        super().__init__()
+        self.spec = spec
+        widths = (spec.input_dim, *spec.hidden_sizes, spec.n_classes)
+        self.linear = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        use_bn = spec.regularizer == "dropout_bn"
+        self.bn = nn.ModuleList(nn.BatchNorm1d(h) for h in spec.hidden_sizes) if use_bn else None
+        self.act = nn.ReLU() if spec.activation == "relu" else nn.Sigmoid()
+        self.drop = nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity()
+
+    @property
+    def n_hidden(self) -> int:
+        return len(self.spec.hidden_sizes)
+
+    def pre_activation(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        """Block i up to (and including) batch norm: the input of the activation."""
+        z = self.linear[i](h)
+        return self.bn[i](z) if self.bn is not None else z
+
+    def block(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        """Hidden block i (0-based): its output is hidden layer i+1."""
+        return self.drop(self.act(self.pre_activation(i, h)))
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits from the last hidden layer."""
+        return self.linear[-1](h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(self.n_hidden):
+            x = self.block(i, x)
+        return self.head(x)
+
+    def checkpoint_tensors(self) -> dict[str, torch.Tensor]:
+        """The tensors of the public checkpoint format (contiguous CPU float32 copies)."""
+        out = {}
+        for i, lin in enumerate(self.linear):
+            out[f"linear.{i}.weight"] = lin.weight
+            out[f"linear.{i}.bias"] = lin.bias
+        for i, bn in enumerate(self.bn or []):
+            for name in BN_TENSORS:
+                out[f"bn.{i}.{name}"] = getattr(bn, name)
+        return {k: v.detach().to(torch.float32).contiguous().clone() for k, v in out.items()}
+
+    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v.shape) for k, v in self.checkpoint_tensors().items()}
+
+    def load_checkpoint_tensors(self, tensors: dict[str, torch.Tensor]) -> "MLP":
+        """Copy checkpoint tensors in (shapes are checked by the caller) and switch to eval mode."""
+        with torch.no_grad():
+            for i, lin in enumerate(self.linear):
+                lin.weight.copy_(tensors[f"linear.{i}.weight"])
+                lin.bias.copy_(tensors[f"linear.{i}.bias"])
+            for i, bn in enumerate(self.bn or []):
+                for name in BN_TENSORS:
+                    getattr(bn, name).copy_(tensors[f"bn.{i}.{name}"])
+        return self.eval()
+
+
+@torch.no_grad()
+def predict(model: MLP, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """Predicted labels in eval mode, in batches."""
+    model.eval()
+    return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+
+
+def error_rate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of misclassified samples."""
+    return float((predict(model, x) != y).float().mean())

@@ -1,0 +1,152 @@
+"""The network spec: everything needed to rebuild, retrain and describe one network.
+
+A spec is stored as JSON in the checkpoint's metadata (DESIGN "Checkpoint format"), so a checkpoint
+alone says how it was made. Presets hold the documented per-dataset choices (DESIGN "Presets").
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+
+from pipeline.errors import NeuronInfoError
+
+ACTIVATIONS = ("relu", "sigmoid")
+REGULARIZERS = ("none", "l2", "dropout", "dropout_bn")
+
+
+@dataclass(frozen=True)
+class Preset:
+    hidden_sizes: tuple[int, ...]
+    epochs: int
+    dropout: float
+    weight_decay: float
+
+
+PRESETS = {
+    "mnist": Preset((300, 100), 10, 0.2, 1e-4),
+    "fashion-mnist": Preset((300, 100), 15, 0.2, 1e-4),
+    "cifar10": Preset((1024, 512, 512, 512), 30, 0.1, 1e-4),
+    "synthetic": Preset((32, 16), 5, 0.2, 1e-4),
+}
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A fully-connected classifier and how it is trained. Validated on construction."""
+
+    dataset: str
+    input_dim: int
+    n_classes: int
+    hidden_sizes: tuple[int, ...]
+    activation: str = "relu"
+    regularizer: str = "none"
+    dropout: float = 0.0  # used by regularizers dropout / dropout_bn only
+    weight_decay: float = 0.0  # used by regularizer l2 only
+    seed: int = 0
+    epochs: int = 10
+    lr: float = 1e-4
+    momentum: float = 0.9
+    batch_size: int = 64
+    n_val: int = 10_000  # validation samples split off the official training set
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        _validate(self)
+
+    @property
+    def name(self) -> str:
+        """A readable label, e.g. ``fashion-mnist-300x100-relu-dropout-s0``."""
+        sizes = "x".join(str(h) for h in self.hidden_sizes)
+        return f"{self.dataset}-{sizes}-{self.activation}-{self.regularizer}-s{self.seed}"
+
+    @property
+    def group(self) -> str:
+        """The name without the seed: runs of one group differ only by seed."""
+        return self.name.rsplit("-s", 1)[0] + f"-e{self.epochs}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "NetworkSpec":
+        """Parse a spec from JSON; unknown keys are ignored, missing required ones are an error."""
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as e:
+            raise NeuronInfoError(f"spec is not valid JSON ({e}); write the spec as a JSON object") from None
+        if not isinstance(data, dict):
+            raise NeuronInfoError("spec must be a JSON object with dataset, input_dim, n_classes, hidden_sizes, ...")
+        known = {f.name for f in fields(cls)}
+        required = {"dataset", "input_dim", "n_classes", "hidden_sizes"}
+        missing = sorted(required - data.keys())
+        if missing:
+            raise NeuronInfoError(f"spec is missing {', '.join(missing)}; add them to the checkpoint's 'spec' metadata")
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as e:
+            raise NeuronInfoError(f"spec has a field of the wrong type ({e}); fix the checkpoint's 'spec' metadata") from None
+
+
+def _validate(spec: NetworkSpec) -> None:
+    def bad(what: str, fix: str):
+        raise NeuronInfoError(f"invalid network spec: {what}; {fix}")
+
+    if not isinstance(spec.dataset, str) or not spec.dataset:
+        bad(f"dataset {spec.dataset!r}", "name a dataset such as fashion-mnist")
+    if spec.activation not in ACTIVATIONS:
+        bad(f"unknown activation {spec.activation!r}", f"use one of {', '.join(ACTIVATIONS)}")
+    if spec.regularizer not in REGULARIZERS:
+        bad(f"unknown regularizer {spec.regularizer!r}", f"use one of {', '.join(REGULARIZERS)}")
+    if not spec.hidden_sizes:
+        bad("no hidden layers", "give at least one hidden size, e.g. --hidden 300,100")
+    if any(h <= 0 for h in spec.hidden_sizes):
+        bad(f"hidden sizes {list(spec.hidden_sizes)} include a width <= 0", "use positive widths")
+    for name in ("input_dim", "n_classes", "epochs", "batch_size", "n_val"):
+        value = getattr(spec, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "epochs" else 1):
+            bad(f"{name} = {value!r}", f"{name} must be a positive integer")
+    if spec.n_classes < 2:
+        bad(f"n_classes = {spec.n_classes}", "a classifier needs at least 2 classes")
+    if not 0.0 <= spec.dropout < 1.0:
+        bad(f"dropout = {spec.dropout}", "dropout must be in [0, 1)")
+    if spec.weight_decay < 0:
+        bad(f"weight_decay = {spec.weight_decay}", "weight decay must be >= 0")
+    if not spec.lr > 0:
+        bad(f"lr = {spec.lr}", "the learning rate must be > 0")
+    if not 0.0 <= spec.momentum < 1.0:
+        bad(f"momentum = {spec.momentum}", "momentum must be in [0, 1)")
+    if spec.dropout and spec.regularizer not in ("dropout", "dropout_bn"):
+        bad(f"dropout {spec.dropout} with regularizer {spec.regularizer!r}", "use regularizer dropout or dropout_bn")
+    if spec.weight_decay and spec.regularizer != "l2":
+        bad(f"weight_decay {spec.weight_decay} with regularizer {spec.regularizer!r}", "use regularizer l2")
+
+
+def preset_spec(
+    dataset: str,
+    input_dim: int,
+    n_classes: int,
+    activation: str = "relu",
+    regularizer: str = "none",
+    seed: int = 0,
+    preset: str | None = None,
+    **overrides,
+) -> NetworkSpec:
+    """A spec from a preset (default: the dataset's own), applying dropout/L2 only where the regularizer uses them."""
+    key = preset or (dataset if dataset in PRESETS else dataset.split("-")[0])
+    if key not in PRESETS:
+        raise NeuronInfoError(f"unknown preset {key!r}; use one of {', '.join(PRESETS)}")
+    p = PRESETS[key]
+    spec = NetworkSpec(
+        dataset=dataset,
+        input_dim=input_dim,
+        n_classes=n_classes,
+        hidden_sizes=p.hidden_sizes,
+        activation=activation,
+        regularizer=regularizer,
+        dropout=p.dropout if regularizer in ("dropout", "dropout_bn") else 0.0,
+        weight_decay=p.weight_decay if regularizer == "l2" else 0.0,
+        seed=seed,
+        epochs=p.epochs,
+    )
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return replace(spec, **overrides) if overrides else spec

@@ -1,0 +1,97 @@
+"""Checkpoints: safetensors files with the spec as JSON metadata; run_id = SHA-256 of the bytes.
+
+Loading never unpickles anything: safetensors is a JSON header plus raw tensor bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+
+from pipeline.errors import NeuronInfoError
+from pipeline.model import MLP
+from pipeline.spec import NetworkSpec
+from store.atomic import atomic_path
+from store.paths import Warehouse
+
+
+def run_id_of(data: bytes) -> str:
+    """First 16 hex digits of the SHA-256 of a checkpoint's bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def checkpoint_bytes(model: MLP) -> bytes:
+    return save_bytes(model.checkpoint_tensors(), metadata={"spec": model.spec.to_json()})
+
+
+def save_checkpoint(wh: Warehouse, model: MLP) -> str:
+    """Write the model to ``checkpoints/<run_id>.safetensors`` atomically; return its run_id."""
+    data = checkpoint_bytes(model)
+    run_id = run_id_of(data)
+    path = wh.checkpoint(run_id)
+    if not path.exists():
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    return run_id
+
+
+def read_checkpoint(path: Path) -> tuple[str, MLP]:
+    """Load and validate a checkpoint file; return (run_id, model in eval mode)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NeuronInfoError(f"checkpoint {path} does not exist; train a network first or give the right path")
+    data = path.read_bytes()
+    name = path.name
+    if data[:2] == b"\x80\x04" or data[:1] == b"\x80" or data[:2] == b"PK":
+        raise NeuronInfoError(
+            f"{name} looks like a pickle/torch.save file, which is never loaded; save weights with safetensors in the public format"
+        )
+    try:
+        tensors = load_bytes(data)
+        metadata = _metadata(data)
+    except (SafetensorError, ValueError, RuntimeError, UnicodeDecodeError, OverflowError) as e:
+        raise NeuronInfoError(f"{name} is not a safetensors checkpoint ({str(e).splitlines()[0]}); write it with safetensors") from None
+    if "spec" not in metadata:
+        raise NeuronInfoError(f"{name} has no 'spec' in its safetensors metadata; add the spec JSON (see DESIGN 'Checkpoint format')")
+    try:
+        spec = NetworkSpec.from_json(metadata["spec"])
+    except NeuronInfoError as e:
+        raise NeuronInfoError(f"{name}: {e}") from None
+    model = MLP(spec)
+    expected = model.expected_shapes()
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise NeuronInfoError(f"{name} lacks tensors {', '.join(missing[:4])}; it does not match its spec {spec.name}")
+    for key, shape in expected.items():
+        if tuple(tensors[key].shape) != shape:
+            raise NeuronInfoError(
+                f"{name}: tensor {key} has shape {tuple(tensors[key].shape)}, spec {spec.name} needs {shape}; fix the spec or the weights"
+            )
+        if not torch.isfinite(tensors[key]).all():
+            raise NeuronInfoError(f"{name}: tensor {key} holds NaN or inf; the network diverged, retrain it")
+    return run_id_of(data), model.load_checkpoint_tensors({k: tensors[k].float() for k in expected})
+
+
+def load_run(wh: Warehouse, run_id: str) -> MLP:
+    """The model of a run already in the warehouse."""
+    path = wh.checkpoint(run_id)
+    if not path.exists():
+        raise NeuronInfoError(f"unknown run_id {run_id!r}: no {path}; list runs with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
+    return read_checkpoint(path)[1]
+
+
+def _metadata(data: bytes) -> dict:
+    import json
+    import struct
+
+    if len(data) < 8:
+        raise ValueError("file too short")
+    (header_len,) = struct.unpack("<Q", data[:8])
+    if header_len > len(data) - 8:
+        raise ValueError("header length past end of file")
+    header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
+    return header.get("__metadata__", {}) or {}

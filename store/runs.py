@@ -1,0 +1,44 @@
+"""The `runs` table: one row per network, written when its checkpoint enters the warehouse."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pyarrow as pa
+
+from pipeline.spec import NetworkSpec
+from store.paths import Warehouse
+from store.tables import write_partition
+
+
+def write_run(
+    wh: Warehouse,
+    run_id: str,
+    spec: NetworkSpec,
+    sizes: dict[str, int],
+    val_error: float,
+    test_error: float,
+) -> None:
+    """Record a run (``sizes`` holds n_train, n_val, n_test). Rewriting the same run replaces its row."""
+    row = {
+        "name": spec.name,
+        "group_name": spec.group,
+        "dataset": spec.dataset,
+        "input_dim": spec.input_dim,
+        "n_classes": spec.n_classes,
+        "hidden_sizes": list(spec.hidden_sizes),
+        "activation": spec.activation,
+        "regularizer": spec.regularizer,
+        "weight_decay": spec.weight_decay,
+        "dropout": spec.dropout,
+        "seed": spec.seed,
+        "epochs": spec.epochs,
+        "lr": spec.lr,
+        "n_train": sizes["n_train"],
+        "n_val": sizes["n_val"],
+        "n_test": sizes["n_test"],
+        "val_error": val_error,
+        "test_error": test_error,
+        "spec": spec.to_json(),
+        "created_at": datetime.now(timezone.utc),
+    }
+    write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]))
