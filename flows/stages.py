@@ -84,8 +84,7 @@ def capture_run(
     if store is not None and set(splits) <= set(store.splits) and store.method == method:
         new_bits = [b for b in bits if b not in store.bits]
         for layer in store.layers:
-            for b in new_bits:
-                act.write_codes(store.root, store.splits, layer, b, spec.activation, method)
+            act.write_codes(store.root, store.splits, layer, new_bits, spec.activation, method)
         act.publish_bits(store, new_bits)
     else:
         data = data_of(spec, data_dir)
@@ -96,8 +95,7 @@ def capture_run(
                 act.write_raw(root, split, y.numpy(), list(spec.hidden_sizes), hidden_outputs(model, x))
             act.write_train_mean(root, hidden_outputs(model, data.train.x))
             for layer in range(1, model.n_hidden + 1):
-                for b in bits:
-                    act.write_codes(root, list(splits), layer, b, spec.activation, method)
+                act.write_codes(root, list(splits), layer, list(bits), spec.activation, method)
             root.attrs.update({"splits": list(splits), "layer_sizes": list(spec.hidden_sizes),
                                "bits": sorted(bits), "method": method})
         store = act.open_activations(wh, run_id)

@@ -7,7 +7,7 @@ Layout (root attributes: run_id, splits, layer_sizes, bits, method, complete):
     <split>/layer{l}/codes_b{b}    (N, M) uint8     Q_b(T); attrs: bits, method, thresholds
     train_mean/layer{l}            (M,)   float64   mean output on the training split (ablation to the mean)
 
-2-D arrays are chunked CHUNK_ROWS samples x CHUNK_COLS neurons with zstd, dimension names
+2-D arrays are chunked CHUNK_ROWS samples x CHUNK_COLS neurons (a whole layer up to 512 wide) with zstd, dimension names
 (sample, neuron). A store is built under a temporary name and renamed into place with
 ``complete = true`` as its last write, so readers never accept a partial store; codes added later for
 new bits are listed in the ``bits`` attribute only after they are written.
@@ -31,11 +31,16 @@ from store.paths import Warehouse
 from store.tables import write_partition
 
 CHUNK_ROWS, CHUNK_COLS = 1000, 256
+WHOLE_LAYER_COLS = 512  # a layer this narrow is one column of chunks (no half-empty edge chunks)
 COMPRESSORS = [ZstdCodec(level=3)]
 
 
 def _array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype, **attrs) -> zarr.Array:
-    chunks = (min(CHUNK_ROWS, max(shape[0], 1)), min(CHUNK_COLS, shape[1])) if len(shape) == 2 else (max(min(shape[0], 100_000), 1),)
+    if len(shape) == 2:
+        cols = shape[1] if shape[1] <= WHOLE_LAYER_COLS else CHUNK_COLS
+        chunks = (min(CHUNK_ROWS, max(shape[0], 1)), cols)
+    else:
+        chunks = (max(min(shape[0], 100_000), 1),)
     names = ("sample", "neuron") if len(shape) == 2 else (("neuron",) if name.startswith("layer") else ("sample",))
     return group.create_array(
         name, shape=shape, dtype=dtype, chunks=chunks, compressors=COMPRESSORS,
@@ -106,18 +111,17 @@ def write_train_mean(root: zarr.Group, batches: Iterable[tuple[int, list[np.ndar
         _array(group, f"layer{l}", total.shape, "float64")[:] = total / n
 
 
-def write_codes(root: zarr.Group, splits: list[str], layer: int, bits: int, activation: str, method: str) -> np.ndarray:
-    """Fit Q on the validation outputs of ``layer``, store codes for every split; return the thresholds."""
-    thresholds = fit_thresholds(root[f"val/layer{layer}/raw"][:], bits, activation, method)
+def write_codes(root: zarr.Group, splits: list[str], layer: int, bits: list[int], activation: str, method: str) -> None:
+    """Fit Q on the validation outputs of ``layer`` for each bits value; store the codes for every split."""
+    val = root[f"val/layer{layer}/raw"][:]
+    thresholds = {b: fit_thresholds(val, b, activation, method) for b in bits}
     for split in splits:
-        raw = root[f"{split}/layer{layer}/raw"]
-        codes = _array(
-            root[f"{split}/layer{layer}"], f"codes_b{bits}", raw.shape, "uint8",
-            split=split, layer=layer, bits=bits, method=method, thresholds=thresholds.tolist(),
-        )
-        for start in range(0, raw.shape[0], 10 * CHUNK_ROWS):
-            codes[start : start + 10 * CHUNK_ROWS] = apply_thresholds(raw[start : start + 10 * CHUNK_ROWS], thresholds)
-    return thresholds
+        raw = val if split == "val" else root[f"{split}/layer{layer}/raw"][:]
+        for b in bits:
+            _array(
+                root[f"{split}/layer{layer}"], f"codes_b{b}", raw.shape, "uint8",
+                split=split, layer=layer, bits=b, method=method, thresholds=thresholds[b].tolist(),
+            )[:] = apply_thresholds(raw, thresholds[b])
 
 
 class ActivationStore:

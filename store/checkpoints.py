@@ -46,14 +46,14 @@ def read_checkpoint(path: Path) -> tuple[str, MLP]:
         raise NeuronInfoError(f"checkpoint {path} does not exist; train a network first or give the right path")
     data = path.read_bytes()
     name = path.name
-    if data[:2] == b"\x80\x04" or data[:1] == b"\x80" or data[:2] == b"PK":
-        raise NeuronInfoError(
-            f"{name} looks like a pickle/torch.save file, which is never loaded; save weights with safetensors in the public format"
-        )
     try:
         tensors = load_bytes(data)
         metadata = _metadata(data)
     except (SafetensorError, ValueError, RuntimeError, UnicodeDecodeError, OverflowError) as e:
+        if data[:1] == b"\x80" or data[:2] == b"PK":  # pickle protocol 2+ or a torch.save zip
+            raise NeuronInfoError(
+                f"{name} looks like a pickle/torch.save file, which is never loaded; save weights with safetensors in the public format"
+            ) from None
         raise NeuronInfoError(f"{name} is not a safetensors checkpoint ({str(e).splitlines()[0]}); write it with safetensors") from None
     if "spec" not in metadata:
         raise NeuronInfoError(f"{name} has no 'spec' in its safetensors metadata; add the spec JSON (see DESIGN 'Checkpoint format')")

@@ -1,0 +1,28 @@
+"""Shared fixtures: a tiny trained synthetic run in a temporary warehouse, built once per session."""
+import os
+
+import pytest
+
+os.environ.setdefault("NEURONINFO_OFFLINE", "1")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_spec():
+    from pipeline.spec import NetworkSpec
+
+    return NetworkSpec(dataset="synthetic-4", input_dim=64, n_classes=4, hidden_sizes=(24, 12),
+                       regularizer="dropout", dropout=0.1, epochs=2, n_val=1000)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, tiny_spec):
+    """(warehouse, run_id) of a trained, captured synthetic-4 network."""
+    from flows.stages import capture_run, train_run
+    from store.paths import open_warehouse
+
+    wh = open_warehouse(tmp_path_factory.mktemp("warehouse"))
+    run_id = train_run(wh, tiny_spec, progress=False)
+    capture_run(wh, run_id, bits=(1, 2, 3))
+    return wh, run_id
