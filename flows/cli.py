@@ -45,6 +45,55 @@ def cmd_capture(args) -> str:
     return capture_run(_warehouse(args), args.run_id, args.bits, args.method, args.data_dir, args.splits)
 
 
+def cmd_measure(args) -> str:
+    from flows.stages import measure_run
+
+    return measure_run(_warehouse(args), args.run_id, force=True)
+
+
+def cmd_ablate(args) -> str:
+    from flows.stages import ablate_run, MEASURES
+
+    return ablate_run(_warehouse(args), args.run_id, args.strategy, args.random_repeats, args.steps, args.data_dir,
+                      args.measures or MEASURES, force=True)
+
+
+def cmd_train_and_measure(args) -> None:
+    from flows.train_and_measure import task_runner_for, train_and_measure
+
+    flow = train_and_measure.with_options(task_runner=task_runner_for(args.task_runner, args.dask_address, args.workers))
+    run_ids = flow(
+        preset=args.preset, dataset=args.dataset, hidden_sizes=list(args.hidden) if args.hidden else None,
+        activations=list(args.activations), regularizers=list(args.regularizers), seeds=list(args.seeds),
+        epochs=args.epochs, n_val=args.n_val, bits=list(args.bits), strategies=list(args.strategy),
+        random_repeats=args.random_repeats, steps=args.steps, warehouse=args.warehouse, data_dir=args.data_dir,
+    )
+    wh = _warehouse(args)
+    print(f"\ndone: {len(run_ids)} run(s) in {wh.root}")
+    for path in sorted(wh.reports.glob("*.html")):
+        print(f"report: {path}")
+    ids = ", ".join(f"'{r}'" for r in run_ids)
+    print("try:")
+    print(f"  neuroninfo sql \"SELECT run_id, name, test_error FROM runs WHERE run_id IN ({ids})\"")
+    print("  neuroninfo sql \"SELECT layer, neuron, mutual_info, kl_selectivity FROM neuron_stats WHERE bits = 1 ORDER BY mutual_info DESC LIMIT 10\"")
+    print("  neuroninfo sql \"SELECT measure, ordering, max(test_error) AS worst FROM ablation_curves WHERE scope = 'network' AND strategy = 'zero' GROUP BY ALL ORDER BY ALL\"")
+    return run_ids[-1] if run_ids else None
+
+
+def cmd_reanalyze(args) -> str | None:
+    from flows.reanalyze import reanalyze_checkpoints
+
+    run_ids = reanalyze_checkpoints(inbox=args.inbox, warehouse=args.warehouse, data_dir=args.data_dir,
+                                    random_repeats=args.random_repeats, steps=args.steps)
+    return run_ids[-1] if run_ids else None
+
+
+def cmd_serve(args) -> None:
+    from flows.serve import serve_deployments
+
+    serve_deployments(cron=args.cron, warehouse=args.warehouse, data_dir=args.data_dir)
+
+
 def cmd_sql(args) -> None:
     from store.catalog import query
 
@@ -107,6 +156,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="uniform", help="uniform | quantile")
     p.add_argument("--splits", type=_words, default=("val", "test"))
     p.set_defaults(func=cmd_capture)
+
+    p = verbs.add_parser("measure", parents=[common], help="counts + neuron_stats + specific_info (DuckDB SQL)")
+    p.add_argument("run_id")
+    p.set_defaults(func=cmd_measure)
+
+    p = verbs.add_parser("ablate", parents=[common], help="cumulative ablation curves on the test split")
+    p.add_argument("run_id")
+    p.add_argument("--strategy", type=_words, default=("zero", "mean"), help="zero,mean")
+    p.add_argument("--random-repeats", type=int, default=5)
+    p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
+    p.add_argument("--measures", type=_words, help="comma-separated measures (default: all six)")
+    p.set_defaults(func=cmd_ablate)
+
+    p = verbs.add_parser("train-and-measure", parents=[common], help="the whole flow over a grid (Prefect)")
+    p.add_argument("--preset", default="fashion-mnist")
+    p.add_argument("--dataset", help="default: the preset's dataset")
+    p.add_argument("--hidden", type=_ints)
+    p.add_argument("--activations", type=_words, default=("relu",))
+    p.add_argument("--regularizers", type=_words, default=("dropout",))
+    p.add_argument("--seeds", type=_ints, default=(0,))
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--n-val", type=int)
+    p.add_argument("--bits", type=_ints, default=(1, 2, 3))
+    p.add_argument("--strategy", type=_words, default=("zero", "mean"))
+    p.add_argument("--random-repeats", type=int, default=5)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
+    p.add_argument("--dask-address", help="scheduler address of a running Dask cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
+    p.set_defaults(func=cmd_train_and_measure)
+
+    p = verbs.add_parser("reanalyze", parents=[common], help="analyse checkpoints dropped into the inbox")
+    p.add_argument("--inbox", help="default: <warehouse>/inbox")
+    p.add_argument("--random-repeats", type=int, default=5)
+    p.add_argument("--steps", type=int)
+    p.set_defaults(func=cmd_reanalyze)
+
+    p = verbs.add_parser("serve", parents=[common], help="serve the Prefect deployments (schedules on)")
+    p.add_argument("--cron", default="*/15 * * * *", help="schedule of reanalyze-checkpoints/scheduled")
+    p.set_defaults(func=cmd_serve)
 
     p = verbs.add_parser("sql", parents=[common], help="read-only SQL over the public views")
     p.add_argument("query")

@@ -21,7 +21,8 @@ from store import activations as act
 from store.catalog import refresh_catalog
 from store.checkpoints import load_run, save_checkpoint
 from store.paths import Warehouse
-from store.runs import write_run
+from store.runs import run_id_for_spec, write_run
+from store.atomic import atomic_path
 from store.tables import has_partition
 
 SPLITS = ("val", "test")
@@ -53,7 +54,10 @@ def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset) -> None:
 
 
 def train_run(wh: Warehouse, spec: NetworkSpec, data_dir: str | Path | None = None, progress: bool = True) -> str:
-    """Train a network (unless its checkpoint is already in the warehouse) and register it; return run_id."""
+    """Train a network (unless this spec was trained before: the warehouse is the cache); return run_id."""
+    known = run_id_for_spec(wh, spec)
+    if known:
+        return known
     data = data_of(spec, data_dir)
     model = train(spec, data, progress=progress)
     run_id = save_checkpoint(wh, model)
@@ -102,3 +106,120 @@ def capture_run(
     act.write_quantizers(wh, store)
     refresh_catalog(wh)
     return run_id
+
+
+def import_checkpoint(wh: Warehouse, path: Path, data_dir: str | Path | None = None) -> str:
+    """Validate a checkpoint file from outside, copy it into the warehouse and register it; return run_id."""
+    from store.checkpoints import read_checkpoint
+
+    run_id, model = read_checkpoint(path)
+    data = data_of(model.spec, data_dir)
+    target = wh.checkpoint(run_id)
+    if not target.exists():
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(Path(path).read_bytes())
+    if not has_partition(wh, "runs", run_id):
+        register_run(wh, run_id, model, data)
+    return run_id
+
+
+def is_complete(wh: Warehouse, run_id: str) -> bool:
+    """Has every stage of the run written its output?"""
+    return all(has_partition(wh, t, run_id) for t in ("runs", "quantizers", "neuron_stats", "ablation_curves"))
+
+
+MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity")
+
+
+def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
+    """Counts, neuron_stats and specific_info of a run from its stored validation codes (DuckDB SQL)."""
+    from store.measures import LayerInputs
+    from store.measures import measure_run as write_measures
+
+    store = act.open_activations(wh, run_id)
+    if not force and has_partition(wh, "neuron_stats", run_id):
+        return run_id
+    n_classes = load_run(wh, run_id).spec.n_classes
+    layers = (
+        LayerInputs(
+            layer=layer,
+            codes={b: store.codes("val", layer, b) for b in store.bits},
+            raw=store.raw("val", layer),
+            mean_train=store.train_mean(layer).astype("float32"),
+        )
+        for layer in store.layers
+    )
+    write_measures(wh, run_id, store.labels("val"), n_classes, layers)
+    refresh_catalog(wh)
+    return run_id
+
+
+def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -> list:
+    """The low-first and high-first orderings of every measure (and bits), layer by layer and network-wide."""
+    import numpy as np
+
+    from pipeline.ablation import Ordering
+    from store.catalog import memory_connection, sql_text
+
+    unknown = [m for m in measures if m not in MEASURES]
+    if unknown:
+        raise NeuronInfoError(f"unknown measure {unknown[0]!r}; use one of {', '.join(MEASURES)}")
+    if not has_partition(wh, "neuron_stats", run_id):
+        raise NeuronInfoError(f"run {run_id} has no measures yet; run: neuroninfo measure {run_id}")
+    con = memory_connection(wh)
+    try:
+        table = con.sql(sql_text("rankings", run_id=run_id)).to_arrow_table().to_pydict()
+    finally:
+        con.close()
+    columns = {k: np.asarray(v) for k, v in table.items() if k != "bits"}
+    bits = np.array([-1 if b is None else b for b in table["bits"]])
+    orderings = []
+    for measure in measures:
+        for b in sorted(set(bits[columns["measure"] == measure])):
+            rows = (columns["measure"] == measure) & (bits == b)
+            layer, neuron = columns["layer"][rows], columns["neuron"][rows]
+            for ordering in ("low_first", "high_first"):
+                scopes = [("network", None, np.ones(len(layer), bool))]
+                scopes += [("layer", int(l), layer == l) for l in sorted(set(layer))]
+                for scope, which, keep in scopes:
+                    position = columns[f"{scope}_{ordering}"][rows][keep]
+                    order = np.argsort(position, kind="stable")
+                    neurons = np.stack([layer[keep][order], neuron[keep][order]], axis=1).astype(np.int64)
+                    orderings.append(Ordering(scope, which, measure, None if b < 0 else int(b), ordering, 0, neurons))
+    return orderings
+
+
+def ablate_run(
+    wh: Warehouse,
+    run_id: str,
+    strategies: tuple[str, ...] = ("zero", "mean"),
+    random_repeats: int = 5,
+    steps: int | None = None,
+    data_dir: str | Path | None = None,
+    measures: tuple[str, ...] = MEASURES,
+    force: bool = False,
+) -> str:
+    """Cumulative ablation curves on the test split for every ranking and random orderings."""
+    from pipeline.ablation import ablation_curves, random_orderings
+    from store.tables import write_partition
+
+    if not force and has_partition(wh, "ablation_curves", run_id):
+        return run_id
+    orderings = rankings(wh, run_id, measures) + random_orderings(list(load_run(wh, run_id).spec.hidden_sizes), random_repeats)
+    model = load_run(wh, run_id)
+    store = act.open_activations(wh, run_id)
+    means = [store.train_mean(layer) for layer in store.layers]
+    test = data_of(model.spec, data_dir).test
+    curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps)
+    write_partition(wh, "ablation_curves", run_id, curves)
+    refresh_catalog(wh)
+    return run_id
+
+
+def report_runs(wh: Warehouse, run_ids: list[str]) -> list[str]:
+    """Render the reports of these runs; returns the written paths (empty until reports exist)."""
+    try:
+        from pipeline import report
+    except ImportError:
+        return []
+    return [str(p) for p in report.render_runs(wh, run_ids)]

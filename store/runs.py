@@ -42,3 +42,12 @@ def write_run(
         "created_at": datetime.now(timezone.utc),
     }
     write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]))
+
+
+def run_id_for_spec(wh: Warehouse, spec: NetworkSpec) -> str | None:
+    """The run already trained from exactly this spec (training is deterministic), if its checkpoint exists."""
+    from store.catalog import query
+
+    spec_json = spec.to_json().replace("'", "''")
+    rows = query(wh, f"SELECT run_id FROM runs WHERE spec = '{spec_json}' ORDER BY created_at").to_pylist()
+    return next((r["run_id"] for r in rows if wh.checkpoint(r["run_id"]).exists()), None)

@@ -16,7 +16,9 @@ from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP, error_rate
 from pipeline.spec import NetworkSpec, preset_spec
 from store.catalog import query
-from store.checkpoints import read_checkpoint
+from pipeline.data import load_dataset
+from pipeline.train import train
+from store.checkpoints import checkpoint_bytes, read_checkpoint, run_id_of
 from store.paths import open_warehouse
 
 
@@ -63,11 +65,17 @@ def test_presets_apply_regularizer_settings():
 # --- training ---------------------------------------------------------------
 
 def test_training_learns_and_is_deterministic(tmp_path, tiny_spec):
+    data = load_dataset(tiny_spec.dataset, seed=tiny_spec.seed, n_val=tiny_spec.n_val)
+    first_bytes = checkpoint_bytes(train(tiny_spec, data, progress=False))
+    again_bytes = checkpoint_bytes(train(tiny_spec, data, progress=False))
+    assert run_id_of(first_bytes) == run_id_of(again_bytes) and first_bytes == again_bytes
+
     wh = open_warehouse(tmp_path)
     first = train_run(wh, tiny_spec, progress=False)
-    again = train_run(wh, tiny_spec, progress=False)
+    assert first == run_id_of(first_bytes)
+    assert train_run(wh, tiny_spec, progress=False) == first  # the warehouse remembers: not retrained
     other = train_run(wh, replace(tiny_spec, seed=1), progress=False)
-    assert first == again != other
+    assert other != first
     rows = query(wh, "SELECT run_id, val_error, test_error, n_train, n_val, n_test, hidden_sizes, activation FROM runs ORDER BY run_id").to_pylist()
     assert sorted(r["run_id"] for r in rows) == sorted({first, other})  # retraining added no row
     for r in rows:

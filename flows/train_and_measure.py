@@ -1,0 +1,101 @@
+"""Flow `train-and-measure`: expand a grid of networks and run train -> capture -> measure -> ablate -> report.
+
+Tasks are coarse (one per network and stage) and pass run_ids, never arrays. The warehouse is the
+cache: a spec trained before is not retrained, and a stage whose output exists for a run_id is skipped.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows import stages
+from pipeline.data import dataset_shape
+from pipeline.spec import preset_spec
+from store.paths import open_warehouse
+
+RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+
+
+@task(name="train", **RETRIES)
+def train_task(warehouse: str, spec_json: str, data_dir: str | None) -> str:
+    from pipeline.spec import NetworkSpec
+
+    return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir)
+
+
+@task(name="capture", **RETRIES)
+def capture_task(warehouse: str, run_id: str, bits: list[int], data_dir: str | None) -> str:
+    return stages.capture_run(open_warehouse(warehouse), run_id, tuple(bits), data_dir=data_dir)
+
+
+@task(name="measure", **RETRIES)
+def measure_task(warehouse: str, run_id: str) -> str:
+    return stages.measure_run(open_warehouse(warehouse), run_id)
+
+
+@task(name="ablate", **RETRIES)
+def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repeats: int, steps: int | None, data_dir: str | None) -> str:
+    return stages.ablate_run(open_warehouse(warehouse), run_id, tuple(strategies), random_repeats, steps, data_dir)
+
+
+@task(name="report", **RETRIES)
+def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
+    return stages.report_runs(open_warehouse(warehouse), run_ids)
+
+
+def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir):
+    """Chain capture -> measure -> ablate for one run (futures wait on each other)."""
+    captured = capture_task.submit(warehouse, run_id_future, bits, data_dir)
+    measured = measure_task.submit(warehouse, captured)
+    return ablate_task.submit(warehouse, measured, strategies, random_repeats, steps, data_dir)
+
+
+@flow(name="train-and-measure", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
+def train_and_measure(
+    preset: str = "fashion-mnist",
+    dataset: str | None = None,
+    hidden_sizes: list[int] | None = None,
+    activations: list[str] = ["relu"],
+    regularizers: list[str] = ["dropout"],
+    seeds: list[int] = [0],
+    epochs: int | None = 5,
+    n_val: int | None = None,
+    bits: list[int] = [1, 2, 3],
+    strategies: list[str] = ["zero", "mean"],
+    random_repeats: int = 5,
+    steps: int | None = None,
+    warehouse: str | None = None,
+    data_dir: str | None = None,
+) -> list[str]:
+    """Train and analyse every network of activations x regularizers x seeds; return their run_ids."""
+    dataset = dataset or preset
+    warehouse = str(open_warehouse(warehouse).root)
+    input_dim, n_classes = dataset_shape(dataset)
+    specs = [
+        preset_spec(dataset, input_dim, n_classes, activation=a, regularizer=r, seed=s, preset=preset,
+                    hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val)
+        for a, r, s in itertools.product(activations, regularizers, seeds)
+    ]
+    print(f"{len(specs)} network(s) into warehouse {warehouse}")
+    trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in specs]
+    ablated = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir) for t in trained]
+    run_ids = [future.result() for future in ablated]
+    reports = report_task.submit(warehouse, run_ids).result()
+    for path in reports:
+        print(f"report: {path}")
+    return run_ids
+
+
+def task_runner_for(kind: str, dask_address: str | None = None, workers: int = 2):
+    """The task runner by name: bounded threads (default) or a Dask cluster via prefect-dask."""
+    if kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if dask_address:
+            return DaskTaskRunner(address=dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    return ThreadPoolTaskRunner(max_workers=workers)

@@ -1,0 +1,36 @@
+-- rankings: the ablation orderings of one run, read back from neuron_stats.
+-- One row per (measure, bits, layer, neuron) with its position in each ordering; ties in a measure
+-- are broken by neuron index (layer, then neuron, for the whole network) so every curve is reproducible.
+-- Parameter: ${run_id}. class_selectivity does not depend on the quantizer: it is ranked once, bits NULL.
+WITH stats AS (
+    SELECT * FROM neuron_stats WHERE run_id = '${run_id}'
+),
+measure_values AS (
+    UNPIVOT stats
+    ON entropy, mutual_info, kl_selectivity, labeled_mi, js_subset_separation
+    INTO NAME measure VALUE value
+),
+quantized AS (
+    SELECT measure, bits, layer, neuron, value FROM measure_values
+),
+unquantized AS (
+    SELECT 'class_selectivity' AS measure, CAST(NULL AS INTEGER) AS bits, layer, neuron, class_selectivity AS value
+    FROM stats
+    WHERE bits = (SELECT min(bits) FROM stats)
+),
+all_values AS (
+    SELECT * FROM quantized UNION ALL SELECT * FROM unquantized
+)
+SELECT
+    measure,
+    bits,
+    layer,
+    neuron,
+    value,
+    -- position when ablating the least informative first, within the layer / the whole network
+    row_number() OVER (PARTITION BY measure, bits, layer ORDER BY value ASC, neuron) - 1 AS layer_low_first,
+    row_number() OVER (PARTITION BY measure, bits, layer ORDER BY value DESC, neuron) - 1 AS layer_high_first,
+    row_number() OVER (PARTITION BY measure, bits ORDER BY value ASC, layer, neuron) - 1 AS network_low_first,
+    row_number() OVER (PARTITION BY measure, bits ORDER BY value DESC, layer, neuron) - 1 AS network_high_first
+FROM all_values
+ORDER BY measure, bits, layer, neuron
