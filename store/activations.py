@@ -14,16 +14,24 @@ new bits are listed in the ``bits`` attribute only after they are written.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import zarr
-from zarr.codecs import ZstdCodec
+from zarr.abc.codec import SupportsSyncCodec
+from zarr.abc.store import SupportsSetSync
+from zarr.codecs import BytesCodec, ZstdCodec
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.buffer.cpu import NDBuffer
 
 from pipeline.errors import NeuronInfoError
 from pipeline.quantize import apply_thresholds, fit_thresholds
@@ -32,7 +40,14 @@ from store.tables import write_partition
 
 CHUNK_ROWS, CHUNK_COLS = 1000, 256
 WHOLE_LAYER_COLS = 512  # a layer this narrow is one column of chunks (no half-empty edge chunks)
-COMPRESSORS = [ZstdCodec(level=3)]
+# zstd level 1: float32 ReLU outputs compress ~1.8x faster than at level 3 for ~4% more bytes; uint8 codes
+# about as fast and as small (bench/bench_capture.py).
+COMPRESSORS = [ZstdCodec(level=1)]
+WRITE_THREADS = os.cpu_count() or 1  # chunks are encoded (zstd releases the GIL) and written in parallel
+# write_raw keeps a copy of what it wrote, up to this many bytes per store, for write_codes to quantize
+# without reading it back (decoding costs about as much as the quantization itself). The copy lives only
+# as long as the store object (the root group of building_store) and each layer's is dropped once used.
+RAW_CACHE_BYTES = 256 * 2**20
 
 
 def _array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype, **attrs) -> zarr.Array:
@@ -46,6 +61,91 @@ def _array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype, **attrs)
         name, shape=shape, dtype=dtype, chunks=chunks, compressors=COMPRESSORS,
         dimension_names=names, attributes=attrs, overwrite=True,
     )
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="activations-write")
+
+
+class _ChunkWriter:
+    """Writes chunk-aligned row blocks of arrays: each chunk encoded by the array's own codecs and stored
+    from a thread pool, so chunks compress in parallel (zstd releases the GIL) with the caller's work.
+
+    zarr's ``a[rows] = x`` spends more than the zstd encoding itself on asyncio round trips per chunk and
+    codec, an empty-chunk scan and copies; a whole-chunk write needs none of that. A block that starts on
+    a chunk boundary and ends on one (or at the end of the array) is written here: chunk by chunk, an
+    edge chunk padded with the fill value to full size as zarr stores it, so the chunk files are
+    byte-identical to zarr's (zarr would skip a chunk that is all fill value; readers see the same
+    array). Anything else (or an array with other codecs, e.g. sharded) goes through zarr. Leaving the
+    ``with`` block waits for every chunk and re-raises the first error, so nothing is published before
+    its data is on disk.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[Future] = []
+
+    def write(self, arr: zarr.Array, start: int, values: np.ndarray, transform=None) -> None:
+        """Store ``transform(values)`` (or ``values``) in rows ``start:start+len(values)`` of ``arr``."""
+        rows, stop = arr.chunks[0], start + len(values)
+        codecs = arr.metadata.codecs if arr.metadata.zarr_format == 3 else ()
+        direct = (
+            codecs and isinstance(codecs[0], BytesCodec)  # plain chunks (not sharded), no array-to-array filters
+            and all(isinstance(c, SupportsSyncCodec) for c in codecs) and isinstance(arr.store_path.store, SupportsSetSync)
+        )
+        if not direct or values.ndim != arr.ndim or start % rows or (stop % rows and stop != arr.shape[0]):
+            self.flush()
+            arr[start:stop] = values if transform is None else transform(values)
+            return
+        cols = arr.chunks[1] if arr.ndim == 2 else None
+        for r in range(start, stop, rows):
+            for c in range(0, arr.shape[1], cols) if cols else [None]:
+                block = values[r - start : r - start + rows] if cols is None else values[r - start : r - start + rows, c : c + cols]
+                coords = (r // rows,) if cols is None else (r // rows, c // cols)
+                self.pending.append(_pool().submit(_put_chunk, arr, coords, block, transform))
+        if len(self.pending) > 32 * WRITE_THREADS:  # bound the memory queued chunks keep alive
+            self.flush(keep=4 * WRITE_THREADS)
+
+    def flush(self, keep: int = 0) -> None:
+        done, self.pending = self.pending[: len(self.pending) - keep], self.pending[len(self.pending) - keep :]
+        wait(done)
+        for future in done:
+            future.result()
+
+    def __enter__(self) -> _ChunkWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.flush()
+        else:  # an error is already on its way: still wait, so no thread writes after we return
+            wait(self.pending)
+
+
+def _put_chunk(arr: zarr.Array, coords: tuple[int, ...], block: np.ndarray, transform) -> None:
+    if transform is not None:
+        block = transform(block)
+    block = np.asarray(block, dtype=arr.dtype)
+    if block.shape != arr.chunks:  # edge chunk: stored full size, padded with the fill value
+        padded = np.full(arr.chunks, arr.fill_value, dtype=arr.dtype)
+        padded[tuple(slice(0, k) for k in block.shape)] = block
+        block = padded
+    spec = arr.metadata.get_chunk_spec(coords, arr.async_array.config, default_buffer_prototype())
+    data = NDBuffer.from_numpy_array(np.ascontiguousarray(block))
+    for codec in arr.metadata.codecs:
+        data = codec._encode_sync(data, spec)
+    arr.store_path.store.set_sync(f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}".lstrip("/"), data)
+
+
+_raw_cache: dict[int, dict[str, np.ndarray]] = {}  # id(store) -> {array path: values write_raw wrote}
+
+
+def _raw_cache_of(store: object) -> dict[str, np.ndarray]:
+    key = id(store)
+    if key not in _raw_cache:
+        _raw_cache[key] = {}
+        weakref.finalize(store, _raw_cache.pop, key, None)  # dropped with the store object
+    return _raw_cache[key]
 
 
 @contextmanager
@@ -84,19 +184,34 @@ def write_raw(
     """
     group = root.require_group(split)
     n = len(labels)
-    _array(group, "labels", (n,), "uint8")[:] = labels.astype(np.uint8)
+    label_array = _array(group, "labels", (n,), "uint8")
     raws = [_array(group.require_group(f"layer{l}"), "raw", (n, m), "float32", split=split, layer=l)
             for l, m in enumerate(layer_sizes, start=1)]
     non_finite = np.zeros(len(layer_sizes), dtype=np.int64)
-    for start, layers in batches:
-        for i, values in enumerate(layers):
-            non_finite[i] += values.size - np.count_nonzero(np.isfinite(values))
-            raws[i][start : start + len(values)] = values
+    cache = _raw_cache_of(root.store)
+    for arr in raws:
+        cache.pop(arr.path, None)
+    in_cache = sum(a.nbytes for a in cache.values())
+    kept = [np.empty(arr.shape, np.float32) for arr in raws] if in_cache + 4 * n * sum(layer_sizes) <= RAW_CACHE_BYTES else None
+    rows = 0
+    with _ChunkWriter() as writer:  # encodes and writes batch k while the caller computes batch k+1
+        writer.write(label_array, 0, np.asarray(labels).astype(np.uint8))
+        for start, layers in batches:
+            if start != rows:  # not consecutive batches: the store is right, a copy might not be
+                kept = None
+            for i, values in enumerate(layers):
+                non_finite[i] += values.size - np.count_nonzero(np.isfinite(values))
+                writer.write(raws[i], start, values)
+                if kept is not None:
+                    kept[i][start : start + len(values)] = values
+            rows = start + (len(layers[0]) if layers else 0)
     for l, count in enumerate(non_finite, start=1):
         if count:
             raise NeuronInfoError(
                 f"layer {l} has {count} NaN/inf outputs on split {split}; the network is numerically broken, retrain it or fix the checkpoint"
             )
+    if kept is not None and rows == n:  # every row written once, in order: the copy equals the array
+        cache.update({arr.path: values for arr, values in zip(raws, kept)})
 
 
 def write_train_mean(root: zarr.Group, batches: Iterable[tuple[int, list[np.ndarray]]]) -> None:
@@ -113,15 +228,26 @@ def write_train_mean(root: zarr.Group, batches: Iterable[tuple[int, list[np.ndar
 
 def write_codes(root: zarr.Group, splits: list[str], layer: int, bits: list[int], activation: str, method: str) -> None:
     """Fit Q on the validation outputs of ``layer`` for each bits value; store the codes for every split."""
-    val = root[f"val/layer{layer}/raw"][:]
+    cache = _raw_cache_of(root.store)
+
+    def raw_of(split: str) -> np.ndarray:  # what write_raw just wrote, else read back from the store
+        arr = root[f"{split}/layer{layer}/raw"]
+        cached = cache.get(arr.path)
+        return cached if cached is not None and cached.shape == arr.shape else arr[:]
+
+    val = raw_of("val")
     thresholds = {b: fit_thresholds(val, b, activation, method) for b in bits}
+    with _ChunkWriter() as writer:  # each chunk's codes are computed, encoded and written in the pool
+        for split in splits:
+            raw = val if split == "val" else raw_of(split)
+            for b in bits:
+                codes = _array(
+                    root[f"{split}/layer{layer}"], f"codes_b{b}", raw.shape, "uint8",
+                    split=split, layer=layer, bits=b, method=method, thresholds=thresholds[b].tolist(),
+                )
+                writer.write(codes, 0, raw, lambda block, t=thresholds[b]: apply_thresholds(block, t))
     for split in splits:
-        raw = val if split == "val" else root[f"{split}/layer{layer}/raw"][:]
-        for b in bits:
-            _array(
-                root[f"{split}/layer{layer}"], f"codes_b{b}", raw.shape, "uint8",
-                split=split, layer=layer, bits=b, method=method, thresholds=thresholds[b].tolist(),
-            )[:] = apply_thresholds(raw, thresholds[b])
+        cache.pop(root[f"{split}/layer{layer}/raw"].path, None)
 
 
 class ActivationStore:
