@@ -1,0 +1,405 @@
+"""Report charts (Altair) from the small tables of ``store.report_data``, and the self-contained page.
+
+The page carries the Vega/Vega-Lite/vega-embed bundle inline (the same bundle Altair's
+``save(..., inline=True)`` embeds, from vl-convert), so it renders offline; each chart gets its own
+vega-embed container and a PNG beside the page (``<stem>-<chart>.png``). No DuckDB, no Prefect here.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import altair as alt
+import pyarrow as pa
+import pyarrow.compute as pc
+import vl_convert
+
+MEASURES = ["entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity"]
+ORDERINGS = ["low_first", "random", "high_first"]
+ORDERING_SCALE = alt.Scale(domain=ORDERINGS, range=["#2563eb", "#9ca3af", "#dc2626"])
+PANEL = {"width": 170, "height": 120}
+
+X_FRAC = alt.X("frac_ablated:Q", title="fraction of neurons ablated", scale=alt.Scale(domain=[0, 1]))
+Y_ERROR = alt.Y("error_mean:Q", title="test error (%)", axis=alt.Axis(format=".0%"))
+CURVE_TOOLTIP = [
+    alt.Tooltip("measure:N"), alt.Tooltip("bits:Q"), alt.Tooltip("ordering:N"), alt.Tooltip("strategy:N"),
+    alt.Tooltip("frac_ablated:Q", title="fraction ablated", format=".3f"),
+    alt.Tooltip("error_mean:Q", title="test error (mean)", format=".2%"),
+    alt.Tooltip("error_min:Q", title="min", format=".2%"), alt.Tooltip("error_max:Q", title="max", format=".2%"),
+    alt.Tooltip("error_sd:Q", title="sd", format=".2%"), alt.Tooltip("n_curves:Q", title="curves averaged"),
+]
+
+
+def _rows(table: pa.Table, **equal) -> list[dict]:
+    """The table's rows (as dicts) whose columns equal the given values (a tuple: any of them; None matches NULL)."""
+    for column, values in equal.items():
+        values = values if isinstance(values, tuple) else (values,)
+        keep = pc.is_in(table[column], value_set=pa.array(values, table[column].type), skip_nulls=False)
+        table = table.filter(keep)
+    return table.to_pylist()
+
+
+def _default_bits(tables: dict[str, pa.Table]) -> int | None:
+    """The smallest quantizer resolution present (the paper's default is 1 bit)."""
+    bits = [b for b in tables["measure_hist"].column("bits").to_pylist() if b is not None]
+    return min(bits) if bits else None
+
+
+def _bits_text(bits: int | None) -> str:
+    return "—" if bits is None else f"{bits} bit{'s' if bits != 1 else ''}"
+
+
+def _curve_layers(field: str = "ordering", scale: alt.Scale = ORDERING_SCALE, title: str = "ordering",
+                  band: bool = True, dash: alt.StrokeDash | None = None) -> list[alt.Chart]:
+    """A mean line per curve coloured by ``field`` (click the legend to highlight) over an optional min-max band."""
+    pick = alt.selection_point(fields=[field], bind="legend")
+    line = alt.Chart().mark_line(strokeWidth=1.6).encode(
+        x=X_FRAC, y=Y_ERROR, tooltip=CURVE_TOOLTIP,
+        color=alt.Color(f"{field}:N", scale=scale, title=title,
+                        legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolOpacity=1)),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+    ).add_params(pick)
+    if dash is not None:
+        line = line.encode(strokeDash=dash)
+    if not band:
+        return [line]
+    area = alt.Chart().mark_area(fillOpacity=0.18).encode(  # fillOpacity: the legend keeps solid strokes
+        x=X_FRAC, y=alt.Y("error_min:Q", axis=alt.Axis(format=".0%")), y2="error_max:Q",
+        color=alt.Color(f"{field}:N", scale=scale, title=title),
+    )
+    return [area, line]
+
+
+def _by_measure() -> dict:
+    """Facet arguments: one panel per measure, three per row."""
+    return {"facet": alt.Facet("measure:N", sort=MEASURES, title=None), "columns": 3}
+
+
+def distributions_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
+    """Fig. 1: per-layer histograms of every measure; a selector picks the quantizer bits."""
+    rows = tables["measure_hist"].to_pylist()
+    bits_options = sorted({r["bits"] for r in rows if r["bits"] is not None}) or [None]
+    bits = alt.param(name="bits", value=bits_options[0],
+                     bind=alt.binding_select(options=bits_options, name="quantizer bits "))
+    base = alt.Chart().transform_filter("datum.bits == bits || datum.bits === null")
+    bars = base.mark_bar(color="#4b5563", opacity=0.85).encode(
+        x=alt.X("bin_start:Q", bin="binned", title="value"),
+        x2="bin_end:Q",
+        y=alt.Y("share:Q", title="neurons (%)", axis=alt.Axis(format=".0%")),
+        tooltip=[alt.Tooltip("measure:N"), alt.Tooltip("layer:O"), alt.Tooltip("bits:Q"),
+                 alt.Tooltip("bin_start:Q", title="from", format=".3f"), alt.Tooltip("bin_end:Q", title="to", format=".3f"),
+                 alt.Tooltip("n_neurons:Q", title="neurons (all runs)"),
+                 alt.Tooltip("share:Q", title="share of layer", format=".1%")],
+    ).add_params(bits)
+    mean = base.mark_rule(color="#dc2626", strokeWidth=1.5).encode(
+        x="layer_mean:Q", tooltip=[alt.Tooltip("layer_mean:Q", title="layer mean", format=".3f"),
+                                   alt.Tooltip("layer_median:Q", title="layer median", format=".3f")],
+    )
+    return alt.layer(bars, mean, data=alt.Data(values=rows)).properties(width=150, height=90).facet(
+        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        column=alt.Column("measure:N", sort=MEASURES, title=None),
+    ).resolve_scale(x="independent").properties(title=alt.Title(
+        "Measure distributions per layer",
+        subtitle="share of each layer's neurons per bin; value in bits (class_selectivity: Morcos index); "
+                 "red rule: layer mean"))
+
+
+def network_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str = "zero") -> alt.TopLevelMixin:
+    """Fig. 2: whole-network cumulative ablation, one panel per measure."""
+    curves = _rows(tables["curves"], scope="network", strategy=strategy, bits=(bits, None))
+    return alt.layer(*_curve_layers(), data=alt.Data(values=curves)).properties(**PANEL).facet(
+        **_by_measure()).properties(
+        title=alt.Title(f"Whole-network cumulative ablation (to {strategy})",
+                        subtitle="mean over seeds (random: seeds × repeats), band min–max; "
+                                 f"measures at {_bits_text(bits)}"))
+
+
+def composition_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopLevelMixin:
+    """Fig. 2 (Simpson's paradox): the layers the neurons of the network-wide ablation order come from."""
+    rows = _rows(tables["layer_composition"], bits=(bits, None))
+    return alt.Chart(alt.Data(values=rows)).mark_area().encode(
+        x=X_FRAC,
+        y=alt.Y("share:Q", stack="zero", title="ablated neurons (%)", axis=alt.Axis(format=".0%")),
+        color=alt.Color("layer:O", title="from layer", scale=alt.Scale(scheme="viridis")),
+        order=alt.Order("layer:O"),
+        tooltip=[alt.Tooltip("measure:N"), alt.Tooltip("ordering:N"), alt.Tooltip("layer:O"),
+                 alt.Tooltip("frac_ablated:Q", title="fraction ablated", format=".3f"),
+                 alt.Tooltip("share:Q", title="share from layer", format=".1%"),
+                 alt.Tooltip("n_from_layer:Q", title="neurons from layer", format=".1f")],
+    ).properties(width=140, height=90).facet(
+        row=alt.Row("ordering:N", sort=["low_first", "high_first"], title=None),
+        column=alt.Column("measure:N", sort=MEASURES, title=None),
+    ).properties(title=alt.Title("Layer composition of the network-wide ablation order",
+                                 subtitle="share of the ablated neurons that come from each hidden layer; "
+                                          f"measures at {_bits_text(bits)}"))
+
+
+def layer_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str = "zero") -> alt.TopLevelMixin:
+    """Figs. 3-4: cumulative ablation within each layer, one panel per layer and measure."""
+    curves = _rows(tables["curves"], scope="layer", strategy=strategy, bits=(bits, None))
+    return alt.layer(*_curve_layers(), data=alt.Data(values=curves)).properties(
+        width=140, height=100).facet(
+        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        column=alt.Column("measure:N", sort=MEASURES, title=None),
+    ).properties(title=alt.Title(f"Layer-wise cumulative ablation (to {strategy})",
+                                 subtitle=f"x: fraction of the layer's neurons; measures at {_bits_text(bits)}; "
+                                          "band min–max over seeds"))
+
+
+def bits_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLevelMixin:
+    """Figs. 5-7: the whole-network curves of each measure at quantizer resolutions 1, 2, 3 bits."""
+    rows = _rows(tables["curves"], scope="network", strategy=strategy)
+    data = []
+    for r in rows:
+        if r["measure"] == "class_selectivity":
+            continue  # does not depend on the quantizer
+        label = "random" if r["ordering"] == "random" else _bits_text(r["bits"])
+        panels = ["low_first", "high_first"] if r["ordering"] == "random" else [r["ordering"]]
+        data += [{**r, "panel": p, "resolution": label} for p in panels]
+    labels = sorted({r["resolution"] for r in data} - {"random"}) + ["random"]
+    colors = ["#fdae61", "#d7301f", "#7f0000", "#54278f"][: len(labels) - 1] + ["#9ca3af"]
+    scale = alt.Scale(domain=labels, range=colors)
+    return alt.layer(*_curve_layers("resolution", scale, "quantizer", band=False), data=alt.Data(values=data)).properties(
+        width=150, height=110).facet(
+        row=alt.Row("panel:N", sort=["low_first", "high_first"], title=None),
+        column=alt.Column("measure:N", sort=MEASURES, title=None),
+    ).properties(title=alt.Title(f"Quantizer resolution: whole-network ablation (to {strategy})",
+                                 subtitle="top: least informative first; bottom: most informative first; grey: random"))
+
+
+def strategy_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopLevelMixin:
+    """Fig. 11: ablating to zero vs to the training-set mean, whole network."""
+    rows = _rows(tables["curves"], scope="network", bits=(bits, None))
+    dash = alt.StrokeDash("strategy:N", title="ablate to", scale=alt.Scale(domain=["zero", "mean"], range=[[1, 0], [5, 3]]))
+    return alt.layer(*_curve_layers(band=False, dash=dash), data=alt.Data(values=rows)).properties(
+        **PANEL).facet(**_by_measure()).properties(
+        title=alt.Title("Ablation to zero vs to the training-set mean (whole network)",
+                        subtitle=f"solid: zero, dashed: mean; measures at {_bits_text(bits)}"))
+
+
+def _row_label(r: dict) -> str:
+    return r["measure"] if r["bits"] is None else f"{r['measure']} · {_bits_text(r['bits'])}"
+
+
+def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLevelMixin:
+    """The summary table: AUC differences (with pass marks) and Spearman correlations, per scope."""
+    options = sorted(set(tables["auc"].column("strategy").to_pylist()) | {strategy}, key=lambda s: s != "zero")
+    strategy = alt.param(name="strategy", value=strategy, bind=alt.binding_select(options=options, name="ablate to "))
+    auc = []
+    for r in tables["auc"].to_pylist():
+        if None in (r["auc_low_first"], r["auc_random"], r["auc_high_first"]):
+            continue
+        base = {**r, "row": _row_label(r)}
+        auc.append({**base, "test": "random − low_first", "diff": r["auc_random"] - r["auc_low_first"],
+                    "pass": bool(r["low_beats_random"])})
+        auc.append({**base, "test": "high_first − random", "diff": r["auc_high_first"] - r["auc_random"],
+                    "pass": bool(r["random_beats_high"])})
+    rows = sorted({(MEASURES.index(r["measure"]), r["bits"] or 0, r["row"]) for r in auc})
+    row_order = [r[2] for r in rows]
+    scopes = sorted({r["scope_label"] for r in auc}, key=lambda s: (s == "network", s))
+    y = alt.Y("row:N", sort=row_order, title=None)
+    x = alt.X("scope_label:N", sort=scopes, title=None, axis=alt.Axis(orient="top", labelAngle=0))
+    limit = max([abs(r["diff"]) for r in auc] + [1e-6])
+
+    def heat(data, value, text, title, domain, tooltip):
+        base = alt.Chart(alt.Data(values=data)).transform_filter("datum.strategy == strategy").encode(x=x, y=y)
+        cells = base.mark_rect(stroke="white").encode(
+            color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="redblue", domain=domain), title=None,
+                            legend=alt.Legend(format="+.2f")),
+            tooltip=tooltip)
+        dark = f"abs(datum.{value}) > {0.6 * domain[1]}"
+        labels = base.mark_text(fontSize=11).encode(
+            text=f"{text}:N", color=alt.condition(dark, alt.value("white"), alt.value("#111827")))
+        return alt.layer(cells, labels).properties(width=62 * len(scopes), height=18 * len(row_order), title=title)
+
+    auc_tooltip = [alt.Tooltip("row:N", title="measure"), alt.Tooltip("scope_label:N", title="scope"),
+                   alt.Tooltip("strategy:N"), alt.Tooltip("auc_low_first:Q", title="AUC low_first", format=".4f"),
+                   alt.Tooltip("auc_random:Q", title="AUC random", format=".4f"),
+                   alt.Tooltip("auc_high_first:Q", title="AUC high_first", format=".4f"),
+                   alt.Tooltip("n_runs:Q", title="runs")]
+    panels = []
+    for test, caption in [("random − low_first", "low_first beats random? AUC(random) − AUC(low_first)"),
+                          ("high_first − random", "random beats high_first? AUC(high_first) − AUC(random)")]:
+        data = [{**r, "label": f"{r['diff']:+.3f} {'yes' if r['pass'] else 'no'}"} for r in auc if r["test"] == test]
+        panels.append(heat(data, "diff", "label", caption, [-limit, limit], auc_tooltip))
+    corr = [{**r, "row": _row_label(r), "label": "n/a" if r["spearman"] is None else f"{r['spearman']:+.2f}"}
+            for r in tables["rank_correlation"].to_pylist()]
+    corr = [r for r in corr if r["row"] in row_order]
+    corr_tooltip = [alt.Tooltip("row:N", title="measure"), alt.Tooltip("scope_label:N", title="scope"),
+                    alt.Tooltip("strategy:N"), alt.Tooltip("spearman:Q", title="Spearman rho (mean)", format="+.3f"),
+                    alt.Tooltip("spearman_min:Q", title="min over runs", format="+.3f"),
+                    alt.Tooltip("spearman_max:Q", title="max over runs", format="+.3f"),
+                    alt.Tooltip("n_neurons:Q", title="neurons per run"), alt.Tooltip("n_runs:Q", title="runs")]
+    panels.append(heat(corr, "spearman", "label", "Spearman ρ(measure, ablation importance)", [-1, 1], corr_tooltip))
+    panels[0] = panels[0].add_params(strategy)
+    return alt.hconcat(*panels).resolve_scale(color="independent").properties(
+        title=alt.Title("Summary: area under the ablation curves (test error, fraction ablated in [0, 1])",
+                        subtitle="lower AUC = better; 'yes' when the difference is > 0; mean over seeds; "
+                                 "ablation strategy from the selector"))
+
+
+CHARTS = {
+    "distributions": ("Measure distributions per layer (Fig. 1)",
+                      "Histograms of each information measure over the neurons of each hidden layer, pooled over "
+                      "the runs. Entropy, mutual information and the selectivities are in bits; class_selectivity is "
+                      "the Morcos et al. index. Pick the quantizer resolution with the selector."),
+    "network_ablation": ("Whole-network cumulative ablation (Fig. 2)",
+                         "Test error as the neurons of all hidden layers, ranked together by a measure, are ablated "
+                         "cumulatively: least informative first (low_first), most informative first (high_first), "
+                         "and random orderings. Click a legend entry to highlight it."),
+    "layer_composition": ("Which layers the network-wide order ablates (Fig. 2)",
+                          "The hidden layer each ablated neuron of the network-wide order comes from. A measure can look "
+                          "predictive over the whole network only because its values differ between layers "
+                          "(Simpson's paradox): compare with the layer-wise curves below."),
+    "layer_ablation": ("Layer-wise cumulative ablation (Figs. 3-4)",
+                       "The same, one hidden layer at a time; x is the fraction of that layer's neurons."),
+    "quantizer_bits": ("Quantizer resolution (Figs. 5-7)",
+                       "Whole-network curves of each quantized measure computed at 1, 2 and 3 bits."),
+    "zero_vs_mean": ("Ablation to zero vs to the mean (Fig. 11)",
+                     "Whole-network curves when an ablated neuron outputs 0 or its training-set mean."),
+    "summary": ("Summary",
+                "Area under each ablation curve (AUC: mean test error over the fraction ablated, in [0, 1]; lower is "
+                "better), averaged over seeds and random repeats. Left: does ablating the least informative neurons "
+                "first hurt less than random? Middle: does random hurt less than ablating the most informative first? "
+                "Right: Spearman correlation between a neuron's measure and its ablation importance — the mean "
+                "increase in test error in the step of a random ablation order that removes it (a Monte-Carlo "
+                "Shapley estimate), within each layer (layer-wise random orderings) and over the whole network."),
+}
+
+
+def build_charts(tables: dict[str, pa.Table]) -> dict[str, alt.TopLevelMixin]:
+    """Every chart of the report, by name (the keys of ``CHARTS``): measures at the smallest bits
+    (the paper's default 1 bit), curves for ablation to zero (else the strategy that was run)."""
+    bits = _default_bits(tables)
+    strategies = set(tables["curves"].column("strategy").to_pylist())
+    strategy = "zero" if "zero" in strategies or not strategies else sorted(strategies)[0]
+    return {
+        "distributions": distributions_chart(tables),
+        "network_ablation": network_chart(tables, bits, strategy),
+        "layer_composition": composition_chart(tables, bits),
+        "layer_ablation": layer_chart(tables, bits, strategy),
+        "quantizer_bits": bits_chart(tables, strategy),
+        "zero_vs_mean": strategy_chart(tables, bits),
+        "summary": summary_chart(tables, strategy),
+    }
+
+
+def summary_table(tables: dict[str, pa.Table]) -> str:
+    """The summary numbers as an HTML table (AUCs, pass marks, Spearman) for the page."""
+    key = ("scope_label", "measure", "bits", "strategy")
+    rho = {tuple(r[k] for k in key): r["spearman"] for r in tables["rank_correlation"].to_pylist()}
+    head = ["scope", "measure", "bits", "ablate to", "AUC low_first", "AUC random", "AUC high_first",
+            "low_first beats random", "random beats high_first", "Spearman ρ", "runs"]
+
+    def cell(v):
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, float):
+            return f"{v:.4f}"
+        return "" if v is None else str(v)
+
+    rows = []
+    for r in tables["auc"].to_pylist():
+        values = [r["scope_label"], r["measure"], r["bits"], r["strategy"], r["auc_low_first"], r["auc_random"],
+                  r["auc_high_first"], r["low_beats_random"], r["random_beats_high"], rho.get(tuple(r[k] for k in key)),
+                  r["n_runs"]]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in values) + "</tr>")
+    header = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+    body = "\n".join([header, *rows])
+    return f'<details><summary>All numbers (table)</summary>\n<table class="numbers">\n{body}\n</table></details>'
+
+
+def _caption(runs: pa.Table) -> str:
+    rows = runs.to_pylist()
+    if not rows:
+        return ""
+    first = rows[0]
+    sizes = "-".join(str(h) for h in first["hidden_sizes"])
+    seeds = ", ".join(f"seed {r['seed']} ({r['run_id']}, test error {r['test_error']:.2%})" for r in rows)
+    return (f"{first['dataset']}, hidden layers {sizes}, {first['activation']}, {first['regularizer']}; "
+            f"{len(rows)} run{'s' if len(rows) != 1 else ''}: {seeds}.")
+
+
+PAGE = """<!DOCTYPE html>
+<html>
+<head>
+<meta charset="UTF-8">
+<title>{title}</title>
+<style>
+  body {{ font-family: system-ui, sans-serif; margin: 24px 32px; color: #1f2937; background: #fff; }}
+  h1 {{ font-size: 22px; margin-bottom: 4px; }}
+  h2 {{ font-size: 17px; margin: 32px 0 4px; border-top: 1px solid #e5e7eb; padding-top: 16px; }}
+  p {{ max-width: 70em; line-height: 1.4; margin: 4px 0 12px; }}
+  .caption {{ color: #4b5563; }}
+  table.numbers {{ border-collapse: collapse; font-size: 13px; margin-top: 8px; }}
+  table.numbers td, table.numbers th {{ border: 1px solid #e5e7eb; padding: 2px 8px; text-align: right; }}
+  table.numbers th {{ background: #f3f4f6; }}
+</style>
+<script type="text/javascript">
+// vega-embed bundle with Vega-Lite {vl_version} (inline, from vl-convert: works offline)
+{bundle}
+</script>
+</head>
+<body>
+<h1>{title}</h1>
+<p class="caption">{caption}</p>
+{sections}
+<script type="text/javascript">
+const specs = {specs};
+const options = {{"renderer": "svg", "actions": {{"export": true, "source": false, "compiled": false, "editor": false}}}};
+for (const [id, spec] of Object.entries(specs)) {{
+  vegaEmbed("#" + id, spec, options).catch(err => {{
+    document.getElementById(id).textContent = "chart failed to render: " + err;
+  }});
+}}
+</script>
+</body>
+</html>
+"""
+
+
+def _bundle() -> tuple[str, str]:
+    major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
+    version = f"v{major}_{minor}"
+    return version, vl_convert.javascript_bundle(vl_version=version)
+
+
+def write_report(tables: dict[str, pa.Table], out_html: Path, title: str) -> Path:
+    """Write a self-contained HTML report (every chart, offline) and one PNG per chart beside it."""
+    out_html = Path(out_html)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    charts = build_charts(tables)
+    specs, sections = {}, []
+    for name, chart in charts.items():
+        heading, text = CHARTS[name]
+        specs[f"chart-{name}"] = chart.to_dict()
+        sections.append(f'<h2>{html.escape(heading)}</h2>\n<p>{html.escape(text)}</p>\n<div id="chart-{name}"></div>')
+        if name == "summary":
+            sections.append(summary_table(tables))
+        png = vl_convert.vegalite_to_png(specs[f"chart-{name}"], scale=2)
+        out_html.with_name(f"{out_html.stem}-{name}.png").write_bytes(png)
+    version, bundle = _bundle()
+    page = PAGE.format(
+        title=html.escape(title), caption=html.escape(_caption(tables["runs"])), sections="\n".join(sections),
+        vl_version=version, bundle=bundle, specs=json.dumps(specs).replace("</", "<\\/"),
+    )
+    tmp = out_html.with_name(out_html.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out_html)
+    return out_html
+
+
+def render_runs(wh, run_ids: list[str]) -> list[Path]:
+    """Write ``reports/<group>.html`` (+ PNGs) for each group among these runs; returns the pages.
+
+    The bridge the flows call (``flows.stages.report_runs``); the data comes from ``store.report_data``.
+    """
+    from store.report_data import groups_of_runs, report_tables
+
+    pages = []
+    for group, ids in groups_of_runs(wh, run_ids).items():
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", group)
+        pages.append(write_report(report_tables(wh, ids), wh.reports / f"{name}.html", title=group))
+    return pages
