@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 
 import torch
@@ -11,6 +12,11 @@ from torch import nn
 from pipeline.data import Dataset
 from pipeline.model import MLP, error_rate
 from pipeline.spec import NetworkSpec
+
+
+# torch's global RNG drives initialisation and dropout: two trainings in threads of one process
+# would interleave their draws. Training uses every core anyway, so trainings take turns.
+_TRAINING = threading.Lock()
 
 
 def set_threads() -> None:
@@ -22,8 +28,13 @@ def train(spec: NetworkSpec, data: Dataset, progress: bool = True) -> MLP:
     """Train ``spec`` on ``data.train``; report loss and validation error after each epoch.
 
     Same spec (seed included) and data => byte-identical weights on the same machine: the
-    initialisation and the batch order both come from ``spec.seed``.
+    initialisation, dropout masks and the batch order all come from ``spec.seed``.
     """
+    with _TRAINING:
+        return _train(spec, data, progress)
+
+
+def _train(spec: NetworkSpec, data: Dataset, progress: bool) -> MLP:
     set_threads()
     torch.manual_seed(spec.seed)
     model = MLP(spec)

@@ -6,6 +6,7 @@ writers and readers can work at once.
 """
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -48,19 +49,22 @@ def memory_connection(wh: Warehouse) -> duckdb.DuckDBPyConnection:
     return con
 
 
+_REFRESH_LOCK = threading.Lock()  # one refresh at a time per process (threads share DuckDB's instance)
+
+
 def refresh_catalog(wh: Warehouse, attempts: int = 50) -> None:
     """Re-create the views in ``catalog.duckdb`` for users' own DuckDB sessions (retries while locked)."""
     for attempt in range(attempts):
         try:
-            con = duckdb.connect(str(wh.catalog))
-        except duckdb.IOException:
+            with _REFRESH_LOCK:
+                con = duckdb.connect(str(wh.catalog))
+                try:
+                    create_views(con, wh)
+                finally:
+                    con.close()
+            return
+        except (duckdb.IOException, duckdb.TransactionException):  # another process holds the file
             time.sleep(0.1 + 0.02 * attempt)
-            continue
-        try:
-            create_views(con, wh)
-        finally:
-            con.close()
-        return
     raise NeuronInfoError(f"{wh.catalog} stayed locked by another process; close other DuckDB sessions on it and retry")
 
 

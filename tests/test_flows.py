@@ -1,0 +1,165 @@
+"""Prefect orchestration end to end: a real server, served deployments, the inbox, crashes, Dask."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from store.catalog import query
+from store.checkpoints import load_run, save_checkpoint
+from store.paths import open_warehouse
+
+pytestmark = pytest.mark.slow
+
+TINY = {"preset": "synthetic", "dataset": "synthetic-4", "hidden_sizes": [16, 8], "epochs": 2, "n_val": 1000,
+        "activations": ["relu"], "regularizers": ["dropout"], "seeds": [0, 1], "bits": [1, 2],
+        "random_repeats": 2, "steps": 8}
+
+
+@pytest.fixture(scope="session")
+def prefect_env(tmp_path_factory):
+    """Environment for Prefect subprocesses: a private PREFECT_HOME, no telemetry."""
+    home = tmp_path_factory.mktemp("prefect_home")
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90", PREFECT_RUNNER_POLL_FREQUENCY="1",
+               NEURONINFO_OFFLINE="1")
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, prefect_env):
+    """A real Prefect server on a free loopback port and `neuroninfo serve` against it."""
+    from flows.serve_local import free_port, start_server, stop
+
+    os.environ["PREFECT_HOME"] = prefect_env["PREFECT_HOME"]
+    server, api_url = start_server(free_port(4317))
+    env = dict(prefect_env, PREFECT_API_URL=api_url)
+    warehouse = tmp_path_factory.mktemp("served_warehouse")
+    serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--warehouse", str(warehouse)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        listed = subprocess.run([sys.executable, "-m", "prefect", "deployment", "ls"], env=dict(env, COLUMNS="250"),
+                                capture_output=True, text=True)
+        if "train-and-measure/default" in listed.stdout and "reanalyze-checkpoints/scheduled" in listed.stdout:
+            break
+        time.sleep(1)
+    else:
+        stop(serving)
+        stop(server)
+        pytest.fail("deployments were not registered within 90 s")
+    yield env, open_warehouse(warehouse)
+    stop(serving)  # serve before server
+    stop(server)
+
+
+def run_deployment(env, name, params):
+    run = subprocess.run([sys.executable, "-m", "prefect", "deployment", "run", name, "--params", json.dumps(params),
+                          "--watch", "--watch-timeout", "600"], env=env, capture_output=True, text=True, timeout=700)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Completed" in run.stdout + run.stderr, run.stdout[-3000:]
+    return run
+
+
+def table_rows(wh, sql):
+    return query(wh, sql).to_pylist()
+
+
+def test_served_train_and_measure(served):
+    env, wh = served
+    run_deployment(env, "train-and-measure/default", TINY)
+    runs = table_rows(wh, "SELECT run_id, seed FROM runs ORDER BY seed")
+    assert [r["seed"] for r in runs] == [0, 1]
+    ids = [r["run_id"] for r in runs]
+    stats = table_rows(wh, "SELECT run_id, count(*) AS n FROM neuron_stats GROUP BY run_id ORDER BY run_id")
+    assert {r["run_id"]: r["n"] for r in stats} == {i: (16 + 8) * 2 for i in ids}
+    curves = table_rows(wh, "SELECT DISTINCT run_id, scope, strategy FROM ablation_curves")
+    assert {(r["run_id"], r["scope"], r["strategy"]) for r in curves} == {(i, s, t) for i in ids for s in ("layer", "network") for t in ("zero", "mean")}
+
+
+def test_served_reanalysis_of_the_inbox(served, trained_run):
+    env, wh = served
+    src_wh, run_id = trained_run
+    model = load_run(src_wh, run_id)
+    other = open_warehouse(wh.root.parent / "other_source")
+    from dataclasses import replace
+    from pipeline.model import MLP
+    import torch
+    torch.manual_seed(5)
+    second = MLP(replace(model.spec, seed=7))
+    second_id = save_checkpoint(other, second)
+    (wh.inbox / "first.safetensors").write_bytes(src_wh.checkpoint(run_id).read_bytes())
+    (wh.inbox / "second.safetensors").write_bytes(other.checkpoint(second_id).read_bytes())
+    (wh.inbox / "corrupt.safetensors").write_bytes(b"\x00garbage" * 100)
+    params = {"random_repeats": 2, "steps": 8, "bits": [1, 2]}
+    run_deployment(env, "reanalyze-checkpoints/scheduled", params)
+    found = {r["run_id"] for r in table_rows(wh, f"SELECT run_id FROM neuron_stats WHERE run_id IN ('{run_id}', '{second_id}')")}
+    assert found == {run_id, second_id}
+    assert len(table_rows(wh, f"SELECT DISTINCT run_id FROM ablation_curves WHERE run_id IN ('{run_id}', '{second_id}')")) == 2
+    rejected = wh.inbox / "rejected"
+    assert (rejected / "corrupt.safetensors").exists() and not (wh.inbox / "corrupt.safetensors").exists()
+    assert "not a safetensors checkpoint" in (rejected / "corrupt.safetensors.reason.txt").read_text()
+
+    before = {t: table_rows(wh, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("runs", "neuron_stats", "ablation_curves", "counts")}
+    run_deployment(env, "reanalyze-checkpoints/scheduled", params)
+    after = {t: table_rows(wh, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in before}
+    assert after == before
+
+
+def no_duplicates(wh):
+    keys = {
+        "runs": "run_id",
+        "neuron_stats": "run_id, layer, neuron, bits",
+        "counts": "run_id, split, layer, bits, neuron, bin, class",
+        "ablation_curves": "run_id, scope, layer, measure, bits, ordering, strategy, repeat, n_ablated",
+    }
+    for view, key in keys.items():
+        dupes = table_rows(wh, f"SELECT {key}, count(*) AS c FROM {view} GROUP BY ALL HAVING count(*) > 1 LIMIT 1")
+        assert dupes == [], (view, dupes)
+
+
+def cli_flow(wh, env, *extra):
+    return [sys.executable, "-m", "flows.cli", "train-and-measure", "--warehouse", str(wh.root), "--preset", "synthetic",
+            "--dataset", "synthetic-4", "--hidden", "16,8", "--epochs", "2", "--n-val", "1000", "--bits", "1,2",
+            "--random-repeats", "2", "--steps", "8", *extra]
+
+
+def test_sigkill_mid_run_then_rerun_completes(tmp_path, prefect_env):
+    wh = open_warehouse(tmp_path / "wh")
+    command = cli_flow(wh, prefect_env, "--seeds", "0,1,2", "--workers", "1")
+    process = subprocess.Popen(command, env=prefect_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not list(wh.activations("x").parent.glob("*.zarr")):
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # mid-run: after the first capture, before the grid is done
+    process.wait()
+    partial = table_rows(wh, "SELECT count(DISTINCT run_id) AS n FROM ablation_curves")[0]["n"]
+    assert partial < 3
+    no_duplicates(wh)
+    rerun = subprocess.run(command, env=prefect_env, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert table_rows(wh, "SELECT count(*) AS n FROM runs")[0]["n"] == 3
+    assert table_rows(wh, "SELECT count(DISTINCT run_id) AS n FROM ablation_curves")[0]["n"] == 3
+    assert table_rows(wh, "SELECT count(DISTINCT run_id) AS n FROM neuron_stats")[0]["n"] == 3
+    no_duplicates(wh)
+
+
+def test_dask_runner_matches_threads(tmp_path, prefect_env):
+    results = {}
+    for runner in ("threads", "dask"):
+        wh = open_warehouse(tmp_path / runner)
+        run = subprocess.run(cli_flow(wh, prefect_env, "--seeds", "0,1", "--task-runner", runner, "--workers", "2"),
+                             env=prefect_env, capture_output=True, text=True, timeout=900)
+        assert run.returncode == 0, run.stderr[-3000:]
+        results[runner] = {
+            "runs": table_rows(wh, "SELECT run_id, val_error, test_error FROM runs ORDER BY run_id"),
+            "stats": table_rows(wh, "SELECT * FROM neuron_stats ORDER BY run_id, layer, neuron, bits"),
+            "curves": table_rows(wh, "SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves ORDER BY ALL"),
+        }
+    assert len(results["threads"]["runs"]) == 2
+    assert results["threads"] == results["dask"]
