@@ -88,6 +88,28 @@ def cmd_reanalyze(args) -> str | None:
     return run_ids[-1] if run_ids else None
 
 
+def cmd_report(args) -> None:
+    from flows.stages import report_runs, write_report_of
+    from store.catalog import query
+    from store.report_data import runs_of_group
+
+    wh = _warehouse(args)
+    if args.run:
+        rows = query(wh, f"SELECT name FROM runs WHERE run_id = '{args.run.replace(chr(39), '')}'").to_pylist()
+        if not rows:
+            raise NeuronInfoError(f"unknown run_id {args.run!r}; list runs with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
+        pages = [write_report_of(wh, [args.run], rows[0]["name"])]
+    elif args.group:
+        pages = [write_report_of(wh, runs_of_group(wh, args.group), args.group)]
+    else:
+        complete = query(wh, "SELECT DISTINCT run_id FROM ablation_curves ORDER BY run_id").to_pylist()
+        if not complete:
+            raise NeuronInfoError("no run has ablation curves yet; run: neuroninfo train-and-measure (or ablate RUN_ID)")
+        pages = report_runs(wh, [r["run_id"] for r in complete])
+    for page in pages:
+        print(page)
+
+
 def cmd_serve(args) -> None:
     from flows.serve import serve_deployments
 
@@ -192,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int)
     p.set_defaults(func=cmd_reanalyze)
+
+    p = verbs.add_parser("report", parents=[common], help="render reports/*.html (one run, one group, or every group)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", help="a run_id: its own page, named after the run")
+    which.add_argument("--group", help="a runs.group_name: curves averaged over its seeds")
+    p.set_defaults(func=cmd_report)
 
     p = verbs.add_parser("serve", parents=[common], help="serve the Prefect deployments (schedules on)")
     p.add_argument("--cron", default="*/15 * * * *", help="schedule of reanalyze-checkpoints/scheduled")

@@ -217,9 +217,18 @@ def ablate_run(
 
 
 def report_runs(wh: Warehouse, run_ids: list[str]) -> list[str]:
-    """Render the reports of these runs; returns the written paths (empty until reports exist)."""
-    try:
-        from pipeline import report
-    except ImportError:
-        return []
-    return [str(p) for p in report.render_runs(wh, run_ids)]
+    """Write ``reports/<group>.html`` (+ a PNG per chart) for each group among these runs; return the pages."""
+    from store.report_data import groups_of_runs
+
+    return [write_report_of(wh, ids, group) for group, ids in groups_of_runs(wh, run_ids).items()]
+
+
+def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> str:
+    """One report page over ``run_ids`` (curves averaged over them), named ``reports/<name>.html``."""
+    import re
+
+    from pipeline.report import write_report
+    from store.report_data import report_tables
+
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    return str(write_report(report_tables(wh, run_ids), wh.reports / f"{filename}.html", title=name))

@@ -389,17 +389,3 @@ def write_report(tables: dict[str, pa.Table], out_html: Path, title: str) -> Pat
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(out_html)
     return out_html
-
-
-def render_runs(wh, run_ids: list[str]) -> list[Path]:
-    """Write ``reports/<group>.html`` (+ PNGs) for each group among these runs; returns the pages.
-
-    The bridge the flows call (``flows.stages.report_runs``); the data comes from ``store.report_data``.
-    """
-    from store.report_data import groups_of_runs, report_tables
-
-    pages = []
-    for group, ids in groups_of_runs(wh, run_ids).items():
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", group)
-        pages.append(write_report(report_tables(wh, ids), wh.reports / f"{name}.html", title=group))
-    return pages

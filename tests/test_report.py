@@ -45,8 +45,8 @@ def tables(group):
 
 @pytest.fixture(scope="session")
 def report(group):
-    """The page the flows write (flows.stages.report_runs -> pipeline.report.render_runs): one per group."""
-    from pipeline.report import render_runs
+    """The page the flows write (flows.stages.report_runs): one per group."""
+    from flows.stages import report_runs as render_runs
 
     wh, run_ids = group
     return render_runs(wh, run_ids)
