@@ -32,7 +32,7 @@ MODELS = (  # sql/ models run per layer, in dependency order, each materialized 
 TABLES = ("counts", "neuron_stats", "specific_info")
 BLOCK = 512  # samples per block when transposing to neuron-major order (cache-friendly)
 BATCHES = 16  # record batches per input table: DuckDB scans an Arrow table's batches in parallel
-NO_BIN = 255  # code of the padding samples: matches no bin (bits <= 7)
+NO_BIN = 255  # code of the padding samples: matches no bin below 8 bits (masked out of bin 255 at 8 bits)
 
 
 @dataclass(frozen=True)
@@ -69,15 +69,22 @@ def group_by_class(x: np.ndarray, labels: np.ndarray, n_classes: int, pad_to: in
 def pack_codes(codes: np.ndarray, labels: np.ndarray, bits: int) -> pa.Table:
     """The layout sql/counts.sql reads: one row per (neuron, bin, class) whose ``words`` are the 64-sample
     bitsets of "this sample of the class has code ``bin``" (numpy.packbits; layout only)."""
-    if not 1 <= bits <= 7:
-        raise ValueError(f"bits must be 1..7, got {bits}")
+    if not 1 <= bits <= 8:
+        raise ValueError(f"bits must be 1..8, got {bits}")
     if codes.size and (codes.min() < 0 or codes.max() >= 1 << bits):
         raise ValueError(f"{bits}-bit codes must lie in 0..{(1 << bits) - 1}")
     codes = codes.astype(np.uint8, copy=False)
     n_classes = int(labels.max()) + 1 if len(labels) else 1
-    grouped, starts, _ = group_by_class(codes, labels, n_classes, pad_to=64, fill=NO_BIN)
+    grouped, starts, sizes = group_by_class(codes, labels, n_classes, pad_to=64, fill=NO_BIN)
     n_neurons, n_bins, n_words = codes.shape[1], 1 << bits, grouped.shape[1] // 64
-    words = np.concatenate([np.packbits(grouped == b, axis=1, bitorder="little").view("<u8").ravel()
+    real = np.zeros(grouped.shape[1], bool)  # False on the padding samples
+    for start, size in zip(starts, sizes):
+        real[start:start + size] = True
+
+    def has_code(b: int) -> np.ndarray:
+        return (grouped == b) & real if b == NO_BIN else grouped == b
+
+    words = np.concatenate([np.packbits(has_code(b), axis=1, bitorder="little").view("<u8").ravel()
                             for b in range(n_bins)])
     offsets = np.append((np.arange(n_bins * n_neurons)[:, None] * n_words + starts // 64).ravel(), words.size)
     cells = n_bins * n_neurons * n_classes

@@ -152,6 +152,16 @@ def test_random_codes_match_reference(n_classes):
     check_against_reference(codes, labels, raw, n_classes)
 
 
+def test_eight_bit_codes_use_bin_255():
+    rng = np.random.default_rng(8)
+    n, m = 300, 3
+    labels = rng.integers(0, 3, n).astype(np.uint8)  # class sizes not multiples of 64: padding exists
+    codes = {1: rng.integers(0, 2, (n, m)).astype(np.uint8), 8: rng.integers(0, 256, (n, m)).astype(np.uint8)}
+    codes[8][:40, 0] = 255
+    raw = rng.random((n, m)).astype(np.float32)
+    check_against_reference(codes, labels, raw, 3)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), n=st.integers(5, 120), m=st.integers(1, 5),
        n_classes=st.integers(2, 6), skew=st.floats(0.0, 3.0))
