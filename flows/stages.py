@@ -216,14 +216,14 @@ def ablate_run(
     return run_id
 
 
-def report_runs(wh: Warehouse, run_ids: list[str]) -> list[str]:
+def report_runs(wh: Warehouse, run_ids: list[str]) -> list[Path]:
     """Write ``reports/<group>.html`` (+ a PNG per chart) for each group among these runs; return the pages."""
     from store.report_data import groups_of_runs
 
     return [write_report_of(wh, ids, group) for group, ids in groups_of_runs(wh, run_ids).items()]
 
 
-def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> str:
+def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Path:
     """One report page over ``run_ids`` (curves averaged over them), named ``reports/<name>.html``."""
     import re
 
@@ -231,4 +231,4 @@ def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> str:
     from store.report_data import report_tables
 
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-    return str(write_report(report_tables(wh, run_ids), wh.reports / f"{filename}.html", title=name))
+    return write_report(report_tables(wh, run_ids), wh.reports / f"{filename}.html", title=name)

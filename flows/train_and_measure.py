@@ -44,7 +44,7 @@ def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repea
 
 @task(name="report", **RETRIES)
 def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
-    return stages.report_runs(open_warehouse(warehouse), run_ids)
+    return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids)]
 
 
 def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir):

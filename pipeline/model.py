@@ -14,13 +14,13 @@ BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
 
 
 class MLP(nn.Module):
-    def __init__(self, spec: NetworkSpec):
+    def __init__(self, spec: NetworkSpec, device: str | None = None):
         super().__init__()
         self.spec = spec
         widths = (spec.input_dim, *spec.hidden_sizes, spec.n_classes)
-        self.linear = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.linear = nn.ModuleList(nn.Linear(a, b, device=device) for a, b in zip(widths[:-1], widths[1:]))
         use_bn = spec.regularizer == "dropout_bn"
-        self.bn = nn.ModuleList(nn.BatchNorm1d(h) for h in spec.hidden_sizes) if use_bn else None
+        self.bn = nn.ModuleList(nn.BatchNorm1d(h, device=device) for h in spec.hidden_sizes) if use_bn else None
         self.act = nn.ReLU() if spec.activation == "relu" else nn.Sigmoid()
         self.drop = nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity()
 
@@ -60,6 +60,12 @@ class MLP(nn.Module):
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
         return {k: tuple(v.shape) for k, v in self.checkpoint_tensors().items()}
 
+    @classmethod
+    def empty(cls, spec: NetworkSpec) -> "MLP":
+        """A model with uninitialised weights, to load a checkpoint into. It draws nothing from torch's
+        global RNG, so loading never disturbs a training running in another thread."""
+        return cls(spec, device="meta").to_empty(device="cpu")
+
     def load_checkpoint_tensors(self, tensors: dict[str, torch.Tensor]) -> "MLP":
         """Copy checkpoint tensors in (shapes are checked by the caller) and switch to eval mode."""
         with torch.no_grad():
@@ -69,6 +75,7 @@ class MLP(nn.Module):
             for i, bn in enumerate(self.bn or []):
                 for name in BN_TENSORS:
                     getattr(bn, name).copy_(tensors[f"bn.{i}.{name}"])
+                bn.num_batches_tracked.zero_()
         return self.eval()
 
 

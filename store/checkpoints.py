@@ -61,7 +61,7 @@ def read_checkpoint(path: Path) -> tuple[str, MLP]:
         spec = NetworkSpec.from_json(metadata["spec"])
     except NeuronInfoError as e:
         raise NeuronInfoError(f"{name}: {e}") from None
-    model = MLP(spec)
+    model = MLP.empty(spec)
     expected = model.expected_shapes()
     missing = sorted(set(expected) - set(tensors))
     if missing:
