@@ -1,3 +1,4 @@
+import os
 """Reports: the report_* SQL models against independent numpy computations, the files, and a headless browser."""
 import html
 import re
@@ -339,6 +340,8 @@ def test_partial_inputs_still_render(tables, tmp_path):
 
 def chromium(*args, tmp_path):
     if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium (see .ci/run): the browser test cannot run")
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium; CI installs it)")
     cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--no-first-run", "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
