@@ -1,6 +1,6 @@
-import os
 """Reports: the report_* SQL models against independent numpy computations, the files, and a headless browser."""
 import html
+import os
 import re
 import shutil
 import subprocess
