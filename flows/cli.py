@@ -68,10 +68,13 @@ def cmd_train_and_measure(args) -> None:
         epochs=args.epochs, n_val=args.n_val, bits=list(args.bits), strategies=list(args.strategy),
         random_repeats=args.random_repeats, steps=args.steps, warehouse=args.warehouse, data_dir=args.data_dir,
     )
+    from store.paths import join, list_files
+
     wh = _warehouse(args)
     print(f"\ndone: {len(run_ids)} run(s) in {wh.root}")
-    for path in sorted(wh.reports.glob("*.html")):
-        print(f"report: {path}")
+    for name in list_files(wh.reports):
+        if name.endswith(".html"):
+            print(f"report: {join(wh.reports, name)}")
     ids = ", ".join(f"'{r}'" for r in run_ids)
     print("try:")
     print(f"  neuroninfo sql \"SELECT run_id, name, test_error FROM runs WHERE run_id IN ({ids})\"")
@@ -152,7 +155,7 @@ def _warehouse(args):
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--warehouse", help="warehouse directory (default $NEURONINFO_WAREHOUSE or ./warehouse)")
+    common.add_argument("--warehouse", help="warehouse directory or fsspec URL, e.g. s3://bucket/prefix (default $NEURONINFO_WAREHOUSE or ./warehouse)")
     common.add_argument("--data-dir", help="directory holding the official dataset files (default $NEURONINFO_DATA)")
 
     parser = argparse.ArgumentParser(prog="neuroninfo", description="Which neurons of a network matter, and why.")

@@ -5,8 +5,6 @@ with a ``.reason.txt`` beside it; it never stops the others.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -14,17 +12,17 @@ from flows import stages
 from flows.train_and_measure import RETRIES, analyse, report_task
 from pipeline.errors import NeuronInfoError
 from store.inbox import pending_files, reject
-from store.paths import open_warehouse
+from store.paths import location, name_of, open_warehouse
 
 
 @task(name="import-checkpoint", **RETRIES)
 def import_task(warehouse: str, path: str, data_dir: str | None) -> str | None:
-    """The run_id of a valid checkpoint, or None after moving a bad file to rejected/."""
+    """The run_id of a valid checkpoint (``path``: a local path or fsspec URL), or None after moving a bad file to rejected/."""
     try:
-        return stages.import_checkpoint(open_warehouse(warehouse), Path(path), data_dir)
+        return stages.import_checkpoint(open_warehouse(warehouse), location(path), data_dir)
     except NeuronInfoError as e:
-        print(f"rejected {Path(path).name}: {e}")
-        reject(Path(path), str(e))
+        print(f"rejected {name_of(path)}: {e}")
+        reject(location(path), str(e))
         return None
 
 
@@ -40,7 +38,7 @@ def reanalyze_checkpoints(
 ) -> list[str]:
     """Import and analyse the checkpoints in ``inbox`` (default ``<warehouse>/inbox``); return their run_ids."""
     wh = open_warehouse(warehouse)
-    folder = Path(inbox) if inbox else wh.inbox
+    folder = location(inbox) if inbox else wh.inbox
     imported = [import_task.submit(str(wh.root), str(p), data_dir) for p in pending_files(folder)]
     run_ids = sorted({r for r in (f.result() for f in imported) if r})
     todo = [r for r in run_ids if not stages.is_complete(wh, r)]

@@ -20,9 +20,9 @@ from pipeline.train import set_threads, train
 from store import activations as act
 from store.catalog import refresh_catalog
 from store.checkpoints import load_run, save_checkpoint
-from store.paths import Warehouse
+from store.atomic import write_bytes
+from store.paths import Location, Warehouse, exists, join, location, read_bytes
 from store.runs import run_id_for_spec, write_run
-from store.atomic import atomic_path
 from store.tables import has_partition
 
 SPLITS = ("val", "test")
@@ -108,16 +108,15 @@ def capture_run(
     return run_id
 
 
-def import_checkpoint(wh: Warehouse, path: Path, data_dir: str | Path | None = None) -> str:
-    """Validate a checkpoint file from outside, copy it into the warehouse and register it; return run_id."""
+def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None = None) -> str:
+    """Validate a checkpoint file from outside (a path or URL), copy it into the warehouse and register it; return run_id."""
     from store.checkpoints import read_checkpoint
 
     run_id, model = read_checkpoint(path)
     data = data_of(model.spec, data_dir)
     target = wh.checkpoint(run_id)
-    if not target.exists():
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(Path(path).read_bytes())
+    if not exists(target):
+        write_bytes(target, read_bytes(location(path)))
     if not has_partition(wh, "runs", run_id):
         register_run(wh, run_id, model, data)
     return run_id
@@ -216,19 +215,31 @@ def ablate_run(
     return run_id
 
 
-def report_runs(wh: Warehouse, run_ids: list[str]) -> list[Path]:
+def report_runs(wh: Warehouse, run_ids: list[str]) -> list[Location]:
     """Write ``reports/<group>.html`` (+ a PNG per chart) for each group among these runs; return the pages."""
     from store.report_data import groups_of_runs
 
     return [write_report_of(wh, ids, group) for group, ids in groups_of_runs(wh, run_ids).items()]
 
 
-def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Path:
-    """One report page over ``run_ids`` (curves averaged over them), named ``reports/<name>.html``."""
+def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Location:
+    """One report page over ``run_ids`` (curves averaged over them), named ``reports/<name>.html``.
+
+    On object storage the page and its PNGs are rendered in a local temporary folder, then each is
+    stored with one PUT.
+    """
     import re
+    import tempfile
 
     from pipeline.report import write_report
     from store.report_data import report_tables
 
-    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-    return write_report(report_tables(wh, run_ids), wh.reports / f"{filename}.html", title=name)
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html"
+    tables = report_tables(wh, run_ids)
+    if wh.local:
+        return write_report(tables, wh.reports / filename, title=name)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_report(tables, Path(tmp) / filename, title=name)
+        for file in sorted(Path(tmp).iterdir()):
+            write_bytes(join(wh.reports, file.name), file.read_bytes())
+    return join(wh.reports, filename)

@@ -8,9 +8,10 @@ Layout (root attributes: run_id, splits, layer_sizes, bits, method, complete):
     train_mean/layer{l}            (M,)   float64   mean output on the training split (ablation to the mean)
 
 2-D arrays are chunked CHUNK_ROWS samples x CHUNK_COLS neurons (a whole layer up to 512 wide) with zstd, dimension names
-(sample, neuron). A store is built under a temporary name and renamed into place with
-``complete = true`` as its last write, so readers never accept a partial store; codes added later for
-new bits are listed in the ``bits`` attribute only after they are written.
+(sample, neuron). ``complete = true`` is a store's last write, so readers never accept a partial store:
+locally it is built under a temporary name and renamed into place; on object stores (no rename) it is
+built in place, after deleting any earlier store. Codes added later for new bits are listed in the
+``bits`` attribute only after they are written.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from zarr.core.buffer.cpu import NDBuffer
 
 from pipeline.errors import NeuronInfoError
 from pipeline.quantize import apply_thresholds, fit_thresholds
-from store.paths import Warehouse
+from store.paths import Location, Warehouse, filesystem, is_url, remove_tree
 from store.tables import write_partition
 
 CHUNK_ROWS, CHUNK_COLS = 1000, 256
@@ -148,19 +149,40 @@ def _raw_cache_of(store: object) -> dict[str, np.ndarray]:
     return _raw_cache[key]
 
 
+def zarr_store(loc: Location) -> Path | zarr.storage.FsspecStore:
+    """What zarr opens at ``loc``: a local path (LocalStore), else an FsspecStore on the URL's filesystem."""
+    if not is_url(loc):
+        return loc
+    fs, path = filesystem(loc)
+    return zarr.storage.FsspecStore.from_mapper(fs.get_mapper(path))
+
+
 @contextmanager
 def building_store(wh: Warehouse, run_id: str) -> Iterator[zarr.Group]:
-    """Yield the root group of a new store at a temporary path; publish it only if the block succeeds."""
+    """Yield the root group of a new store; it is complete (and, locally, in place) only if the block succeeds.
+
+    Locally the store is built at a temporary path and renamed into place. Object stores have no rename:
+    the store is built at its final location after deleting any earlier one (complete or not), and is
+    deleted again on error; until ``complete`` is written readers treat it as missing.
+    """
     final = wh.activations(run_id)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    build = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp") if wh.local else final
+    if not wh.local:
+        remove_tree(final)
     try:
-        root = zarr.open_group(tmp, mode="w", zarr_format=3)
+        root = zarr.open_group(zarr_store(build), mode="w", zarr_format=3)
         root.attrs.update({"run_id": run_id, "complete": False})
         yield root
         root.attrs["complete"] = True
-        _replace_dir(tmp, final)
+        if wh.local:
+            _replace_dir(build, final)
+    except BaseException:
+        if not wh.local:
+            remove_tree(final)
+        raise
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if wh.local:
+            shutil.rmtree(build, ignore_errors=True)
 
 
 def _replace_dir(src: Path, final: Path) -> None:
@@ -288,7 +310,7 @@ def open_activations(wh: Warehouse, run_id: str) -> ActivationStore:
     """The complete activation store of a run, or a one-line error saying how to make it."""
     path = wh.activations(run_id)
     try:
-        root = zarr.open_group(path, mode="r+", zarr_format=3)
+        root = zarr.open_group(zarr_store(path), mode="r+", zarr_format=3)
         complete = root.attrs.get("complete") is True
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
         complete = False

@@ -3,6 +3,10 @@
 Writers never hold ``catalog.duckdb``: computations use their own in-memory connections and write
 Parquet; the catalog file only holds view definitions, refreshed briefly with retries. So many
 writers and readers can work at once.
+
+A warehouse on object storage (an fsspec URL) has no ``catalog.duckdb``: its views read through the
+fsspec filesystem, which must be registered on each connection (``memory_connection`` does), so a
+saved view definition would not work in users' own sessions.
 """
 from __future__ import annotations
 
@@ -36,7 +40,10 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse) -> None:
     """Create the staging and public views on ``con`` (idempotent)."""
     for table, schema in SCHEMAS.items():
         ensure_table(wh, table, schema)
-    tables = wh.tables.as_posix().replace("'", "''")
+    if not wh.local:  # DuckDB reads the URLs in read_parquet through the fsspec filesystem
+        wh.fs.invalidate_cache()  # object-store listings are cached per process; other processes write too
+        con.register_filesystem(wh.fs)
+    tables = str(wh.tables).replace("'", "''")
     for model in staging_models():
         con.execute(sql_text(model, tables=tables))
     con.execute(sql_text("views"))
@@ -53,7 +60,12 @@ _REFRESH_LOCK = threading.Lock()  # one refresh at a time per process (threads s
 
 
 def refresh_catalog(wh: Warehouse, attempts: int = 50) -> None:
-    """Re-create the views in ``catalog.duckdb`` for users' own DuckDB sessions (retries while locked)."""
+    """Re-create the views in ``catalog.duckdb`` for users' own DuckDB sessions (retries while locked).
+
+    Only for local warehouses: see the module docstring.
+    """
+    if not wh.local:
+        return
     for attempt in range(attempts):
         try:
             with _REFRESH_LOCK:

@@ -5,7 +5,7 @@ Loading never unpickles anything: safetensors is a JSON header plus raw tensor b
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+import os
 
 import torch
 from safetensors import SafetensorError
@@ -15,8 +15,8 @@ from safetensors.torch import save as save_bytes
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP
 from pipeline.spec import NetworkSpec
-from store.atomic import atomic_path
-from store.paths import Warehouse
+from store.atomic import write_bytes
+from store.paths import Location, Warehouse, exists, location, name_of, read_bytes
 
 
 def run_id_of(data: bytes) -> str:
@@ -33,19 +33,19 @@ def save_checkpoint(wh: Warehouse, model: MLP) -> str:
     data = checkpoint_bytes(model)
     run_id = run_id_of(data)
     path = wh.checkpoint(run_id)
-    if not path.exists():
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
+    if not exists(path):
+        write_bytes(path, data)
     return run_id
 
 
-def read_checkpoint(path: Path) -> tuple[str, MLP]:
-    """Load and validate a checkpoint file; return (run_id, model in eval mode)."""
-    path = Path(path)
-    if not path.is_file():
-        raise NeuronInfoError(f"checkpoint {path} does not exist; train a network first or give the right path")
-    data = path.read_bytes()
-    name = path.name
+def read_checkpoint(path: Location | os.PathLike) -> tuple[str, MLP]:
+    """Load and validate a checkpoint file (a local path or an fsspec URL); return (run_id, model in eval mode)."""
+    path = location(path)
+    try:
+        data = read_bytes(path)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise NeuronInfoError(f"checkpoint {path} does not exist; train a network first or give the right path") from None
+    name = name_of(path)
     try:
         tensors = load_bytes(data)
         metadata = _metadata(data)
@@ -79,7 +79,7 @@ def read_checkpoint(path: Path) -> tuple[str, MLP]:
 def load_run(wh: Warehouse, run_id: str) -> MLP:
     """The model of a run already in the warehouse."""
     path = wh.checkpoint(run_id)
-    if not path.exists():
+    if not exists(path):
         raise NeuronInfoError(f"unknown run_id {run_id!r}: no {path}; list runs with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
     return read_checkpoint(path)[1]
 

@@ -1,23 +1,29 @@
-"""The inbox: users drop checkpoint files into ``warehouse/inbox/``; bad ones go to ``inbox/rejected/``."""
+"""The inbox: users drop checkpoint files into ``warehouse/inbox/``; bad ones go to ``inbox/rejected/``.
+
+Folders and files are locations (store.paths): local paths or fsspec URLs.
+"""
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from store.atomic import write_bytes
+from store.paths import Location, join, list_files, location, makedirs, move, name_of, parent_of
 
 REJECTED = "rejected"
 
 
-def pending_files(inbox: Path) -> list[Path]:
+def pending_files(inbox: Location | os.PathLike) -> list[Location]:
     """Regular files directly in the inbox (hidden and temporary files excluded), by name."""
-    inbox.mkdir(parents=True, exist_ok=True)
-    return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
+    inbox = location(inbox)
+    makedirs(inbox)
+    return [join(inbox, name) for name in list_files(inbox) if not name.startswith(".")]
 
 
-def reject(path: Path, reason: str) -> Path:
+def reject(path: Location | os.PathLike, reason: str) -> Location:
     """Move a bad file to ``rejected/`` with ``<name>.reason.txt`` beside it; return its new path."""
-    folder = path.parent / REJECTED
-    folder.mkdir(exist_ok=True)
-    target = folder / path.name
-    (folder / f"{path.name}.reason.txt").write_text(reason.strip() + "\n")
-    os.replace(path, target)
+    path = location(path)
+    folder, name = join(parent_of(path), REJECTED), name_of(path)
+    write_bytes(join(folder, f"{name}.reason.txt"), (reason.strip() + "\n").encode())
+    target = join(folder, name)
+    move(path, target)
     return target

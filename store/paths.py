@@ -1,51 +1,146 @@
-"""Where everything lives in a warehouse (DESIGN "Warehouse")."""
+"""Where everything lives in a warehouse (DESIGN "Warehouse"), locally or on object storage.
+
+A location is a local ``Path`` or an fsspec URL string (``s3://bucket/prefix``, ``gs://...``,
+``memory://wh``, ``file:///tmp/wh``). A plain path keeps the fast local code (real atomic renames,
+zarr's LocalStore, DuckDB reading files directly); a URL goes through its fsspec filesystem.
+``file://`` URLs take the object-store code path on a local directory (that is how it is tested).
+"""
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+import fsspec
+from fsspec import AbstractFileSystem
+
 DEFAULT_WAREHOUSE = "warehouse"
+
+Location = Path | str  # a local Path, or an fsspec URL
+
+
+def is_url(loc: Location) -> bool:
+    return isinstance(loc, str) and "://" in loc
+
+
+def location(path: str | os.PathLike) -> Location:
+    """``path`` as a location: a URL string stays one (without a trailing slash), anything else is a local Path."""
+    text = os.fspath(path)
+    if "://" not in text:
+        return Path(text).expanduser()
+    protocol, rest = text.split("://", 1)
+    return f"{protocol}://{rest.rstrip('/')}"
+
+
+def join(loc: Location, *parts: str) -> Location:
+    return loc.joinpath(*parts) if isinstance(loc, Path) else "/".join([loc, *parts])
+
+
+def name_of(loc: Location) -> str:
+    return posixpath.basename(os.fspath(loc))
+
+
+def parent_of(loc: Location) -> Location:
+    return loc.parent if isinstance(loc, Path) else posixpath.dirname(loc)
+
+
+def filesystem(loc: Location) -> tuple[AbstractFileSystem, str]:
+    """The fsspec filesystem holding ``loc`` and the path within it (local ones make directories on write)."""
+    url = os.fspath(loc)
+    local = fsspec.core.split_protocol(url)[0] in (None, "file", "local")
+    return fsspec.core.url_to_fs(url, **({"auto_mkdir": True} if local else {}))
+
+
+def exists(loc: Location) -> bool:
+    fs, path = filesystem(loc)
+    return fs.exists(path)
+
+
+def read_bytes(loc: Location) -> bytes:
+    fs, path = filesystem(loc)
+    return fs.cat_file(path)
+
+
+def list_files(folder: Location) -> list[str]:
+    """Names of the files directly in ``folder``, sorted ([] if it does not exist)."""
+    fs, path = filesystem(folder)
+    fs.invalidate_cache(path)  # object-store listings are cached per process; other processes write too
+    try:
+        entries = fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return []
+    return sorted(posixpath.basename(e["name"].rstrip("/")) for e in entries if e["type"] == "file")
+
+
+def makedirs(loc: Location) -> None:
+    fs, path = filesystem(loc)
+    fs.makedirs(path, exist_ok=True)
+
+
+def move(src: Location, dst: Location) -> None:
+    """Rename within one filesystem (object stores: copy, then delete)."""
+    fs, path = filesystem(src)
+    fs.mv(path, filesystem(dst)[1])
+
+
+def remove_tree(loc: Location) -> None:
+    fs, path = filesystem(loc)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
 
 
 @dataclass(frozen=True)
 class Warehouse:
-    root: Path
+    root: Location  # local: an absolute Path; else the fsspec URL (``str(root)`` reopens the same warehouse)
 
     @property
-    def catalog(self) -> Path:
-        return self.root / "catalog.duckdb"
+    def local(self) -> bool:
+        return not is_url(self.root)
 
     @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+    def fs(self) -> AbstractFileSystem:
+        return filesystem(self.root)[0]
 
     @property
-    def tables(self) -> Path:
-        return self.root / "tables"
+    def catalog(self) -> Location:
+        return join(self.root, "catalog.duckdb")
 
     @property
-    def reports(self) -> Path:
-        return self.root / "reports"
+    def checkpoints(self) -> Location:
+        return join(self.root, "checkpoints")
 
     @property
-    def inbox(self) -> Path:
-        return self.root / "inbox"
+    def tables(self) -> Location:
+        return join(self.root, "tables")
 
-    def checkpoint(self, run_id: str) -> Path:
-        return self.checkpoints / f"{run_id}.safetensors"
+    @property
+    def reports(self) -> Location:
+        return join(self.root, "reports")
 
-    def activations(self, run_id: str) -> Path:
-        return self.root / "activations" / f"{run_id}.zarr"
+    @property
+    def inbox(self) -> Location:
+        return join(self.root, "inbox")
 
-    def partition(self, table: str, run_id: str) -> Path:
+    def checkpoint(self, run_id: str) -> Location:
+        return join(self.checkpoints, f"{run_id}.safetensors")
+
+    def activations(self, run_id: str) -> Location:
+        return join(self.root, "activations", f"{run_id}.zarr")
+
+    def partition(self, table: str, run_id: str) -> Location:
         """The hive partition directory of one run in one table."""
-        return self.tables / table / f"run_id={run_id}"
+        return join(self.tables, table, f"run_id={run_id}")
 
 
 def open_warehouse(path: str | os.PathLike | None = None) -> Warehouse:
-    """The warehouse at ``path``, else ``$NEURONINFO_WAREHOUSE``, else ``./warehouse`` (created if missing)."""
-    root = Path(path or os.environ.get("NEURONINFO_WAREHOUSE") or DEFAULT_WAREHOUSE).expanduser().resolve()
+    """The warehouse at ``path`` (a directory or an fsspec URL), else ``$NEURONINFO_WAREHOUSE``, else ``./warehouse``.
+
+    Its folders are created if missing (on object stores, where folders do not exist, this does nothing).
+    """
+    root = location(path or os.environ.get("NEURONINFO_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    if isinstance(root, Path):
+        root = root.resolve()
     for sub in ("checkpoints", "tables", "activations", "reports", "inbox"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
+        makedirs(join(root, sub))
     return Warehouse(root)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 
 from pipeline.spec import NetworkSpec
-from store.paths import Warehouse
+from store.paths import Warehouse, exists
 from store.tables import write_partition
 
 
@@ -50,4 +50,4 @@ def run_id_for_spec(wh: Warehouse, spec: NetworkSpec) -> str | None:
 
     spec_json = spec.to_json().replace("'", "''")
     rows = query(wh, f"SELECT run_id FROM runs WHERE spec = '{spec_json}' ORDER BY created_at").to_pylist()
-    return next((r["run_id"] for r in rows if wh.checkpoint(r["run_id"]).exists()), None)
+    return next((r["run_id"] for r in rows if exists(wh.checkpoint(r["run_id"]))), None)
