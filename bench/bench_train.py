@@ -39,7 +39,12 @@ def main():
     parser.add_argument("--samples", type=int, default=20_000)
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count())
-    print(f"training throughput, {args.samples:,} samples per epoch, {os.cpu_count()} cores, batch 64, RMSProp")
+    print(f"training throughput, {args.samples:,} samples per epoch, {os.cpu_count()} cores, batch 64, RMSProp, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    warm = preset_spec("mnist", 784, 10, epochs=1)  # untimed: thread pools and allocator warm up
+    wx, wy = torch.rand(2000, 784), torch.randint(0, 10, (2000,))
+    train(warm, Dataset("warm-up", 10, 784, Split(wx, wy), Split(wx, wy), Split(wx, wy)), progress=False)
+    reference_seconds(warm, wx, wy)
     for preset, (dim, k) in SHAPES.items():
         spec = preset_spec(preset, dim, k, regularizer="dropout", epochs=1)
         x, y = torch.rand(args.samples, dim), torch.randint(0, k, (args.samples,))
