@@ -1,0 +1,65 @@
+"""The ablate stage: rankings read back with SQL, curves written to the view, bad input."""
+import numpy as np
+import pytest
+
+from flows import stages
+from flows.cli import main
+from pipeline.errors import NeuronInfoError
+from store.catalog import query
+from store.paths import open_warehouse
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory, trained_run):
+    src, run_id = trained_run
+    wh = open_warehouse(tmp_path_factory.mktemp("ablate"))
+    assert stages.import_checkpoint(wh, src.checkpoint(run_id)) == run_id
+    stages.capture_run(wh, run_id, bits=(1, 2))
+    with pytest.raises(NeuronInfoError, match=f"run {run_id} has no measures yet; run: neuroninfo measure {run_id}"):
+        stages.ablate_run(wh, run_id)
+    stages.measure_run(wh, run_id)
+    return wh, run_id
+
+
+def test_rankings_follow_neuron_stats_with_stable_ties(measured):
+    wh, run_id = measured
+    stats = query(wh, f"SELECT layer, neuron, bits, mutual_info, class_selectivity FROM neuron_stats WHERE run_id = '{run_id}'").to_pylist()
+    orderings = {(o.measure, o.bits, o.scope, o.layer, o.ordering): o.neurons for o in stages.rankings(wh, run_id)}
+    for bits in (1, 2):
+        rows = [r for r in stats if r["bits"] == bits]
+        keys = [(r["layer"], r["neuron"]) for r in rows]
+        values = np.array([r["mutual_info"] for r in rows])
+        # independent reference: numpy lexsort by (value, layer, neuron); high first by (-value, layer, neuron)
+        low = np.lexsort(([k[1] for k in keys], [k[0] for k in keys], values))
+        high = np.lexsort(([k[1] for k in keys], [k[0] for k in keys], -values))
+        assert orderings[("mutual_info", bits, "network", None, "low_first")].tolist() == [list(keys[i]) for i in low]
+        assert orderings[("mutual_info", bits, "network", None, "high_first")].tolist() == [list(keys[i]) for i in high]
+        layer2 = orderings[("mutual_info", bits, "layer", 2, "low_first")]
+        assert set(layer2[:, 0]) == {2} and len(layer2) == 12
+    assert ("class_selectivity", None, "network", None, "low_first") in orderings  # ranked once, bits NULL
+    assert not any(m == "class_selectivity" and b is not None for m, b, *_ in orderings)
+
+
+def test_curves_land_in_the_view(measured):
+    wh, run_id = measured
+    stages.ablate_run(wh, run_id, random_repeats=2, steps=6)
+    rows = query(wh, f"""SELECT scope, measure, count(DISTINCT coalesce(bits, -1)) AS n_bits, count(DISTINCT repeat) AS repeats,
+                              min(n_ablated) AS k0, max(frac_ablated) AS f1, count(DISTINCT strategy) AS strategies
+                         FROM ablation_curves WHERE run_id = '{run_id}' GROUP BY ALL ORDER BY ALL""").to_pylist()
+    by = {(r["scope"], r["measure"]): r for r in rows}
+    assert by[("network", "mutual_info")]["n_bits"] == 2 and by[("network", "random")]["repeats"] == 2
+    assert all(r["k0"] == 0 and r["f1"] == 1.0 and r["strategies"] == 2 for r in rows)
+    [clean] = query(wh, f"SELECT test_error FROM runs WHERE run_id = '{run_id}'").to_pylist()
+    starts = query(wh, f"SELECT DISTINCT round(test_error, 9) AS e FROM ablation_curves WHERE run_id = '{run_id}' AND n_ablated = 0").to_pylist()
+    assert [r["e"] for r in starts] == [round(clean["test_error"], 9)]  # k = 0 is the unablated network
+
+
+def test_bad_input(measured, capsys):
+    wh, run_id = measured
+    with pytest.raises(NeuronInfoError, match="unknown measure 'loudness'"):
+        stages.ablate_run(wh, run_id, measures=("loudness",), force=True)
+    assert main(["ablate", run_id, "--steps", "1000", "--warehouse", str(wh.root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "steps" in err and len(err.splitlines()) == 1
+    assert main(["ablate", run_id, "--strategy", "noise", "--warehouse", str(wh.root)]) == 2
+    assert "unknown strategy" in capsys.readouterr().err
