@@ -122,6 +122,16 @@ def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None
     return run_id
 
 
+def stored_bits(wh: Warehouse, table: str, run_id: str) -> set[int]:
+    """The quantizer bits a run's rows of ``table`` cover (empty without a partition)."""
+    from store.catalog import query
+
+    if not has_partition(wh, table, run_id):
+        return set()
+    rows = query(wh, f"SELECT DISTINCT bits FROM {table} WHERE run_id = '{run_id}' AND bits IS NOT NULL").to_pylist()
+    return {r["bits"] for r in rows}
+
+
 def is_complete(wh: Warehouse, run_id: str) -> bool:
     """Has every stage of the run written its output?"""
     return all(has_partition(wh, t, run_id) for t in ("runs", "quantizers", "neuron_stats", "ablation_curves"))
@@ -136,7 +146,7 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
     from store.measures import measure_run as write_measures
 
     store = act.open_activations(wh, run_id)
-    if not force and has_partition(wh, "neuron_stats", run_id):
+    if not force and set(store.bits) <= stored_bits(wh, "neuron_stats", run_id):  # measured for every stored bits
         return run_id
     n_classes = load_run(wh, run_id).spec.n_classes
     layers = (
@@ -202,10 +212,11 @@ def ablate_run(
     from pipeline.ablation import ablation_curves, random_orderings
     from store.tables import write_partition
 
-    if not force and has_partition(wh, "ablation_curves", run_id):
+    done = has_partition(wh, "ablation_curves", run_id)
+    if not force and done and stored_bits(wh, "neuron_stats", run_id) <= stored_bits(wh, "ablation_curves", run_id):
         return run_id
-    orderings = rankings(wh, run_id, measures) + random_orderings(list(load_run(wh, run_id).spec.hidden_sizes), random_repeats)
     model = load_run(wh, run_id)
+    orderings = rankings(wh, run_id, measures) + random_orderings(list(model.spec.hidden_sizes), random_repeats)
     store = act.open_activations(wh, run_id)
     means = [store.train_mean(layer) for layer in store.layers]
     test = data_of(model.spec, data_dir).test

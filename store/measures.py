@@ -174,6 +174,9 @@ def measure_layers(labels: np.ndarray, n_classes: int, layers: Iterable[LayerInp
 
 
 def measure_run(wh: Warehouse, run_id: str, labels: np.ndarray, n_classes: int, layers: Iterable[LayerInputs]) -> None:
-    """Measure every layer and write the run's counts, neuron_stats and specific_info partitions."""
-    for name, table in measure_layers(labels, n_classes, layers).items():
-        write_partition(wh, name, run_id, table)
+    """Measure every layer and write the run's counts, specific_info and neuron_stats partitions.
+
+    neuron_stats is written last: its presence marks the run as measured (a crash before it redoes all)."""
+    tables = measure_layers(labels, n_classes, layers)
+    for name in ("counts", "specific_info", "neuron_stats"):
+        write_partition(wh, name, run_id, tables[name])

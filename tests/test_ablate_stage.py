@@ -63,3 +63,14 @@ def test_bad_input(measured, capsys):
     assert "steps" in err and len(err.splitlines()) == 1
     assert main(["ablate", run_id, "--strategy", "noise", "--warehouse", str(wh.root)]) == 2
     assert "unknown strategy" in capsys.readouterr().err
+
+
+def test_new_bits_flow_through_measure_and_ablate(measured):
+    wh, run_id = measured
+    stages.ablate_run(wh, run_id, random_repeats=1, steps=4)  # skipped or done: curves cover bits 1, 2
+    assert stages.stored_bits(wh, "ablation_curves", run_id) == {1, 2}
+    stages.capture_run(wh, run_id, bits=(3,))
+    stages.measure_run(wh, run_id)  # not skipped: bits 3 is new
+    assert stages.stored_bits(wh, "neuron_stats", run_id) == {1, 2, 3}
+    stages.ablate_run(wh, run_id, random_repeats=1, steps=4)
+    assert stages.stored_bits(wh, "ablation_curves", run_id) == {1, 2, 3}
