@@ -19,6 +19,13 @@ def _ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _run_id(text: str) -> str:
+    """A run_id: 16 lowercase hex digits (so it is safe in paths and SQL)."""
+    if len(text) != 16 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a run_id (16 hex digits); list them with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
+    return text
+
+
 def _words(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
@@ -98,7 +105,7 @@ def cmd_report(args) -> None:
 
     wh = _warehouse(args)
     if args.run:
-        rows = query(wh, f"SELECT name FROM runs WHERE run_id = '{args.run.replace(chr(39), '')}'").to_pylist()
+        rows = query(wh, f"SELECT name FROM runs WHERE run_id = '{args.run}'").to_pylist()
         if not rows:
             raise NeuronInfoError(f"unknown run_id {args.run!r}; list runs with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
         pages = [write_report_of(wh, [args.run], rows[0]["name"])]
@@ -176,18 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = verbs.add_parser("capture", parents=[common], help="store quantized hidden activations (Zarr)")
-    p.add_argument("run_id")
+    p.add_argument("run_id", type=_run_id)
     p.add_argument("--bits", type=_ints, default=(1, 2, 3))
     p.add_argument("--method", default="uniform", help="uniform | quantile")
     p.add_argument("--splits", type=_words, default=("val", "test"))
     p.set_defaults(func=cmd_capture)
 
     p = verbs.add_parser("measure", parents=[common], help="counts + neuron_stats + specific_info (DuckDB SQL)")
-    p.add_argument("run_id")
+    p.add_argument("run_id", type=_run_id)
     p.set_defaults(func=cmd_measure)
 
     p = verbs.add_parser("ablate", parents=[common], help="cumulative ablation curves on the test split")
-    p.add_argument("run_id")
+    p.add_argument("run_id", type=_run_id)
     p.add_argument("--strategy", type=_words, default=("zero", "mean"), help="zero,mean")
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
@@ -220,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("report", parents=[common], help="render reports/*.html (one run, one group, or every group)")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--run", help="a run_id: its own page, named after the run")
+    which.add_argument("--run", type=_run_id, help="a run_id: its own page, named after the run")
     which.add_argument("--group", help="a runs.group_name: curves averaged over its seeds")
     p.set_defaults(func=cmd_report)
 

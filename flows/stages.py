@@ -168,18 +168,14 @@ def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -
     import numpy as np
 
     from pipeline.ablation import Ordering
-    from store.catalog import memory_connection, sql_text
+    from store.catalog import query, sql_text
 
     unknown = [m for m in measures if m not in MEASURES]
     if unknown:
         raise NeuronInfoError(f"unknown measure {unknown[0]!r}; use one of {', '.join(MEASURES)}")
     if not has_partition(wh, "neuron_stats", run_id):
         raise NeuronInfoError(f"run {run_id} has no measures yet; run: neuroninfo measure {run_id}")
-    con = memory_connection(wh)
-    try:
-        table = con.sql(sql_text("rankings", run_id=run_id)).to_arrow_table().to_pydict()
-    finally:
-        con.close()
+    table = query(wh, sql_text("rankings", run_id=run_id)).to_pydict()
     columns = {k: np.asarray(v) for k, v in table.items() if k != "bits"}
     bits = np.array([-1 if b is None else b for b in table["bits"]])
     orderings = []

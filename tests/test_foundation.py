@@ -172,3 +172,11 @@ def test_fashion_mnist_one_epoch_below_20_percent(tmp_path):
     [row] = query(open_warehouse(tmp_path), f"SELECT test_error, n_train, n_val, n_test FROM runs WHERE run_id = '{run_id}'").to_pylist()
     assert (row["n_train"], row["n_val"], row["n_test"]) == (50_000, 10_000, 10_000)
     assert row["test_error"] < 0.20
+
+
+def test_cli_refuses_malformed_run_ids(capsys):
+    for argv in (["capture", "../../etc"], ["measure", "1234"], ["ablate", "x'; DROP VIEW runs; --"], ["report", "--run", "ABCDEF0123456789"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        assert "is not a run_id (16 hex digits)" in capsys.readouterr().err
