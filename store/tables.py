@@ -10,11 +10,11 @@ from store.schemas import SCHEMAS
 EMPTY_PARTITION = "__empty__"  # a zero-row file per table, so views bind before any run exists
 
 
-def write_partition(wh: Warehouse, table: str, run_id: str, data: pa.Table, part: str = "data") -> None:
-    """Replace ``tables/<table>/run_id=<run_id>/<part>.parquet`` with ``data`` in one rename (or one PUT)."""
+def write_partition(wh: Warehouse, table: str, run_id: str, data: pa.Table) -> None:
+    """Replace ``tables/<table>/run_id=<run_id>/data.parquet`` with ``data`` in one rename (or one PUT)."""
     if table in SCHEMAS:
         data = data.select(SCHEMAS[table].names).cast(SCHEMAS[table])
-    write_parquet(join(wh.partition(table, run_id), f"{part}.parquet"), data, compression="zstd")
+    write_parquet(join(wh.partition(table, run_id), "data.parquet"), data, compression="zstd")
 
 
 def ensure_table(wh: Warehouse, table: str, schema: pa.Schema) -> None:
