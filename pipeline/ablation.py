@@ -29,7 +29,6 @@ sample whose inputs to a layer are all zero gets exactly that layer's bias, as i
 """
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ import pyarrow as pa
 import torch
 
 from pipeline.errors import NeuronInfoError
+from pipeline.threads import available_cores
 from store.schemas import SCHEMAS
 
 SCOPES = ("layer", "network")
@@ -378,7 +378,7 @@ def ablation_curves(
     worker thread per CPU, each with one intra-op thread and its own buffers (together at most
     ``chunk_budget_mb``): no synchronisation per operation, and chunks that stay in cache.
     """
-    n_cpu = os.cpu_count() or 1
+    n_cpu = available_cores()
     torch.set_num_threads(n_cpu)
     net = _Net(model)
     sizes = net.sizes

@@ -1,7 +1,6 @@
 """RMSProp training of an MLP on in-memory tensors: fast on CPU, deterministic given the spec's seed."""
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ from torch import nn
 from pipeline.data import Dataset
 from pipeline.model import MLP, error_rate
 from pipeline.spec import NetworkSpec
+from pipeline.threads import available_cores
 
 
 # torch's global RNG drives initialisation and dropout: two trainings in threads of one process
@@ -20,8 +20,8 @@ _TRAINING = threading.Lock()
 
 
 def set_threads() -> None:
-    """Use every core for intra-op parallelism (no DataLoader workers anywhere)."""
-    torch.set_num_threads(os.cpu_count() or 1)
+    """Use the available cores for intra-op parallelism (no DataLoader workers anywhere)."""
+    torch.set_num_threads(available_cores())
 
 
 def train(spec: NetworkSpec, data: Dataset, progress: bool = True) -> MLP:
