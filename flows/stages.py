@@ -6,6 +6,7 @@ there, so it can run from the CLI, inside a Prefect task, or on a Dask worker al
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,9 +20,10 @@ from pipeline.spec import NetworkSpec
 from pipeline.train import set_threads, train
 from store import activations as act
 from store.catalog import refresh_catalog
-from store.checkpoints import load_run, save_checkpoint
+from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.atomic import write_bytes
-from store.paths import Location, Warehouse, exists, join, location, read_bytes
+from store.inbox import InboxFile
+from store.paths import Location, Warehouse, join, location, name_of, read_bytes
 from store.runs import run_id_for_spec, write_run
 from store.tables import has_partition
 
@@ -44,12 +46,12 @@ def data_of(spec: NetworkSpec, data_dir: str | Path | None) -> Dataset:
     return data
 
 
-def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset) -> None:
+def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None) -> None:
     """Evaluate the unablated network and write its `runs` row."""
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
-    write_run(wh, run_id, model.spec, sizes, val_error, test_error)
+    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at)
     refresh_catalog(wh)
 
 
@@ -75,8 +77,15 @@ def capture_run(
     splits: tuple[str, ...] = SPLITS,
 ) -> str:
     """Store the run's hidden outputs and codes; with a complete store, only add codes for new bits."""
+    bits = tuple(sorted(set(bits)))
+    if not bits:
+        raise NeuronInfoError("no quantizer bits given; pass e.g. --bits 1,2,3")
     for b in bits:
         check_bits(b, method)
+    splits = tuple(dict.fromkeys(splits))
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown:
+        raise NeuronInfoError(f"unknown split {unknown[0]!r}; use val and/or test (e.g. --splits val,test)")
     if "val" not in splits:
         raise NeuronInfoError("--splits must include val: the quantizers are fitted on the validation outputs")
     model = load_run(wh, run_id)
@@ -114,9 +123,7 @@ def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None
 
     run_id, model = read_checkpoint(path)
     data = data_of(model.spec, data_dir)
-    target = wh.checkpoint(run_id)
-    if not exists(target):
-        write_bytes(target, read_bytes(location(path)))
+    store_checkpoint(wh, run_id, read_bytes(location(path)))
     if not has_partition(wh, "runs", run_id):
         register_run(wh, run_id, model, data)
     return run_id
@@ -217,7 +224,8 @@ def ablate_run(
     means = [store.train_mean(layer) for layer in store.layers]
     test = data_of(model.spec, data_dir).test
     curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps)
-    write_partition(wh, "ablation_curves", run_id, curves)
+    params = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures)}
+    write_partition(wh, "ablation_curves", run_id, curves, params)  # params: what verify --repair re-runs
     refresh_catalog(wh)
     return run_id
 
@@ -250,3 +258,62 @@ def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Location:
         for file in sorted(Path(tmp).iterdir()):
             write_bytes(join(wh.reports, file.name), file.read_bytes())
     return join(wh.reports, filename)
+
+
+@dataclass(frozen=True)
+class InboxOutcome:
+    file: str  # the file's name in the inbox
+    status: str  # 'analysed' | 'duplicate' | 'rejected'
+    run_id: str | None
+    reason: str = ""
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: the project's own message as it is, anything else with its type."""
+    text = (str(error).strip().splitlines() or [""])[0]
+    return text if isinstance(error, NeuronInfoError) else f"{type(error).__name__}: {text or 'no message'}"
+
+
+def analyse_inbox_file(
+    wh: Warehouse,
+    item: InboxFile,
+    data_dir: str | Path | None = None,
+    bits: tuple[int, ...] = (1, 2, 3),
+    strategies: tuple[str, ...] = ("zero", "mean"),
+    random_repeats: int = 5,
+    steps: int | None = None,
+) -> InboxOutcome:
+    """Import and analyse one inbox file; whatever fails, of whatever type, rejects that file alone.
+
+    The file then leaves the inbox: to ``done/`` (analysed, or a duplicate of a complete run) or to
+    ``rejected/`` with its reason. A run this file created is removed again when its analysis fails."""
+    from store.inbox import finish, reject
+    from store.lifecycle import remove_run
+    from store.tables import has_partition
+
+    name, run_id, created = name_of(item.path), None, False
+    try:
+        if item.symlink:
+            raise NeuronInfoError("symbolic links are not followed in the inbox; copy the checkpoint file itself in")
+        from store.checkpoints import read_checkpoint
+
+        run_id = read_checkpoint(item.path)[0]
+        if is_complete(wh, run_id):
+            finish(item, f"duplicate of run {run_id}")
+            return InboxOutcome(name, "duplicate", run_id, f"duplicate of run {run_id}")
+        created = not has_partition(wh, "runs", run_id)
+        import_checkpoint(wh, item.path, data_dir)
+        capture_run(wh, run_id, bits, data_dir=data_dir)
+        measure_run(wh, run_id)
+        ablate_run(wh, run_id, strategies, random_repeats, steps, data_dir)
+    except Exception as error:  # noqa: BLE001 - any failure rejects this file, never the batch
+        reason = one_line(error)
+        if created and run_id:
+            try:
+                remove_run(wh, run_id)
+            except Exception:  # noqa: BLE001 - nothing of it may be left, which is fine
+                pass
+        reject(item, reason)
+        return InboxOutcome(name, "rejected", run_id, reason)
+    finish(item)
+    return InboxOutcome(name, "analysed", run_id)

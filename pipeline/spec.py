@@ -83,8 +83,8 @@ class NetworkSpec:
             raise NeuronInfoError(f"spec is missing {', '.join(missing)}; add them to the checkpoint's 'spec' metadata")
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
-        except TypeError as e:
-            raise NeuronInfoError(f"spec has a field of the wrong type ({e}); fix the checkpoint's 'spec' metadata") from None
+        except (TypeError, ValueError, OverflowError) as e:
+            raise NeuronInfoError(f"spec has a field of the wrong type or range ({str(e).splitlines()[0]}); fix the checkpoint's 'spec' metadata") from None
 
 
 def _validate(spec: NetworkSpec) -> None:
@@ -105,6 +105,12 @@ def _validate(spec: NetworkSpec) -> None:
         value = getattr(spec, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "epochs" else 1):
             bad(f"{name} = {value!r}", f"{name} must be a positive integer")
+    if not isinstance(spec.seed, int) or isinstance(spec.seed, bool) or not 0 <= spec.seed < 2**63:
+        bad(f"seed = {spec.seed!r}", "the seed must be an integer in 0 .. 2**63-1")
+    for name in ("lr", "momentum", "dropout", "weight_decay"):
+        value = getattr(spec, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+            bad(f"{name} = {value!r}", f"{name} must be a number")
     if spec.n_classes < 2:
         bad(f"n_classes = {spec.n_classes}", "a classifier needs at least 2 classes")
     if not 0.0 <= spec.dropout < 1.0:

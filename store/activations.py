@@ -385,4 +385,5 @@ def write_quantizers(wh: Warehouse, store: ActivationStore) -> None:
         {"layer": l, "bits": b, "method": store.method, "thresholds": store.thresholds(l, b).tolist()}
         for l in store.layers for b in store.bits
     ]
-    write_partition(wh, "quantizers", store.run_id, pa.Table.from_pylist(rows))
+    params = {"bits": store.bits, "method": store.method, "splits": store.splits}  # what verify --repair re-captures
+    write_partition(wh, "quantizers", store.run_id, pa.Table.from_pylist(rows), params)

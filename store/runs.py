@@ -17,8 +17,11 @@ def write_run(
     sizes: dict[str, int],
     val_error: float,
     test_error: float,
+    created_at: datetime | None = None,
 ) -> None:
-    """Record a run (``sizes`` holds n_train, n_val, n_test). Rewriting the same run replaces its row."""
+    """Record a run (``sizes`` holds n_train, n_val, n_test). Rewriting the same run replaces its row
+    (``created_at`` keeps the first registration's time when a repair rewrites it)."""
+    created_at = created_at or datetime.now(timezone.utc)
     row = {
         "name": spec.name,
         "group_name": spec.group,
@@ -39,9 +42,9 @@ def write_run(
         "val_error": val_error,
         "test_error": test_error,
         "spec": spec.to_json(),
-        "created_at": datetime.now(timezone.utc),
+        "created_at": created_at,
     }
-    write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]))
+    write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]), {"created_at": created_at.isoformat()})
 
 
 def run_id_for_spec(wh: Warehouse, spec: NetworkSpec) -> str | None:
