@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import astuple, fields
 from pathlib import Path
@@ -262,15 +263,15 @@ def run_sandboxed(con: duckdb.DuckDBPyConnection, statements: list[str], timeout
 
     worker = threading.Thread(target=work, name="neuroninfo-sql", daemon=True)
     worker.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        worker.join(timeout)
+        while worker.is_alive() and (deadline is None or time.monotonic() < deadline):
+            worker.join(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
     except KeyboardInterrupt:
-        con.interrupt()
-        worker.join(10)
+        _stop(con, worker)
         raise QueryInterrupted() from None
     if worker.is_alive():
-        con.interrupt()
-        worker.join(10)
+        _stop(con, worker)
         raise NeuronInfoError(f"query stopped after the {timeout:g} s timeout; narrow it (WHERE run_id = ..., LIMIT) or pass --timeout SECONDS")
     if "error" in outcome:
         error = outcome["error"]
@@ -280,13 +281,33 @@ def run_sandboxed(con: duckdb.DuckDBPyConnection, statements: list[str], timeout
     return outcome["table"]
 
 
-def query(wh: Warehouse, sql: str, timeout: float | None = DEFAULT_TIMEOUT_S) -> pa.Table:
-    """Run read-only SQL against the views in the sandbox; return a pyarrow Table."""
-    con = sandboxed_connection(wh)
-    try:
-        return run_sandboxed(con, check_statements(con, sql), timeout)
-    finally:
-        con.close()
+def _stop(con: duckdb.DuckDBPyConnection, worker: threading.Thread, patience_s: float = 30.0) -> None:
+    """Interrupt the running query until its thread has returned (an interrupt can land before it starts)."""
+    deadline = time.monotonic() + patience_s
+    while worker.is_alive() and time.monotonic() < deadline:
+        con.interrupt()
+        worker.join(0.1)
+
+
+
+def query(wh: Warehouse, sql: str, timeout: float | None = DEFAULT_TIMEOUT_S, attempts: int = 3) -> pa.Table:
+    """Run read-only SQL against the views in the sandbox; return a pyarrow Table. When a concurrent
+    ``rm`` removes a file the views list, the views are rebuilt and the query runs again."""
+    for attempt in range(attempts):
+        con = sandboxed_connection(wh)
+        try:
+            statements = check_statements(con, sql)
+            try:
+                return run_sandboxed(con, statements, timeout)
+            except NeuronInfoError as e:
+                if "No files found that match" not in str(e) or attempt == attempts - 1:
+                    raise
+        finally:
+            try:
+                con.close()
+            except duckdb.Error:  # an interrupted result may still hold it: the process is about to end anyway
+                pass
+    raise AssertionError("unreachable")
 
 
 def problems(wh: Warehouse) -> list[Problem]:
