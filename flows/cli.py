@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 
+from flows.serve_local import private_server
 from pipeline.errors import NeuronInfoError
 
 
@@ -84,9 +85,14 @@ def cmd_ablate(args) -> str:
 
 
 def cmd_train_and_measure(args) -> None:
+    wh = _warehouse(args)
+    with private_server():
+        return _train_and_measure(args, wh)
+
+
+def _train_and_measure(args, wh):
     from flows.train_and_measure import task_runner_for, train_and_measure
 
-    wh = _warehouse(args)
     flow = train_and_measure.with_options(task_runner=task_runner_for(args.task_runner, args.dask_address, args.workers))
     run_ids = flow(
         preset=args.preset, dataset=args.dataset, hidden_sizes=list(args.hidden) if args.hidden else None,
@@ -112,11 +118,12 @@ REJECTED_EXIT = 3  # reanalyze: some inbox files were rejected; verify: problems
 
 
 def cmd_reanalyze(args) -> int:
-    from flows.reanalyze import reanalyze_checkpoints
-
     wh = _warehouse(args)
-    outcomes = reanalyze_checkpoints(inbox=args.inbox, warehouse=str(wh.root), data_dir=args.data_dir,
-                                     random_repeats=args.random_repeats, steps=args.steps)
+    with private_server():
+        from flows.reanalyze import reanalyze_checkpoints
+
+        outcomes = reanalyze_checkpoints(inbox=args.inbox, warehouse=str(wh.root), data_dir=args.data_dir,
+                                         random_repeats=args.random_repeats, steps=args.steps)
     rejected = [o for o in outcomes if o["status"] == "rejected"]
     for o in rejected:
         print(f"rejected {o['file']}: {o['reason']}", file=sys.stderr)

@@ -391,3 +391,44 @@ def test_inbox_rejects_each_bad_file_alone_and_analyses_the_rest(warehouse, tiny
     assert rows_of(wh, "ablation_curves", fresh)  # the valid file was analysed completely
     overflow_run = [r for r in query(wh, "SELECT run_id FROM runs").to_pylist() if r["run_id"] not in (known, fresh)]
     assert len(overflow_run) == 1  # only the base's second run: the overflowing file left nothing behind
+
+
+# ----------------------------------------------------------------------------- no orphaned Prefect server
+
+def servers_owned_by(pid: int) -> list[int]:
+    """Processes started with NEURONINFO_SERVER_OWNER=<pid> (the CLI's private Prefect server)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"NEURONINFO_SERVER_OWNER={pid}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's parent-death signal is Linux's")
+def test_the_cli_prefect_server_never_outlives_the_cli(tmp_path):
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect_home"))
+    env.pop("PREFECT_API_URL", None)
+    cli = subprocess.Popen([*CLI, "reanalyze", "--warehouse", str(tmp_path / "wh")], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not servers_owned_by(cli.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    server = servers_owned_by(cli.pid)
+    assert server, "the CLI started no private server"
+    cli.kill()  # SIGKILL: no cleanup code of the CLI runs
+    cli.wait()
+    deadline = time.monotonic() + 60
+    while any(map(running, server)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(map(running, server))
+
+
+def running(pid: int) -> bool:
+    """Is the process there and not a zombie?"""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
