@@ -85,6 +85,11 @@ def cmd_ablate(args) -> str:
 
 
 def cmd_train_and_measure(args) -> None:
+    from flows.stages import grid_specs
+
+    grid_specs(args.preset, args.dataset, list(args.hidden) if args.hidden else None, list(args.activations),
+               list(args.regularizers), list(args.seeds), args.epochs, args.n_val, list(args.bits), list(args.strategy),
+               args.data_dir)  # every mistake is one line before any server starts
     wh = _warehouse(args)
     with private_server():
         return _train_and_measure(args, wh)
@@ -122,8 +127,8 @@ def cmd_reanalyze(args) -> int:
     with private_server():
         from flows.reanalyze import reanalyze_checkpoints
 
-        outcomes = reanalyze_checkpoints(inbox=args.inbox, warehouse=str(wh.root), data_dir=args.data_dir,
-                                         random_repeats=args.random_repeats, steps=args.steps)
+        outcomes = reanalyze_checkpoints(inbox=args.inbox, warehouse=str(wh.root), data_dir=args.data_dir, bits=list(args.bits),
+                                         strategies=list(args.strategy), random_repeats=args.random_repeats, steps=args.steps)
     rejected = [o for o in outcomes if o["status"] == "rejected"]
     for o in rejected:
         print(f"rejected {o['file']}: {o['reason']}", file=sys.stderr)
@@ -250,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--warehouse", help="warehouse directory or fsspec URL, e.g. s3://bucket/prefix (default $NEURONINFO_WAREHOUSE or ./warehouse)")
     common.add_argument("--data-dir", help="directory holding the official dataset files (default $NEURONINFO_DATA)")
+    common.add_argument("--verbose", action="store_true", help="show Prefect's own log lines (hidden by default)")
 
     parser = _Parser(prog="neuroninfo", description="Which neurons of a network matter, and why.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
@@ -259,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help="hyper-parameter preset (default: the dataset's own)")
     p.add_argument("--hidden", type=_ints, help="hidden sizes, e.g. 300,100")
     p.add_argument("--activation", default="relu", help="relu | sigmoid")
-    p.add_argument("--regularizer", default="none", help="none | l2 | dropout | dropout_bn")
+    p.add_argument("--regularizer", default="dropout", help="none | l2 | dropout | dropout_bn (default dropout, as train-and-measure)")
     p.add_argument("--dropout", type=float, help="dropout rate (regularizers dropout, dropout_bn)")
     p.add_argument("--weight-decay", type=float, help="L2 weight decay (regularizer l2)")
     p.add_argument("--epochs", type=int)
@@ -281,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("ablate", parents=[common], help="cumulative ablation curves on the test split")
     p.add_argument("run_id", type=_run_id)
-    p.add_argument("--strategy", type=_words, default=("zero", "mean"), help="zero,mean")
+    p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"), help="zero,mean")
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
     p.add_argument("--measures", type=_words, help="comma-separated measures (default: all six)")
@@ -294,10 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activations", type=_words, default=("relu",))
     p.add_argument("--regularizers", type=_words, default=("dropout",))
     p.add_argument("--seeds", type=_ints, default=(0,))
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, help="default: the preset's (make run passes 5)")
     p.add_argument("--n-val", type=int)
     p.add_argument("--bits", type=_ints, default=(1, 2, 3))
-    p.add_argument("--strategy", type=_words, default=("zero", "mean"))
+    p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"))
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int)
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
@@ -307,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("reanalyze", parents=[common], help="analyse checkpoints dropped into the inbox")
     p.add_argument("--inbox", help="default: <warehouse>/inbox")
+    p.add_argument("--bits", type=_ints, default=(1, 2, 3))
+    p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"))
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int)
     p.set_defaults(func=cmd_reanalyze)
@@ -355,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     args = build_parser().parse_args(argv)
+    if not args.verbose:  # Prefect's per-task chatter; its warnings and errors still show
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from store.catalog import QueryInterrupted
 
     try:

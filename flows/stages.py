@@ -46,6 +46,46 @@ def data_of(spec: NetworkSpec, data_dir: str | Path | None) -> Dataset:
     return data
 
 
+def grid_specs(
+    preset: str,
+    dataset: str | None,
+    hidden_sizes: list[int] | None,
+    activations: list[str],
+    regularizers: list[str],
+    seeds: list[int],
+    epochs: int | None,
+    n_val: int | None,
+    bits: list[int],
+    strategies: list[str],
+    data_dir: str | Path | None = None,
+) -> list[NetworkSpec]:
+    """Every network of the grid, each choice checked (a one-line error) before any work or server starts."""
+    import itertools
+
+    from pipeline.ablation import STRATEGIES
+    from pipeline.data import check_available, dataset_shape
+    from pipeline.spec import preset_spec
+
+    dataset = dataset or preset
+    input_dim, n_classes = dataset_shape(dataset)
+    for name, values in (("activations", activations), ("regularizers", regularizers), ("seeds", seeds), ("bits", bits),
+                         ("strategies", strategies)):
+        if not values:
+            raise NeuronInfoError(f"no {name} given; pass at least one, e.g. --{name} {dict(activations='relu', regularizers='dropout', seeds='0', bits='1,2,3', strategies='zero,mean')[name]}")
+    for b in bits:
+        check_bits(b)
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise NeuronInfoError(f"unknown strategy {unknown[0]!r}; use one of {', '.join(STRATEGIES)}")
+    specs = [
+        preset_spec(dataset, input_dim, n_classes, activation=a, regularizer=r, seed=s, preset=preset,
+                    hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val)
+        for a, r, s in itertools.product(dict.fromkeys(activations), dict.fromkeys(regularizers), dict.fromkeys(seeds))
+    ]
+    check_available(dataset, data_dir)
+    return specs
+
+
 def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None) -> None:
     """Evaluate the unablated network and write its `runs` row."""
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}

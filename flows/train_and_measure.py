@@ -5,19 +5,27 @@ cache: a spec trained before is not retrained, and a stage whose output exists f
 """
 from __future__ import annotations
 
-import itertools
-import os
-
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import stages
-from pipeline.data import dataset_shape
-from pipeline.spec import preset_spec
+from pipeline.errors import NeuronInfoError
 from store.paths import open_warehouse
 
-RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def transient(task, task_run, state) -> bool:
+    """Retry only failures that may pass (I/O, a busy resource), never the project's own errors: bad
+    input or a broken file fails the same way every time."""
+    try:
+        state.result()
+    except NeuronInfoError:
+        return False
+    except Exception:  # noqa: BLE001 - anything else may be transient
+        return True
+    return True
+
+
+RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, retry_condition_fn=transient)
 
 
 @task(name="train", **RETRIES)
@@ -62,7 +70,7 @@ def train_and_measure(
     activations: list[str] = ["relu"],
     regularizers: list[str] = ["dropout"],
     seeds: list[int] = [0],
-    epochs: int | None = 5,
+    epochs: int | None = None,
     n_val: int | None = None,
     bits: list[int] = [1, 2, 3],
     strategies: list[str] = ["zero", "mean"],
@@ -72,14 +80,9 @@ def train_and_measure(
     data_dir: str | None = None,
 ) -> list[str]:
     """Train and analyse every network of activations x regularizers x seeds; return their run_ids."""
-    dataset = dataset or preset
+    specs = stages.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
+                              strategies, data_dir)
     warehouse = str(open_warehouse(warehouse).root)
-    input_dim, n_classes = dataset_shape(dataset)
-    specs = [
-        preset_spec(dataset, input_dim, n_classes, activation=a, regularizer=r, seed=s, preset=preset,
-                    hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val)
-        for a, r, s in itertools.product(activations, regularizers, seeds)
-    ]
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in specs]
     ablated = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir) for t in trained]

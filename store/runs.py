@@ -1,6 +1,7 @@
 """The `runs` table: one row per network, written when its checkpoint enters the warehouse."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -43,8 +44,42 @@ def write_run(
         "test_error": test_error,
         "spec": spec.to_json(),
         "created_at": created_at,
+        "provenance": json.dumps(provenance(), sort_keys=True),
     }
     write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]), {"created_at": created_at.isoformat()})
+
+
+PACKAGES = ("neuroninfo", "torch", "numpy", "duckdb", "zarr", "pyarrow", "prefect")
+
+
+def provenance() -> dict[str, str | None]:
+    """Versions of the packages that make a run, and the project's git commit when it is a checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for package in PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    found["git_commit"] = _git_commit()
+    return found
+
+
+def _git_commit() -> str | None:
+    import subprocess
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parent.parent
+    if not (project / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    dirty = subprocess.run(["git", "-C", str(project), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10).stdout.strip()
+    return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
 
 
 def run_id_for_spec(wh: Warehouse, spec: NetworkSpec) -> str | None:

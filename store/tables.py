@@ -3,10 +3,11 @@ with its size, checksum and the parameters that made it (store.integrity)."""
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from store.atomic import write_parquet
 from store.integrity import read_record, record
-from store.paths import Warehouse, exists, join, list_files
+from store.paths import Warehouse, exists, join, list_files, read_bytes
 from store.schemas import SCHEMAS
 
 EMPTY_PARTITION = "__empty__"  # a zero-row file per table, so views bind before any run exists
@@ -33,10 +34,16 @@ def partition_params(wh: Warehouse, table: str, run_id: str) -> dict | None:
 
 
 def ensure_table(wh: Warehouse, table: str, schema: pa.Schema) -> None:
-    """Make sure the table directory holds at least the zero-row schema file."""
+    """Make sure the table directory holds the zero-row schema file of the current schema (so views bind
+    a column that newer code added even while only older partitions exist)."""
     path = partition_file(wh, table, EMPTY_PARTITION)
-    if not exists(path):
-        record(path, write_parquet(path, schema.empty_table()))
+    if exists(path):
+        try:
+            if pq.read_schema(pa.BufferReader(read_bytes(path))).equals(schema, check_metadata=False):
+                return
+        except (pa.ArrowInvalid, OSError):
+            pass  # damaged: written again below
+    record(path, write_parquet(path, schema.empty_table()))
 
 
 def has_partition(wh: Warehouse, table: str, run_id: str) -> bool:
