@@ -361,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ["NEURONINFO_CLI"] = "1"  # progress lines print here (flows.train_and_measure.progress_to_run_log)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     args = build_parser().parse_args(argv)
     if not args.verbose:  # Prefect's per-task chatter; its warnings and errors still show

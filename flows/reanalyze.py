@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import stages
-from flows.train_and_measure import report_task
+from flows.train_and_measure import progress_to_run_log, report_task
 from store.inbox import pending_files
 from store.paths import location, open_warehouse
 
@@ -22,6 +22,7 @@ def analyse_file_task(warehouse: str, path: str, symlink: bool, sidecars: list[s
                       strategies: list[str], random_repeats: int, steps: int | None) -> dict:
     from store.inbox import InboxFile
 
+    progress_to_run_log()
     item = InboxFile(location(path), tuple(location(s) for s in sidecars), symlink)
     outcome = stages.analyse_inbox_file(open_warehouse(warehouse), item, data_dir, tuple(bits), tuple(strategies),
                                         random_repeats, steps)

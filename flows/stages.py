@@ -15,17 +15,19 @@ from pipeline.activations import hidden_outputs
 from pipeline.data import Dataset, load_dataset
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP, error_rate
+from pipeline.progress import Progress, note
 from pipeline.quantize import check_bits
 from pipeline.spec import NetworkSpec
 from pipeline.train import set_threads, train
 from store import activations as act
 from store.catalog import refresh_catalog
-from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.atomic import write_bytes
+from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.inbox import InboxFile
+from store.integrity import read_record
 from store.paths import Location, Warehouse, join, location, name_of, read_bytes
 from store.runs import run_id_for_spec, write_run
-from store.tables import has_partition
+from store.tables import has_partition, partition_file, partition_params
 
 SPLITS = ("val", "test")
 
@@ -142,13 +144,17 @@ def capture_run(
     else:
         data = data_of(spec, data_dir)
         set_threads()
-        with act.building_store(wh, run_id) as root:
+        steps = len(splits) + 1 + model.n_hidden  # raw outputs per split, training means, codes per layer
+        with act.building_store(wh, run_id) as root, Progress(f"capture {run_id}", steps, "steps") as progress:
             for split in splits:
                 x, y = getattr(data, split).x, getattr(data, split).y
                 act.write_raw(root, split, y.numpy(), list(spec.hidden_sizes), hidden_outputs(model, x))
+                progress.advance()
             act.write_train_mean(root, hidden_outputs(model, data.train.x))
+            progress.advance()
             for layer in range(1, model.n_hidden + 1):
                 act.write_codes(root, list(splits), layer, list(bits), spec.activation, method)
+                progress.advance()
             root.attrs.update({"splits": list(splits), "layer_sizes": list(spec.hidden_sizes),
                                "bits": sorted(bits), "method": method})
         store = act.open_activations(wh, run_id)
@@ -193,19 +199,24 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
     from store.measures import measure_run as write_measures
 
     store = act.open_activations(wh, run_id)
+    made_from = {"activations": store.fingerprint()}  # the quantizers (method, thresholds) the measures come from
     if not force and set(store.bits) <= stored_bits(wh, "neuron_stats", run_id):  # measured for every stored bits
-        return run_id
+        if partition_params(wh, "neuron_stats", run_id) == made_from:
+            return run_id
+        note(f"run {run_id}: its quantizers changed since it was measured; measuring again")
     n_classes = load_run(wh, run_id).spec.n_classes
-    layers = (
-        LayerInputs(
-            layer=layer,
-            codes={b: store.codes("val", layer, b) for b in store.bits},
-            raw=store.raw("val", layer),
-            mean_train=store.train_mean(layer).astype("float32"),
-        )
-        for layer in store.layers
-    )
-    write_measures(wh, run_id, store.labels("val"), n_classes, layers)
+    with Progress(f"measure {run_id}", len(store.layers), "layers") as progress:
+        def layers():
+            for layer in store.layers:
+                yield LayerInputs(
+                    layer=layer,
+                    codes={b: store.codes("val", layer, b) for b in store.bits},
+                    raw=store.raw("val", layer),
+                    mean_train=store.train_mean(layer).astype("float32"),
+                )
+                progress.advance()
+
+        write_measures(wh, run_id, store.labels("val"), n_classes, layers(), made_from)
     refresh_catalog(wh)
     return run_id
 
@@ -256,15 +267,20 @@ def ablate_run(
     from store.tables import write_partition
 
     done = has_partition(wh, "ablation_curves", run_id)
+    made_from = read_record(partition_file(wh, "neuron_stats", run_id))  # the rankings come from this file
+    made_from = {"neuron_stats": made_from["sha256"] if made_from else None}
     if not force and done and stored_bits(wh, "neuron_stats", run_id) <= stored_bits(wh, "ablation_curves", run_id):
-        return run_id
+        if {k: v for k, v in (partition_params(wh, "ablation_curves", run_id) or {}).items() if k in made_from} == made_from:
+            return run_id
+        note(f"run {run_id}: its measures changed since its curves were computed; ablating again")
     model = load_run(wh, run_id)
     orderings = rankings(wh, run_id, measures) + random_orderings(list(model.spec.hidden_sizes), random_repeats)
     store = act.open_activations(wh, run_id)
     means = [store.train_mean(layer) for layer in store.layers]
     test = data_of(model.spec, data_dir).test
     curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps)
-    params = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures)}
+    params = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures),
+              **made_from}
     write_partition(wh, "ablation_curves", run_id, curves, params)  # params: what verify --repair re-runs
     refresh_catalog(wh)
     return run_id
@@ -329,7 +345,6 @@ def analyse_inbox_file(
     ``rejected/`` with its reason. A run this file created is removed again when its analysis fails."""
     from store.inbox import finish, reject
     from store.lifecycle import remove_run
-    from store.tables import has_partition
 
     name, run_id, created = name_of(item.path), None, False
     try:

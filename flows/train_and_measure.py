@@ -5,13 +5,17 @@ cache: a spec trained before is not retrained, and a stage whose output exists f
 """
 from __future__ import annotations
 
-from prefect import flow, task
+import os
+
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import stages
 from pipeline.errors import NeuronInfoError
+from pipeline.progress import set_sink
 from store.paths import open_warehouse
+
 
 def transient(task, task_run, state) -> bool:
     """Retry only failures that may pass (I/O, a busy resource), never the project's own errors: bad
@@ -25,6 +29,13 @@ def transient(task, task_run, state) -> bool:
     return True
 
 
+def progress_to_run_log() -> None:
+    """In served and deployment runs, progress lines go to the flow run's log (the Prefect UI); the CLI
+    (``NEURONINFO_CLI``) prints them itself while Prefect's own lines stay quiet."""
+    if not os.environ.get("NEURONINFO_CLI"):
+        set_sink(get_run_logger().info)
+
+
 RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, retry_condition_fn=transient)
 
 
@@ -32,26 +43,31 @@ RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, retry_co
 def train_task(warehouse: str, spec_json: str, data_dir: str | None) -> str:
     from pipeline.spec import NetworkSpec
 
+    progress_to_run_log()
     return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir)
 
 
 @task(name="capture", **RETRIES)
 def capture_task(warehouse: str, run_id: str, bits: list[int], data_dir: str | None) -> str:
+    progress_to_run_log()
     return stages.capture_run(open_warehouse(warehouse), run_id, tuple(bits), data_dir=data_dir)
 
 
 @task(name="measure", **RETRIES)
 def measure_task(warehouse: str, run_id: str) -> str:
+    progress_to_run_log()
     return stages.measure_run(open_warehouse(warehouse), run_id)
 
 
 @task(name="ablate", **RETRIES)
 def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repeats: int, steps: int | None, data_dir: str | None) -> str:
+    progress_to_run_log()
     return stages.ablate_run(open_warehouse(warehouse), run_id, tuple(strategies), random_repeats, steps, data_dir)
 
 
 @task(name="report", **RETRIES)
 def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
+    progress_to_run_log()
     return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids)]
 
 

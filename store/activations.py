@@ -352,6 +352,14 @@ class ActivationStore:
     def train_mean(self, layer: int) -> np.ndarray:
         return self.read(f"train_mean/layer{layer}")
 
+    def fingerprint(self) -> str:
+        """SHA-256 of the quantizers (method, every layer's thresholds per bits): what measures depend on."""
+        import hashlib
+        import json
+
+        quantizers = {f"{l}/{b}": self.thresholds(l, b).tolist() for l in self.layers for b in self.bits}
+        return hashlib.sha256(json.dumps([self.method, quantizers], sort_keys=True).encode()).hexdigest()
+
 
 def _all_arrays(group: zarr.Group) -> list[tuple[str, zarr.Array]]:
     found = list(group.arrays())
