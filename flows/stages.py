@@ -84,7 +84,7 @@ def grid_specs(
                     hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val)
         for a, r, s in itertools.product(dict.fromkeys(activations), dict.fromkeys(regularizers), dict.fromkeys(seeds))
     ]
-    check_available(dataset, data_dir)
+    check_available(dataset, data_dir, specs[0].n_val)
     return specs
 
 

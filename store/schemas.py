@@ -1,84 +1,10 @@
-"""Arrow schemas of the warehouse tables (DESIGN "Public SQL views").
+"""Arrow schemas of the warehouse tables, read from the views' column contracts (``sql/contracts/*.yml``,
+``store.contract``): the one place a column is declared.
 
 ``run_id`` is not stored in the files: it is the hive partition key (``run_id=<id>/``).
 """
 import pyarrow as pa
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "runs": pa.schema([
-        ("name", pa.string()),
-        ("group_name", pa.string()),  # the name without the seed: runs of a group differ only by seed
-        ("dataset", pa.string()),
-        ("input_dim", pa.int32()),
-        ("n_classes", pa.int32()),
-        ("hidden_sizes", pa.list_(pa.int32())),
-        ("activation", pa.string()),
-        ("regularizer", pa.string()),
-        ("weight_decay", pa.float64()),
-        ("dropout", pa.float64()),
-        ("seed", pa.int64()),
-        ("epochs", pa.int32()),
-        ("lr", pa.float64()),
-        ("n_train", pa.int64()),
-        ("n_val", pa.int64()),
-        ("n_test", pa.int64()),
-        ("val_error", pa.float64()),
-        ("test_error", pa.float64()),
-        ("spec", pa.string()),  # the checkpoint's spec JSON
-        ("created_at", pa.timestamp("us", tz="UTC")),
-        ("provenance", pa.string()),  # JSON: versions of neuroninfo, torch, numpy, duckdb, zarr, pyarrow, prefect; git commit
-    ]),
-    "quantizers": pa.schema([
-        ("layer", pa.int32()),
-        ("bits", pa.int32()),
-        ("method", pa.string()),
-        ("thresholds", pa.list_(pa.float64())),
-    ]),
-}
+from store.contract import contracts
 
-SCHEMAS.update({
-    "counts": pa.schema([
-        ("split", pa.string()),
-        ("layer", pa.int32()),
-        ("bits", pa.int32()),
-        ("neuron", pa.int32()),
-        ("bin", pa.int32()),
-        ("class", pa.int32()),
-        ("n", pa.int64()),
-    ]),
-    "neuron_stats": pa.schema([
-        ("layer", pa.int32()),
-        ("neuron", pa.int32()),
-        ("bits", pa.int32()),
-        ("entropy", pa.float64()),
-        ("mutual_info", pa.float64()),
-        ("kl_selectivity", pa.float64()),
-        ("kl_class", pa.int32()),
-        ("js_subset_separation", pa.float64()),
-        ("js_subset", pa.int64()),
-        ("labeled_mi", pa.float64()),
-        ("labeled_mi_class", pa.int32()),
-        ("class_selectivity", pa.float64()),
-        ("mean_train", pa.float64()),
-        ("active_frac", pa.float64()),
-    ]),
-    "specific_info": pa.schema([
-        ("layer", pa.int32()),
-        ("neuron", pa.int32()),
-        ("bits", pa.int32()),
-        ("class", pa.int32()),
-        ("specific_info", pa.float64()),
-    ]),
-    "ablation_curves": pa.schema([
-        ("scope", pa.string()),
-        ("layer", pa.int32()),  # NULL for scope 'network'
-        ("measure", pa.string()),  # 'random' for random orderings
-        ("bits", pa.int32()),  # NULL for random orderings
-        ("ordering", pa.string()),
-        ("strategy", pa.string()),
-        ("repeat", pa.int32()),
-        ("n_ablated", pa.int32()),
-        ("frac_ablated", pa.float64()),
-        ("test_error", pa.float64()),
-    ]),
-})
+SCHEMAS: dict[str, pa.Schema] = {view: c.storage_schema() for view, c in contracts().items() if c.stored}

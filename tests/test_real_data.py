@@ -54,3 +54,14 @@ def test_readme_queries_run_as_written(fashion_runs):
     for sql in blocks:
         table = query(fashion_runs, sql)
         assert table.num_rows > 0 or "ablation_curves" in sql, sql
+
+
+def test_every_data_test_of_the_contracts_passes_on_a_real_warehouse(fashion_runs):
+    from store.catalog import memory_connection
+    from store.contract import run_data_tests
+
+    con = memory_connection(fashion_runs)
+    try:
+        assert [f.line() for f in run_data_tests(con)] == []
+    finally:
+        con.close()
