@@ -6,9 +6,8 @@ cache: a spec trained before is not retrained, and a stage whose output exists f
 from __future__ import annotations
 
 import itertools
-import os
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
