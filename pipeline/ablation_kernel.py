@@ -122,19 +122,25 @@ class Workspace:
         return self._carry[m][: n_samples * width].view(width, n_samples)
 
 
-def count_wrong(logits: torch.Tensor, labels: torch.Tensor, earlier_class: torch.Tensor) -> torch.Tensor:
+class LabelMasks:
+    """Additive masks over (class, sample): 0 where kept, -inf elsewhere, so a max over classes of
+    ``logits + mask`` is the label's logit (``at_label``) or the largest logit of a class before it."""
+
+    def __init__(self, labels: torch.Tensor, n_classes: int, dtype):
+        classes = torch.arange(n_classes)[:, None]
+        self.at_label = torch.where(classes == labels[None, :], 0.0, float("-inf")).to(dtype)
+        self.before_label = torch.where(classes < labels[None, :], 0.0, float("-inf")).to(dtype)
+
+
+def count_wrong(logits: torch.Tensor, masks: LabelMasks) -> torch.Tensor:
     """Per block row, samples whose argmax over classes (the first maximum) is not the label.
 
-    logits (n_points, K, samples); earlier_class (K, samples) marks the classes c < label.
-    Faster than argmax over dim 1."""
+    logits (n_points, K, samples). A sample is wrong when some class beats its label, or ties with it
+    and comes first (argmax takes the first maximum). Faster than argmax over dim 1."""
     top = logits.amax(1)
-    at_label = logits.gather(1, labels[None, None, :].expand(len(logits), 1, -1))[:, 0]
-    wrong = at_label < top
-    at_top = logits == top[:, None]
-    tied = at_top.sum(1) > 1
-    if tied.any():  # several classes share the maximum: argmax picks the first
-        wrong |= tied & (at_top & earlier_class).any(1)
-    return wrong.sum(1)
+    at_label = (logits + masks.at_label).amax(1)
+    top_before_label = (logits + masks.before_label).amax(1)
+    return ((at_label < top) | (top_before_label == top)).sum(1)
 
 
 def chunk_errors(net: FoldedNet, clean: CleanPass, labels: torch.Tensor, plan: Plan,
@@ -151,8 +157,7 @@ def chunk_errors(net: FoldedNet, clean: CleanPass, labels: torch.Tensor, plan: P
     lowest_clean = clean.hidden[lowest][:, samples]
     # change of the lowest layer's outputs when a neuron is restored, (width, samples)
     restore_delta = lowest_clean if fill is None else lowest_clean - fill[lowest][:, None]
-    chunk_labels = labels[samples]
-    earlier_class = torch.arange(net.n_classes)[:, None] < chunk_labels[None, :]
+    masks = LabelMasks(labels[samples], net.n_classes, net.dtype)
     errors = np.zeros(len(grid), dtype=np.int64)
     for start in range(0, len(grid), ws.block):
         ks = grid[start : start + ws.block]  # grid points of this block, descending
@@ -215,5 +220,5 @@ def chunk_errors(net: FoldedNet, clean: CleanPass, labels: torch.Tensor, plan: P
             if m < n_hidden:
                 outputs = net.activate_(pre)
             else:
-                errors[start : start + n_points] = count_wrong(pre, chunk_labels, earlier_class).numpy()
+                errors[start : start + n_points] = count_wrong(pre, masks).numpy()
     return errors[::-1].copy()
