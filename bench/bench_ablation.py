@@ -196,23 +196,30 @@ def run(name, input_dim, hidden, n_samples, measures, repeats, steps, points_per
     return result
 
 
-def default_grid_ablation(n_samples, steps, measure_subset, groups=2):
+def default_grid_ablation(n_samples, steps, measure_subset=1):
     """The default ablation of one cifar10-preset network on a k-grid: 16 rankings (5 measures x bits 1-3
     + class_selectivity) x low/high + R=5 random, x 2 strategies x (4 layers + network). Times the
-    orderings of ``measure_subset`` rankings (plus one random repeat) and extrapolates per ordering."""
+    orderings of ``measure_subset`` rankings (low + high) and one random repeat, per scope and layer,
+    and extrapolates to all orderings; full resolution (every k) from the same per-point costs."""
     hidden = (1024, 512, 512, 512)
     model = make_model(3072, hidden)
     x, y, means = make_data(3072, hidden, n_samples)
     timed = measure_orderings(hidden, MEASURES[:measure_subset]) + random_orderings(hidden, 1)
-    rankings_total, random_total = 16, 5  # ranking sets and random repeats of the default ablation
-    t0 = time.perf_counter()
-    for gi in range(groups):
-        ablation_curves(model, x, y, timed[gi * len(timed) // groups : (gi + 1) * len(timed) // groups],
-                        ("zero", "mean"), means, steps=steps)
-    seconds = time.perf_counter() - t0
-    return dict(seconds=seconds, timed_orderings=len(timed),
-                total_orderings=(rankings_total * 2 + random_total) * (len(hidden) + 1),
-                extrapolated=seconds * (rankings_total * 2 + random_total) / (2 * measure_subset + 1))
+    scale = (16 * 2 + 5) / (2 * measure_subset + 1)  # all ordering sets / timed ones
+    out = dict(seconds=0.0, cpu=0.0, all_seconds=0.0, all_cpu=0.0, full_cpu=0.0, timed=len(timed))
+    for group in dict.fromkeys((o.scope, o.layer) for o in timed):
+        part = [o for o in timed if (o.scope, o.layer) == group]
+        t0, c0 = time.perf_counter(), time.process_time()
+        ablation_curves(model, x, y, part, ("zero", "mean"), means, steps=steps)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        n = len(part[0].neurons)
+        out["seconds"] += wall
+        out["cpu"] += cpu
+        out["all_seconds"] += wall * scale
+        out["all_cpu"] += cpu * scale
+        out["full_cpu"] += cpu * scale * (n + 1) / len(k_grid(n, steps))
+    out["orderings"] = (16 * 2 + 5) * (len(hidden) + 1)
+    return out
 
 
 def main(argv=None):
@@ -221,7 +228,8 @@ def main(argv=None):
     ap.add_argument("--cifar-samples", type=int, default=None, help="test samples of the cifar10-sized case")
     ap.add_argument("--grid-steps", type=int, default=50, help="k-grid of the default cifar10-preset ablation")
     ap.add_argument("--skip-grid", action="store_true", help="skip the default cifar10-preset ablation on a k-grid")
-    ap.add_argument("--only", choices=("mnist", "cifar"), default=None, help="run one of the two ratio cases")
+    ap.add_argument("--only", choices=("mnist", "cifar", "grid"), default=None,
+                    help="run one of the two ratio cases, or only the cifar10-preset k-grid ablation")
     args = ap.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     cs = args.cifar_samples or (200 if args.quick else 10_000)
@@ -253,30 +261,33 @@ def main(argv=None):
             print(f"  {r['name']}: {kind} ms per k: {per_k}; extrapolated {r[kind]['seconds']:.1f} s "
                   f"({r[kind]['ratio']:.1f}x)", flush=True)
         print(f"  {r['name']}: engine {r['engine_s']:.1f} s", flush=True)
-    head = (f"{'net':34s} {'samples':>7s} {'curves':>6s} {'k evals':>8s} {'engine s':>9s} {'competent s':>12s} "
-            f"{'ratio':>7s} {'naive s':>8s} {'ratio':>7s} {'engine cpu s':>12s} {'cpu ratio':>9s} {'ref pts':>7s} "
-            f"{'differ':>6s}  work")
-    print()
-    print(head)
-    print("-" * len(head))
-    for r in results:
-        c, n = r["best"], r["naive"]
-        differ = max(r[kind]["differ"] for kind in ("competent", "competent_1", "naive"))
-        print(f"{r['name']:34s} {r['samples']:>7,d} {r['curves']:>6d} {r['evals']:>8,d} {r['engine_s']:>9.1f} "
-              f"{c['seconds']:>12.1f} {c['ratio']:>6.1f}x {n['seconds']:>8.0f} {n['ratio']:>6.1f}x "
-              f"{r['engine_cpu']:>12.1f} {r['cpu']['ratio']:>8.1f}x {r['points']:>7d} {differ:>6d}  {r['note']}")
-        assert differ == 0, "the engine disagrees with a reference"
-    print(f"\nload average at the end {os.getloadavg()[0]:.2f}. ratio = reference seconds (per k evaluated, per scope "
-          "and layer, x k evals) / engine seconds; competent = the better of torch's threads and one thread per core (wall clock; the engine ran in groups of orderings, the reference "
-          "points in between). differ: largest disagreement with either reference on its subset, in test samples. cpu ratio = "
-          "CPU seconds of the one-thread competent reference / CPU seconds of the engine (less sensitive to load).")
+    if results:
+        head = (f"{'net':34s} {'samples':>7s} {'curves':>6s} {'k evals':>8s} {'engine s':>9s} {'competent s':>12s} "
+                f"{'ratio':>7s} {'naive s':>8s} {'ratio':>7s} {'engine cpu s':>12s} {'cpu ratio':>9s} {'ref pts':>7s} "
+                f"{'differ':>6s}  work")
+        print()
+        print(head)
+        print("-" * len(head))
+        for r in results:
+            c, n = r["best"], r["naive"]
+            differ = max(r[kind]["differ"] for kind in ("competent", "competent_1", "naive"))
+            print(f"{r['name']:34s} {r['samples']:>7,d} {r['curves']:>6d} {r['evals']:>8,d} {r['engine_s']:>9.1f} "
+                  f"{c['seconds']:>12.1f} {c['ratio']:>6.1f}x {n['seconds']:>8.0f} {n['ratio']:>6.1f}x "
+                  f"{r['engine_cpu']:>12.1f} {r['cpu']['ratio']:>8.1f}x {r['points']:>7d} {differ:>6d}  {r['note']}")
+            assert differ == 0, "the engine disagrees with a reference"
+        print(f"\nload average at the end {os.getloadavg()[0]:.2f}. ratio = reference seconds (per k evaluated, per scope "
+              "and layer, x k evals) / engine seconds (wall clock; the engine ran in groups of orderings, the reference "
+              "points in between); competent = the better of torch's threads and one thread per core. differ: largest disagreement with either reference on its subset, in test samples. cpu ratio = "
+              "CPU seconds of the one-thread competent reference / CPU seconds of the engine (less sensitive to load).")
     if not args.skip_grid and args.only != "mnist":
-        g = default_grid_ablation(cs, cifar_steps, 1)
+        g = default_grid_ablation(cs, cifar_steps)
+        cores = os.cpu_count() or 1
         print(f"\ndefault ablation of one cifar10-preset network, {cs:,} test samples, steps={cifar_steps}: "
-              f"{g['timed_orderings']} of {g['total_orderings']} orderings x 2 strategies took {g['seconds']:.1f} s; "
-              f"all of them extrapolated: {g['extrapolated']:.0f} s ({g['extrapolated'] / 60:.1f} min). "
+              f"{g['timed']} of {g['orderings']} orderings x 2 strategies took {g['seconds']:.1f} s "
+              f"({g['cpu']:.1f} CPU s). All of them, extrapolated: {g['all_seconds'] / 60:.1f} min at this load, "
+              f"{g['all_cpu'] / cores / 60:.1f} min from CPU time / {cores} cores (an idle machine); "
+              f"every k instead of the grid: {g['full_cpu'] / cores / 3600:.1f} h from CPU time. "
               f"load average {os.getloadavg()[0]:.2f}")
-
 
 if __name__ == "__main__":
     main()
