@@ -102,7 +102,7 @@ def ablation_curves(
     y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
     check_data(x, y, net.input_dim)
     if not orderings or not strategies:
-        return _table([], [], [])
+        return _table([], [], 0)
     x = x.detach().to("cpu", net.dtype).contiguous()
     y = y.detach().to("cpu", torch.int64)
     plans = [Plan(net, rows, k_grid(len(rows), steps)) for rows in rows_of]
