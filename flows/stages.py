@@ -278,7 +278,8 @@ def ablate_run(
     store = act.open_activations(wh, run_id)
     means = [store.train_mean(layer) for layer in store.layers]
     test = data_of(model.spec, data_dir).test
-    curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps)
+    with Progress(f"ablate {run_id}", len(orderings) * len(strategies), "curves") as progress:
+        curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps, on_curve=progress.advance)
     params = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures),
               **made_from}
     write_partition(wh, "ablation_curves", run_id, curves, params)  # params: what verify --repair re-runs

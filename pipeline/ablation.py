@@ -9,6 +9,7 @@ worker threads); inputs are checked in ``pipeline.ablation_checks``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +67,8 @@ def random_orderings(hidden_sizes, repeats: int = 5) -> list[Ordering]:
 
 
 def k_grid(n: int, steps: int | None = None) -> np.ndarray:
-    """The numbers of ablated neurons evaluated: 0..n, or steps+1 roughly even integers from 0 to n."""
+    """The numbers of ablated neurons evaluated: 0..n, or steps+1 roughly even integers from 0 to n
+    (every k when steps >= n: the grid is clamped per ordering)."""
     if steps is None:
         return np.arange(n + 1, dtype=np.int64)
     return np.unique(np.floor(np.linspace(0, n, steps + 1) + 0.5).astype(np.int64))
@@ -81,6 +83,7 @@ def ablation_curves(
     means: list[np.ndarray] | None = None,
     steps: int | None = None,
     chunk_budget_mb: int = 256,
+    on_curve: Callable[[], None] | None = None,
 ) -> pa.Table:
     """Test error after cumulatively ablating each ordering, for each strategy and k in the grid.
 
@@ -91,7 +94,8 @@ def ablation_curves(
     double): the caller casts it to the warehouse schema (``store.tables.write_partition`` does).
 
     Uses ``pipeline.threads.available_cores()`` cores; torch's thread count is set only while the
-    call runs and is then restored to exactly what it was.
+    call runs and is then restored to exactly what it was. ``on_curve()`` is called as each
+    (ordering, strategy) curve is finished (for progress reports), from a worker thread.
     """
     net = FoldedNet(model)
     strategies = tuple(strategies)
@@ -111,12 +115,12 @@ def ablation_curves(
         fills["mean"] = {l: torch.as_tensor(m, dtype=net.dtype) for l, m in enumerate(mean_arrays, start=1)}
     cores = available_cores()
     with torch_threads(cores), torch.no_grad():
-        errors = _count_errors(net, CleanPass(net, x), y, plans, strategies, fills, cores, chunk_budget_mb)
+        errors = _count_errors(net, CleanPass(net, x), y, plans, strategies, fills, cores, chunk_budget_mb, on_curve)
     jobs = [(o, p, s) for o, p in zip(orderings, plans) for s in strategies]
     return _table(jobs, errors, len(y))
 
 
-def _count_errors(net, clean, y, plans, strategies, fills, cores, chunk_budget_mb) -> list[np.ndarray]:
+def _count_errors(net, clean, y, plans, strategies, fills, cores, chunk_budget_mb, on_curve=None) -> list[np.ndarray]:
     """Misclassified test samples per (plan, strategy) job and grid point, over every sample chunk."""
     jobs = [(p, s) for p in plans for s in strategies]
     n_samples = len(y)
@@ -127,6 +131,7 @@ def _count_errors(net, clean, y, plans, strategies, fills, cores, chunk_budget_m
                            chunk_budget_mb)
     items = [(i, first) for i in range(len(jobs)) for first in range(0, n_samples, layout.chunk)]
     errors = [np.zeros(len(p.grid), dtype=np.int64) for p, _ in jobs]
+    chunks_left = [len(range(0, n_samples, layout.chunk))] * len(jobs)
     lock = threading.Lock()
 
     def work(workspace: Workspace, item) -> None:
@@ -136,6 +141,10 @@ def _count_errors(net, clean, y, plans, strategies, fills, cores, chunk_budget_m
                              min(layout.chunk, n_samples - first))
         with lock:
             errors[i] += count
+            chunks_left[i] -= 1
+            finished = chunks_left[i] == 0
+        if finished and on_curve is not None:
+            on_curve()
 
     run_items(work, items, layout.workers, lambda: Workspace(net, lowest, layout.block, layout.chunk, net.dtype))
     return errors

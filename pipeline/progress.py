@@ -43,9 +43,11 @@ class Progress:
         self.done = 0
         self.started = self.last_line = time.monotonic()
         self._bar = None
+        self._lock = threading.Lock()
+        self._sink = _sink()  # the caller's: advance() may run on worker threads
 
     def __enter__(self) -> Progress:
-        if _sink() is None and sys.stderr.isatty() and threading.current_thread() is threading.main_thread():
+        if self._sink is None and sys.stderr.isatty() and threading.current_thread() is threading.main_thread():
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 
             self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(self.unit),
@@ -55,12 +57,16 @@ class Progress:
         return self
 
     def advance(self, n: int = 1) -> None:
-        self.done += n
+        """Count ``n`` more done (safe from worker threads)."""
+        with self._lock:
+            self.done += n
+            due = self._bar is None and time.monotonic() - self.last_line >= INTERVAL_S
+            if due:
+                self.last_line = time.monotonic()
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done)
-        elif time.monotonic() - self.last_line >= INTERVAL_S:
-            self.last_line = time.monotonic()
-            note(self.line())
+        elif due:
+            self._say(self.line())
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
@@ -72,4 +78,10 @@ class Progress:
         if self._bar is not None:
             self._bar.stop()
         if exc[0] is None and self.total:
-            note(f"{self.what}: {self.done}/{self.total} {self.unit} in {time.monotonic() - self.started:.1f} s")
+            self._say(f"{self.what}: {self.done}/{self.total} {self.unit} in {time.monotonic() - self.started:.1f} s")
+
+    def _say(self, line: str) -> None:
+        if self._sink is not None:
+            self._sink(line)
+        else:
+            print(line, file=sys.stderr, flush=True)

@@ -233,7 +233,6 @@ BAD = [
     (dict(means=[np.zeros(12)]), "means has 1 arrays but the network has 2 hidden layers"),
     (dict(means=[np.zeros(12), np.zeros(7)]), "means for layer 2 has shape (7,)"),
     (dict(steps=0), "steps = 0"),
-    (dict(steps=13), "k grid larger than the layer"),
     (dict(strategies=("zero", "noise")), "unknown strategy 'noise'"),
     (dict(orderings=[Ordering("layer", 1, "m", 1, "low_first", 0, _rows([[1, 0], [1, 12]]))]), "out of range"),
     (dict(orderings=[Ordering("network", None, "m", 1, "low_first", 0, _rows([[1, 0], [3, 0]]))]), "layer 3"),
@@ -246,6 +245,15 @@ BAD = [
     (dict(orderings=[Ordering("layer", 1, "m", 1, "low_first", 0, np.zeros((0, 2), np.int64))]), "no neurons"),
     (dict(x=torch.zeros(N, D + 1)), "x has shape"),
 ]
+
+
+def test_steps_beyond_a_layer_clamp_to_every_k():
+    model = make_net("relu")
+    x, y = make_data()
+    sizes = model.spec.hidden_sizes
+    layer1 = [o for o in random_orderings(sizes, 1) if o.scope == "layer" and o.layer == 1]
+    table = ablation_curves(model, x, y, layer1, ("zero",), None, steps=sizes[0] + 5)
+    assert sorted(table.column("n_ablated").to_pylist()) == list(range(sizes[0] + 1))
 
 
 @pytest.mark.parametrize("kwargs,fragment", BAD, ids=[f for _, f in BAD])

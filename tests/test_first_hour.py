@@ -84,6 +84,10 @@ def test_capture_and_measure_print_progress_lines_when_not_a_terminal(tmp_path, 
     code, out, err = run_cli("measure", run_id, "--warehouse", str(tmp_path))
     assert code == 0 and re.search(rf"measure {run_id}: 2/2 layers in [\d.]+ s", err), err
     assert out.strip().splitlines() == [run_id]  # standard output keeps only the result
+    code, out, err = run_cli("ablate", run_id, "--steps", "4", "--random-repeats", "1", "--measures", "entropy",
+                             "--warehouse", str(tmp_path))
+    # entropy at 1 bit: low/high first x (network + 2 layers), plus 3 random orderings; x 2 strategies
+    assert code == 0 and re.search(rf"ablate {run_id}: 18/18 curves in [\d.]+ s", err), err
 
 
 def test_a_changed_quantizer_makes_measures_stale_and_they_are_recomputed(tmp_path, tiny_spec, capsys):
