@@ -9,8 +9,6 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from pipeline.activations import hidden_outputs
 from pipeline.data import Dataset, load_dataset
 from pipeline.errors import NeuronInfoError

@@ -2,7 +2,6 @@
 and the data tests; the data tests catch a measure broken on purpose."""
 from pathlib import Path
 
-import pytest
 
 import store.measures
 from flows.stages import measure_run
