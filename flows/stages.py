@@ -285,6 +285,26 @@ def ablate_run(
     return run_id
 
 
+def summary(wh: Warehouse, run_ids: list[str]) -> list[dict]:
+    """Headline numbers of these runs (sql/summary_runs.sql) with the path of each one's group report."""
+    from store.catalog import query, sql_text
+
+    if not run_ids:
+        return []
+    listed = "(" + ", ".join(f"'{r}'" for r in run_ids) + ")"  # run_ids are 16 hex digits
+    rows = query(wh, sql_text("summary_runs", run_ids=listed)).to_pylist()
+    for row in rows:
+        row["report"] = str(report_path(wh, row["group_name"]))
+    return rows
+
+
+def report_path(wh: Warehouse, name: str) -> Location:
+    """Where the report page named ``name`` (a group or run name) is written."""
+    import re
+
+    return join(wh.reports, re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html")
+
+
 def report_runs(wh: Warehouse, run_ids: list[str]) -> list[Location]:
     """Write ``reports/<group>.html`` (+ a PNG per chart) for each group among these runs; return the pages."""
     from store.report_data import groups_of_runs
@@ -298,13 +318,13 @@ def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Location:
     On object storage the page and its PNGs are rendered in a local temporary folder, then each is
     stored with one PUT.
     """
-    import re
     import tempfile
 
     from pipeline.report import write_report
+    from store.paths import name_of
     from store.report_data import report_tables
 
-    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html"
+    filename = name_of(report_path(wh, name))
     tables = report_tables(wh, run_ids)
     if wh.local:
         return write_report(tables, wh.reports / filename, title=name)

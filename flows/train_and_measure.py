@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -115,7 +116,18 @@ def train_and_measure(
     reports = report_task.submit(warehouse, run_ids).result()
     for path in reports:
         print(f"report: {path}")
+    publish_summary(open_warehouse(warehouse), run_ids)
     return run_ids
+
+
+def publish_summary(wh, run_ids: list[str]) -> None:
+    """A Prefect artifact of the runs' headline numbers and report paths: the UI answers "what came out"."""
+    rows = stages.summary(wh, run_ids)
+    lines = ["| run | run_id | test error | median I(T;Y) by layer (1 bit) | report |", "|---|---|---|---|---|"]
+    lines += [f"| {r['name']} | `{r['run_id']}` | {r['test_error']:.1%} | "
+              f"{', '.join(f'{m:.3f}' for m in r['median_mi_by_layer'] or [])} | `{r['report']}` |" for r in rows]
+    create_markdown_artifact(markdown="\n".join(lines), key="train-and-measure-summary",
+                             description=f"{len(rows)} run(s) in {wh.root}")
 
 
 def task_runner_for(kind: str, dask_address: str | None = None, workers: int = 2):

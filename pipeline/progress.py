@@ -28,11 +28,15 @@ def _sink() -> Callable[[str], None] | None:
 
 def note(message: str) -> None:
     """A one-line message for the user (what a stage decided, e.g. to recompute)."""
-    sink = _sink()
+    _write(_sink(), message)
+
+
+def _write(sink: Callable[[str], None] | None, line: str) -> None:
     if sink is not None:
-        sink(message)
-    else:
-        print(message, file=sys.stderr, flush=True)
+        sink(line)
+    else:  # not print(): inside a Prefect flow with log_prints, print goes to the (quieted) run log
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 class Progress:
@@ -81,7 +85,4 @@ class Progress:
             self._say(f"{self.what}: {self.done}/{self.total} {self.unit} in {time.monotonic() - self.started:.1f} s")
 
     def _say(self, line: str) -> None:
-        if self._sink is not None:
-            self._sink(line)
-        else:
-            print(line, file=sys.stderr, flush=True)
+        _write(self._sink, line)
