@@ -1,5 +1,6 @@
 """Prefect orchestration end to end: a real server, served deployments, the inbox, crashes, Dask."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -178,3 +179,19 @@ def test_dask_runner_matches_threads(tmp_path, prefect_env):
                 assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-12), key
             else:
                 assert a[key] == b[key], key
+
+
+def test_a_deployment_run_with_a_mistake_fails_with_its_one_line(served):
+    """A user's mistake in a deployment's parameters: the flow run fails at once (no retries) with the
+    project's one-line message as its state message."""
+    env, _ = served
+    run = subprocess.run([sys.executable, "-m", "prefect", "deployment", "run", "train-and-measure/default", "--params",
+                          json.dumps({"dataset": "nosuch"}), "--watch", "--watch-timeout", "300"],
+                         env=env, capture_output=True, text=True, timeout=400)
+    assert run.returncode != 0 and "Failed" in run.stdout + run.stderr
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout).group(1)
+    inspected = subprocess.run([sys.executable, "-m", "prefect", "flow-run", "inspect", flow_run_id, "--output", "json"],
+                               env=dict(env, COLUMNS="400"), capture_output=True, text=True, timeout=120)
+    message = json.loads(inspected.stdout)["state"]["message"]
+    assert "unknown dataset 'nosuch'" in message and "\n" not in message.strip()
+    assert "task-run" not in run.stdout  # validated before any task: nothing trained, nothing retried
