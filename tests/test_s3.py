@@ -177,3 +177,41 @@ def test_a_server_that_stops_mid_run_is_ridden_out_and_a_dead_one_is_one_line(s3
     again = rows(remote, f"SELECT count(*) AS n FROM ablation_curves WHERE run_id = '{run_id}'")[0]["n"]
     assert again == curves["n"]
     assert np.isfinite(rows(remote, "SELECT max(test_error) AS e FROM ablation_curves")[0]["e"])
+
+
+def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_path):
+    """`dask scheduler` + two `dask worker` processes (one torch thread each) run the flow's tasks into an
+    S3 warehouse; the results equal those of the same grid run locally with threads."""
+    dask = [os.path.join(os.path.dirname(sys.executable), "dask")]  # the venv's dask command
+    port = free_port()
+    env = dict(os.environ, NEURONINFO_THREADS="1")
+    scheduler = subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = [subprocess.Popen([*dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--no-dashboard",
+                                 "--host", "127.0.0.1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(2)]
+    grid = ["--preset", "synthetic", "--dataset", "synthetic-4", "--hidden", "16,8", "--epochs", "1", "--seeds", "0,1",
+            "--bits", "1", "--random-repeats", "1", "--steps", "4"]
+    try:
+        remote = open_warehouse(f"s3://{BUCKET}/dask")
+        out = subprocess.run([*CLI, "train-and-measure", *grid, "--task-runner", "dask", "--dask-address",
+                              f"tcp://127.0.0.1:{port}", "--warehouse", str(remote.root)],
+                             env=env, capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    finally:
+        for process in [*workers, scheduler]:
+            process.terminate()
+        for process in [*workers, scheduler]:
+            process.wait(60)
+    local = open_warehouse(tmp_path / "local")
+    out = subprocess.run([*CLI, "train-and-measure", *grid, "--warehouse", str(local.root)], env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    runs = "SELECT run_id, test_error FROM runs ORDER BY run_id"
+    assert rows(remote, runs) == rows(local, runs) and len(rows(local, runs)) == 2
+    curves = "SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves ORDER BY ALL"
+    assert rows(remote, curves) == rows(local, curves)
+    stats = "SELECT * FROM neuron_stats ORDER BY run_id, layer, neuron, bits"
+    for a, b in zip(rows(remote, stats), rows(local, stats), strict=True):
+        for key in a:
+            assert a[key] == pytest.approx(b[key], abs=1e-12) if isinstance(a[key], float) else a[key] == b[key]
