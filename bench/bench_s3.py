@@ -44,7 +44,7 @@ def main():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=5391, verbose=False)
     server.start()
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-                      FSSPEC_S3_ENDPOINT_URL="http://127.0.0.1:5391")
+                      FSSPEC_S3_ENDPOINT_URL="http://127.0.0.1:5391", AWS_ENDPOINT_URL="http://127.0.0.1:5391")
     boto3.client("s3", endpoint_url="http://127.0.0.1:5391").create_bucket(Bucket="bench")
     spec = preset_spec("fashion-mnist", 784, 10, regularizer="dropout")
     torch.manual_seed(0)

@@ -48,8 +48,8 @@ def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: st
     if kinds & MEASURE_TABLES:
         stages.measure_run(wh, run_id, force=True)
         done.append(f"run {run_id}: counts, neuron_stats, specific_info recomputed")
-    if "ablation_curves" in kinds:
-        params = partition_params(wh, "ablation_curves", run_id) or {}
+    if kinds & {"ablation_curves", "ablation_orderings"}:
+        params = partition_params(wh, "ablation_curves", run_id) or partition_params(wh, "ablation_orderings", run_id) or {}
         stages.ablate_run(wh, run_id, tuple(params.get("strategies", ("zero", "mean"))), params.get("random_repeats", 5),
                           params.get("steps"), data_dir, tuple(params.get("measures", stages.MEASURES)), force=True)
         done.append(f"run {run_id}: ablation curves recomputed")

@@ -25,6 +25,7 @@ from store.inbox import InboxFile
 from store.integrity import read_record
 from store.paths import Location, Warehouse, join, location, name_of, read_bytes
 from store.runs import run_id_for_spec, write_run
+from store.schemas import SCHEMAS
 from store.tables import has_partition, partition_file, partition_params
 
 SPLITS = ("val", "test")
@@ -280,6 +281,7 @@ def ablate_run(
         curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps, on_curve=progress.advance)
     params = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures),
               **made_from}
+    write_partition(wh, "ablation_orderings", run_id, ordering_positions([o for o in orderings if o.ordering == "random"]), params)
     write_partition(wh, "ablation_curves", run_id, curves, params)  # params: what verify --repair re-runs
     refresh_catalog(wh)
     return run_id
@@ -303,6 +305,22 @@ def report_path(wh: Warehouse, name: str) -> Location:
     import re
 
     return join(wh.reports, re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html")
+
+
+def ordering_positions(orderings: list) -> "pa.Table":
+    """The rows of `ablation_orderings`: each ordering's neurons, position by position."""
+    import numpy as np
+    import pyarrow as pa
+
+    parts = []
+    for o in orderings:
+        n = len(o.neurons)
+        parts.append(pa.table({
+            "scope": [o.scope] * n, "layer": pa.array([o.layer] * n, pa.int32()), "repeat": pa.array([o.repeat] * n, pa.int32()),
+            "position": np.arange(n, dtype=np.int64), "neuron_layer": o.neurons[:, 0].astype(np.int32),
+            "neuron": o.neurons[:, 1].astype(np.int32),
+        }))
+    return pa.concat_tables(parts) if parts else SCHEMAS["ablation_orderings"].empty_table()
 
 
 def report_runs(wh: Warehouse, run_ids: list[str]) -> list[Location]:

@@ -61,3 +61,15 @@ SELECT
     repeat,        -- random seed 0..R-1; 0 otherwise
     n_ablated, frac_ablated, test_error
 FROM stg_ablation_curves;
+
+-- ablation_orderings: the random orderings ablation used, position by position (reports read them back).
+CREATE OR REPLACE VIEW ablation_orderings AS
+SELECT
+    run_id,
+    scope,         -- 'layer' | 'network'
+    layer,         -- NULL for scope 'network'
+    repeat,        -- the ordering's seed
+    position,      -- 0-based place in the ordering
+    neuron_layer,  -- the neuron's hidden layer
+    neuron         -- the neuron's index within its layer
+FROM stg_ablation_orderings;

@@ -15,9 +15,6 @@ STEPS = 50  # points per downsampled curve (plus k = 0)
 MAX_CHART_ROWS = 4500  # Altair refuses data over 5,000 rows: the layer-wise chart draws 18 curves per layer
 BINS = 20  # histogram bins per measure
 
-POSITIONS = pa.schema([("run_id", pa.string()), ("scope", pa.string()), ("layer", pa.int32()), ("repeat", pa.int32()),
-                       ("position", pa.int64()), ("neuron_layer", pa.int32()), ("neuron", pa.int32())])
-
 # table name -> model; report_measure_values (a temp view) is created first
 MODELS = {
     "runs": "report_runs",
@@ -74,7 +71,6 @@ def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
         con.execute("SET enable_progress_bar = false")
         con.register("selected_runs", pa.table({"run_id": pa.array(run_ids, pa.string())}))
         _check_complete(con, run_ids)
-        con.register("random_positions", _random_positions(con))
         con.execute(sql_text("report_measure_values"))
         params = {"steps": STEPS, "layer_steps": _layer_steps(con), "bins": BINS}
         return {name: con.sql(sql_text(model, **params)).to_arrow_table() for name, model in MODELS.items()}
@@ -102,22 +98,3 @@ def _check_complete(con, run_ids: list[str], views=("runs", "neuron_stats", "abl
         missing = [r for r in run_ids if r not in have]
         if missing:
             raise NeuronInfoError(message.format(missing[0]))
-
-
-def _random_positions(con) -> pa.Table:
-    """Where each neuron sits in each random ordering the ablation used (pipeline.ablation.random_orderings)."""
-    from pipeline.ablation import random_orderings
-
-    runs = con.sql(
-        "SELECT r.run_id, any_value(r.hidden_sizes), coalesce(max(a.repeat) + 1, 0) "
-        "FROM runs AS r JOIN selected_runs USING (run_id) "
-        "LEFT JOIN ablation_curves AS a ON a.run_id = r.run_id AND a.ordering = 'random' GROUP BY r.run_id"
-    ).fetchall()
-    parts = [POSITIONS.empty_table()]
-    for run_id, sizes, repeats in runs:
-        for o in random_orderings(sizes, repeats):
-            n = len(o.neurons)
-            columns = [[run_id] * n, [o.scope] * n, [o.layer] * n, [o.repeat] * n, range(n),
-                       o.neurons[:, 0], o.neurons[:, 1]]
-            parts.append(pa.table([pa.array(c, f.type) for c, f in zip(columns, POSITIONS)], schema=POSITIONS))
-    return pa.concat_tables(parts)
