@@ -87,12 +87,12 @@ def grid_specs(
     return specs
 
 
-def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None) -> None:
+def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None, made_by: str | None = None) -> None:
     """Evaluate the unablated network and write its `runs` row."""
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
-    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at)
+    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, made_by)
     refresh_catalog(wh)
 
 

@@ -110,7 +110,7 @@ def network_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str =
     curves = _rows(tables["curves"], scope="network", strategy=strategy, bits=(bits, None))
     return alt.layer(*_curve_layers(), data=alt.Data(values=curves)).properties(**PANEL).facet(
         **_by_measure()).properties(
-        title=alt.Title(f"Whole-network cumulative ablation (to {strategy})",
+        title=alt.Title(f"Whole-network cumulative ablation (to {strategy}; measures at {_bits_text(bits)})",
                         subtitle="mean over seeds (random: seeds × repeats), band min–max; "
                                  f"measures at {_bits_text(bits)}"))
 
@@ -130,7 +130,7 @@ def composition_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopL
     ).properties(width=140, height=90).facet(
         row=alt.Row("ordering:N", sort=["low_first", "high_first"], title=None),
         column=alt.Column("measure:N", sort=MEASURES, title=None),
-    ).properties(title=alt.Title("Layer composition of the network-wide ablation order",
+    ).properties(title=alt.Title(f"Layer composition of the network-wide ablation order (measures at {_bits_text(bits)})",
                                  subtitle="share of the ablated neurons that come from each hidden layer; "
                                           f"measures at {_bits_text(bits)}"))
 
@@ -142,7 +142,7 @@ def layer_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str = "
         width=140, height=100).facet(
         row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
         column=alt.Column("measure:N", sort=MEASURES, title=None),
-    ).properties(title=alt.Title(f"Layer-wise cumulative ablation (to {strategy})",
+    ).properties(title=alt.Title(f"Layer-wise cumulative ablation (to {strategy}; measures at {_bits_text(bits)})",
                                  subtitle=f"x: fraction of the layer's neurons; measures at {_bits_text(bits)}; "
                                           "band min–max over seeds"))
 
@@ -158,13 +158,15 @@ def bits_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLe
         panels = ["low_first", "high_first"] if r["ordering"] == "random" else [r["ordering"]]
         data += [{**r, "panel": p, "resolution": label} for p in panels]
     labels = sorted({r["resolution"] for r in data} - {"random"}) + ["random"]
-    colors = ["#fdae61", "#d7301f", "#7f0000", "#54278f"][: len(labels) - 1] + ["#9ca3af"]
+    colors = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a"][: len(labels) - 1] + ["#9ca3af"]  # distinct hues (Dark2)
     scale = alt.Scale(domain=labels, range=colors)
-    return alt.layer(*_curve_layers("resolution", scale, "quantizer", band=False), data=alt.Data(values=data)).properties(
+    dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][: len(labels) - 1] + [[1, 0]]
+    dash = alt.StrokeDash("resolution:N", scale=alt.Scale(domain=labels, range=dashes), title="quantizer")
+    return alt.layer(*_curve_layers("resolution", scale, "quantizer", band=False, dash=dash), data=alt.Data(values=data)).properties(
         width=150, height=110).facet(
         row=alt.Row("panel:N", sort=["low_first", "high_first"], title=None),
         column=alt.Column("measure:N", sort=MEASURES, title=None),
-    ).properties(title=alt.Title(f"Quantizer resolution: whole-network ablation (to {strategy})",
+    ).properties(title=alt.Title(f"Quantizer resolution: whole-network ablation (to {strategy}; every bits value)",
                                  subtitle="top: least informative first; bottom: most informative first; grey: random"))
 
 
@@ -174,7 +176,7 @@ def strategy_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopLeve
     dash = alt.StrokeDash("strategy:N", title="ablate to", scale=alt.Scale(domain=["zero", "mean"], range=[[1, 0], [5, 3]]))
     return alt.layer(*_curve_layers(band=False, dash=dash), data=alt.Data(values=rows)).properties(
         **PANEL).facet(**_by_measure()).properties(
-        title=alt.Title("Ablation to zero vs to the training-set mean (whole network)",
+        title=alt.Title(f"Ablation to zero vs to the training-set mean (whole network; measures at {_bits_text(bits)})",
                         subtitle=f"solid: zero, dashed: mean; measures at {_bits_text(bits)}"))
 
 
@@ -183,7 +185,8 @@ def _row_label(r: dict) -> str:
 
 
 def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLevelMixin:
-    """The summary table: AUC differences (with pass marks) and Spearman correlations, per scope."""
+    """The summary table: effect sizes (AUC differences with their 95 % intervals over seeds) and Spearman
+    correlations, per scope."""
     options = sorted(set(tables["auc"].column("strategy").to_pylist()) | {strategy}, key=lambda s: s != "zero")
     strategy = alt.param(name="strategy", value=strategy, bind=alt.binding_select(options=options, name="ablate to "))
     auc = []
@@ -191,10 +194,8 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
         if None in (r["auc_low_first"], r["auc_random"], r["auc_high_first"]):
             continue
         base = {**r, "row": _row_label(r)}
-        auc.append({**base, "test": "random − low_first", "diff": r["auc_random"] - r["auc_low_first"],
-                    "pass": bool(r["low_beats_random"])})
-        auc.append({**base, "test": "high_first − random", "diff": r["auc_high_first"] - r["auc_random"],
-                    "pass": bool(r["random_beats_high"])})
+        auc.append({**base, "test": "random − low_first", "diff": r["low_effect"], "half": r["low_effect_half"]})
+        auc.append({**base, "test": "high_first − random", "diff": r["high_effect"], "half": r["high_effect_half"]})
     rows = sorted({(MEASURES.index(r["measure"]), r["bits"] or 0, r["row"]) for r in auc})
     row_order = [r[2] for r in rows]
     scopes = sorted({r["scope_label"] for r in auc}, key=lambda s: (s == "network", s))
@@ -217,11 +218,11 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
                    alt.Tooltip("strategy:N"), alt.Tooltip("auc_low_first:Q", title="AUC low_first", format=".4f"),
                    alt.Tooltip("auc_random:Q", title="AUC random", format=".4f"),
                    alt.Tooltip("auc_high_first:Q", title="AUC high_first", format=".4f"),
-                   alt.Tooltip("n_runs:Q", title="runs")]
+                   alt.Tooltip("half:Q", title="95% interval ±", format=".4f"), alt.Tooltip("n_runs:Q", title="runs")]
     panels = []
     for test, caption in [("random − low_first", "low_first beats random? AUC(random) − AUC(low_first)"),
                           ("high_first − random", "random beats high_first? AUC(high_first) − AUC(random)")]:
-        data = [{**r, "label": f"{r['diff']:+.3f} {'yes' if r['pass'] else 'no'}"} for r in auc if r["test"] == test]
+        data = [{**r, "label": _effect_label(r["diff"], r["half"])} for r in auc if r["test"] == test]
         panels.append(heat(data, "diff", "label", caption, [-limit, limit], auc_tooltip))
     corr = [{**r, "row": _row_label(r), "label": "n/a" if r["spearman"] is None else f"{r['spearman']:+.2f}"}
             for r in tables["rank_correlation"].to_pylist()]
@@ -235,8 +236,14 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
     panels[0] = panels[0].add_params(strategy)
     return alt.hconcat(*panels).resolve_scale(color="independent").properties(
         title=alt.Title("Summary: area under the ablation curves (test error, fraction ablated in [0, 1])",
-                        subtitle="lower AUC = better; 'yes' when the difference is > 0; mean over seeds; "
-                                 "ablation strategy from the selector"))
+                        subtitle="cells: mean difference over seeds ± the half-width of its 95 % t-interval "
+                                 "(1 seed: no interval); lower AUC = better; ablation strategy from the selector "
+                                 "(the PNG shows zero)"))
+
+
+def _effect_label(mean: float, half: float | None) -> str:
+    """An effect size with its interval, e.g. '+0.012 ± 0.004', or '+0.012 (1 seed)' without one."""
+    return f"{mean:+.3f} (1 seed)" if half is None else f"{mean:+.3f} ± {half:.3f}"
 
 
 CHARTS = {
@@ -286,24 +293,22 @@ def build_charts(tables: dict[str, pa.Table]) -> dict[str, alt.TopLevelMixin]:
 
 
 def summary_table(tables: dict[str, pa.Table]) -> str:
-    """The summary numbers as an HTML table (AUCs, pass marks, Spearman) for the page."""
+    """The summary numbers as an HTML table (AUCs, effect sizes with intervals, Spearman) for the page."""
     key = ("scope_label", "measure", "bits", "strategy")
     rho = {tuple(r[k] for k in key): r["spearman"] for r in tables["rank_correlation"].to_pylist()}
     head = ["scope", "measure", "bits", "ablate to", "AUC low_first", "AUC random", "AUC high_first",
-            "low_first beats random", "random beats high_first", "Spearman ρ", "runs"]
+            "AUC(random) − AUC(low_first)", "AUC(high_first) − AUC(random)", "Spearman ρ", "runs"]
 
     def cell(v):
-        if isinstance(v, bool):
-            return "yes" if v else "no"
         if isinstance(v, float):
             return f"{v:.4f}"
         return "" if v is None else str(v)
 
     rows = []
     for r in tables["auc"].to_pylist():
+        effects = [None if r[k] is None else _effect_label(r[k], r[f"{k}_half"]) for k in ("low_effect", "high_effect")]
         values = [r["scope_label"], r["measure"], r["bits"], r["strategy"], r["auc_low_first"], r["auc_random"],
-                  r["auc_high_first"], r["low_beats_random"], r["random_beats_high"], rho.get(tuple(r[k] for k in key)),
-                  r["n_runs"]]
+                  r["auc_high_first"], *effects, rho.get(tuple(r[k] for k in key)), r["n_runs"]]
         rows.append("<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in values) + "</tr>")
     header = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
     body = "\n".join([header, *rows])

@@ -19,9 +19,10 @@ def write_run(
     val_error: float,
     test_error: float,
     created_at: datetime | None = None,
+    made_by: str | None = None,
 ) -> None:
     """Record a run (``sizes`` holds n_train, n_val, n_test). Rewriting the same run replaces its row
-    (``created_at`` keeps the first registration's time when a repair rewrites it)."""
+    (``created_at`` and ``made_by``, the provenance JSON, keep the first registration's when a repair rewrites it)."""
     created_at = created_at or datetime.now(timezone.utc)
     row = {
         "name": spec.name,
@@ -44,9 +45,10 @@ def write_run(
         "test_error": test_error,
         "spec": spec.to_json(),
         "created_at": created_at,
-        "provenance": json.dumps(provenance(), sort_keys=True),
+        "provenance": made_by or json.dumps(provenance(), sort_keys=True),
     }
-    write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]), {"created_at": created_at.isoformat()})
+    write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]),
+                    {"created_at": created_at.isoformat(), "provenance": row["provenance"]})
 
 
 PACKAGES = ("neuroninfo", "torch", "numpy", "duckdb", "zarr", "pyarrow", "prefect")
