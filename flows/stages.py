@@ -163,6 +163,34 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
     return run_id
 
 
+def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = None, across_layers: bool = False,
+              force: bool = False) -> str:
+    """neuron_pairs and neuron_redundancy of a run at one bits value (DuckDB SQL over its validation codes)."""
+    import numpy as np
+
+    from store.catalog import query, sql_text
+    from store.pairs import LayerCodes, pair_tables, write_pairs
+
+    store = act.open_activations(wh, run_id)
+    if bits not in store.bits:
+        raise NeuronInfoError(f"run {run_id} has no {bits}-bit codes; run: neuroninfo capture {run_id} --bits {bits}")
+    if top_n is not None and top_n < 2:
+        raise NeuronInfoError(f"--top must be at least 2 (neurons per layer to pair up), got {top_n}")
+    if not force and bits in stored_bits(wh, "neuron_redundancy", run_id):
+        return run_id
+    selected = {layer: np.arange(size) for layer, size in zip(store.layers, store.layer_sizes)}
+    if top_n is not None:
+        if bits not in stored_bits(wh, "neuron_stats", run_id):
+            raise NeuronInfoError(f"--top ranks by mutual_info, which run {run_id} lacks at {bits} bits; run: neuroninfo measure {run_id}")
+        top = query(wh, sql_text("pairs_top_neurons", run_id=run_id, bits=bits, top_n=top_n)).to_pydict()
+        selected = {l: np.array([n for tl, n in zip(top["layer"], top["neuron"]) if tl == l]) for l in selected}
+    layers = [LayerCodes(l, store.codes("val", l, bits)[:, neurons], neurons) for l, neurons in selected.items()]
+    n_classes = load_run(wh, run_id).spec.n_classes
+    write_pairs(wh, run_id, pair_tables(store.labels("val"), n_classes, layers, bits, across_layers), bits)
+    refresh_catalog(wh)
+    return run_id
+
+
 def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -> list:
     """The low-first and high-first orderings of every measure (and bits), layer by layer and network-wide."""
     import numpy as np

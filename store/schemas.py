@@ -81,3 +81,38 @@ SCHEMAS.update({
         ("test_error", pa.float64()),
     ]),
 })
+
+SCHEMAS.update({
+    "neuron_pairs": pa.schema([  # sql/pairs_measures.sql; one row per pair and bits
+        ("bits", pa.int32()),
+        ("layer_i", pa.int32()),
+        ("neuron_i", pa.int32()),
+        ("layer_j", pa.int32()),
+        ("neuron_j", pa.int32()),
+        ("mutual_info_i", pa.float64()),
+        ("mutual_info_j", pa.float64()),
+        ("joint_mi", pa.float64()),
+        ("pair_mi", pa.float64()),
+        ("red_mmi", pa.float64()),
+        ("red_min", pa.float64()),
+        ("unique_i_min", pa.float64()),
+        ("unique_j_min", pa.float64()),
+        ("synergy_min", pa.float64()),
+        ("unique_i_mmi", pa.float64()),
+        ("unique_j_mmi", pa.float64()),
+        ("synergy_mmi", pa.float64()),
+        ("co_info", pa.float64()),
+    ]),
+    "neuron_redundancy": pa.schema([  # sql/pairs_redundancy.sql; one row per neuron and bits
+        ("layer", pa.int32()),
+        ("neuron", pa.int32()),
+        ("bits", pa.int32()),
+        ("mutual_info", pa.float64()),
+        ("n_partners", pa.int32()),
+        ("max_red_min", pa.float64()),
+        ("max_red_partner", pa.int32()),
+        ("unique_min", pa.float64()),
+        ("mean_synergy_min", pa.float64()),
+        ("max_synergy_min", pa.float64()),
+    ]),
+})
