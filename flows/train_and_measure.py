@@ -1,4 +1,4 @@
-"""Flow `train-and-measure`: expand a grid of networks and run train -> capture -> measure -> ablate -> report.
+"""Flow `train-and-measure`: expand a grid of networks and run train -> capture -> measure -> pairs -> ablate -> report.
 
 Tasks are coarse (one per network and stage) and pass run_ids, never arrays. The warehouse is the
 cache: a spec trained before is not retrained, and a stage whose output exists for a run_id is skipped.
@@ -37,6 +37,13 @@ def measure_task(warehouse: str, run_id: str) -> str:
     return stages.measure_run(open_warehouse(warehouse), run_id)
 
 
+@task(name="pairs", **RETRIES)
+def pairs_task(warehouse: str, run_id: str, pair_bits: list[int]) -> str:
+    for b in pair_bits:
+        stages.pairs_run(open_warehouse(warehouse), run_id, b)
+    return run_id
+
+
 @task(name="ablate", **RETRIES)
 def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repeats: int, steps: int | None, data_dir: str | None) -> str:
     return stages.ablate_run(open_warehouse(warehouse), run_id, tuple(strategies), random_repeats, steps, data_dir)
@@ -47,11 +54,15 @@ def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
     return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids)]
 
 
-def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir):
-    """Chain capture -> measure -> ablate for one run (futures wait on each other)."""
+def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=(1,)):
+    """Chain capture -> measure -> pairs -> ablate for one run (futures wait on each other).
+
+    pairs (within layers, at each of ``pair_bits`` that is captured) runs before ablate, so its per-neuron
+    aggregates get ablation curves too."""
     captured = capture_task.submit(warehouse, run_id_future, bits, data_dir)
     measured = measure_task.submit(warehouse, captured)
-    return ablate_task.submit(warehouse, measured, strategies, random_repeats, steps, data_dir)
+    paired = pairs_task.submit(warehouse, measured, [b for b in pair_bits if b in bits])
+    return ablate_task.submit(warehouse, paired, strategies, random_repeats, steps, data_dir)
 
 
 @flow(name="train-and-measure", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
@@ -70,6 +81,7 @@ def train_and_measure(
     steps: int | None = None,
     warehouse: str | None = None,
     data_dir: str | None = None,
+    pair_bits: list[int] = [1],
 ) -> list[str]:
     """Train and analyse every network of activations x regularizers x seeds; return their run_ids."""
     dataset = dataset or preset
@@ -82,7 +94,7 @@ def train_and_measure(
     ]
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in specs]
-    ablated = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir) for t in trained]
+    ablated = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir, pair_bits) for t in trained]
     run_ids = [future.result() for future in ablated]
     reports = report_task.submit(warehouse, run_ids).result()
     for path in reports:

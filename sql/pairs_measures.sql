@@ -1,6 +1,6 @@
--- pairs_measures: every pair measure of the pairs in pairs_cells, in bits (plug-in probabilities
+-- pairs_measures: every pair measure of the pairs in pairs_counts, in bits (plug-in probabilities
 -- p = n / N; 0 log 0 = 0; g(x) = x log2 x below). One row per pair. Definitions: docs/measures-pairs.md.
--- Inputs: pairs_cells (sql/pairs_cells.sql); measures_cells, measures_entropy, measures_specific_info
+-- Inputs: pairs_counts (sql/pairs_counts.sql); measures_cells, measures_entropy, measures_specific_info
 -- over the units (their `neuron` is the unit number); units (unit, layer, neuron).
 -- Parameter: ${bits}. Run per block of pairs by store/pairs.py.
 WITH label AS (
@@ -10,13 +10,13 @@ WITH label AS (
 
 bin_pairs AS (
     SELECT unit_i, unit_j, bin_i, bin_j, sum(n) AS n
-    FROM pairs_cells
+    FROM pairs_counts
     GROUP BY unit_i, unit_j, bin_i, bin_j
 ),
 
 g_joint AS (
     SELECT unit_i, unit_j, coalesce(sum(n * log2(n)) FILTER (WHERE n > 0), 0) AS g_tty
-    FROM pairs_cells
+    FROM pairs_counts
     GROUP BY unit_i, unit_j
 ),
 

@@ -2,8 +2,8 @@
 
 Python lays the codes out (``store.measures.pack_codes`` over the selected neurons, numbered 0..U-1
 across layers as "units") and runs the SQL models: the single-neuron models of store.measures
-(``measures_cells``, ``measures_entropy``, ``measures_specific_info``) once, then per block of pairs
-``pairs_counts`` (AND + bit_count of packed words) -> ``pairs_cells`` -> ``pairs_measures``, and
+(``measures_cells``, ``measures_entropy``, ``measures_specific_info``) and ``pairs_packed`` once, then
+per block of pairs ``pairs_counts`` (AND + bit_count of bit sets) -> ``pairs_measures``, and
 ``pairs_redundancy`` over all blocks. A block holds at most CELLS_PER_BLOCK joint cells, so memory
 stays bounded whatever the layer width.
 """
@@ -68,18 +68,20 @@ def pair_tables(labels: np.ndarray, n_classes: int, layers: list[LayerCodes], bi
     })
     con = connect()
     try:
-        con.register("packed_codes", pack_codes(codes, labels, bits))
+        packed = pack_codes(codes, labels, bits)
+        con.register("packed_codes", packed)
+        con.register("packed_bitsets", as_bitsets(packed))
         con.register("units", units)
         con.register("labels", pa.table({"label": labels.astype(np.int32)}))
         con.register("counts", with_columns(con.sql(sql_text("counts")).to_arrow_table(), bits=bits))
         for model in UNIT_MODELS:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {model} AS\n" + sql_text(model, n_classes=n_classes, layer=0, tie=TIE))
+        con.execute("CREATE OR REPLACE TEMP TABLE pairs_packed AS\n" + sql_text("pairs_packed"))
         max_pairs = max(1, CELLS_PER_BLOCK // ((1 << bits) ** 2 * n_classes))
         parts = []
         for lo, hi in pair_blocks(unit_layers, across_layers, max_pairs):
             block = dict(unit_lo=lo, unit_hi=hi, across_layers=str(across_layers).lower())
             con.execute("CREATE OR REPLACE TEMP TABLE pairs_counts AS\n" + sql_text("pairs_counts", **block))
-            con.execute("CREATE OR REPLACE TEMP TABLE pairs_cells AS\n" + sql_text("pairs_cells"))
             parts.append(con.sql(sql_text("pairs_measures", bits=bits)).to_arrow_table())
         pairs = conform("neuron_pairs", parts)
         con.register("pairs_rows", in_batches(pairs))
@@ -87,6 +89,14 @@ def pair_tables(labels: np.ndarray, n_classes: int, layers: list[LayerCodes], bi
     finally:
         con.close()
     return {"neuron_pairs": pairs, "neuron_redundancy": redundancy}
+
+
+def as_bitsets(packed: pa.Table) -> pa.Table:
+    """``packed`` with each row's ``words`` list as one BLOB of the same bytes (zero-copy), for DuckDB's BIT type."""
+    words = packed.column("words").combine_chunks()
+    offsets = pa.py_buffer((np.asarray(words.offsets) * 8).astype(np.int64))
+    blobs = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(words), [None, offsets, words.values.buffers()[1]])
+    return in_batches(packed.set_column(packed.schema.get_field_index("words"), "words", blobs))
 
 
 def conform(table: str, parts: list[pa.Table]) -> pa.Table:
