@@ -137,7 +137,9 @@ def is_complete(wh: Warehouse, run_id: str) -> bool:
     return all(has_partition(wh, t, run_id) for t in ("runs", "quantizers", "neuron_stats", "ablation_curves"))
 
 
-MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity")
+PAIR_MEASURES = ("unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min")  # neuron_redundancy (pairs_run)
+MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity",
+            *PAIR_MEASURES)
 
 
 def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:

@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import vl_convert
 
-MEASURES = ["entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity"]
+MEASURES = ["entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity",
+            "unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min"]  # the last four: neuron_redundancy
 ORDERINGS = ["low_first", "random", "high_first"]
 ORDERING_SCALE = alt.Scale(domain=ORDERINGS, range=["#2563eb", "#9ca3af", "#dc2626"])
 PANEL = {"width": 170, "height": 120}

@@ -262,6 +262,26 @@ def test_pairs_stage_on_a_stored_run(trained_run):
     assert len(stats) == 36 + 10 and all(abs(r["a"] - r["b"]) < 1e-12 for r in stats)
 
 
+def test_pair_aggregates_are_ablation_measures(trained_run):
+    """rankings: low/high-first by value, ties by index; only bits whose aggregates cover every neuron."""
+    from flows.stages import PAIR_MEASURES, measure_run, pairs_run, rankings
+    from store.catalog import query
+
+    wh, run_id = trained_run
+    measure_run(wh, run_id)
+    pairs_run(wh, run_id, bits=1)
+    pairs_run(wh, run_id, bits=3, top_n=4, force=True)
+    values = query(wh, f"SELECT * FROM neuron_redundancy WHERE run_id = '{run_id}' AND bits = 1 ORDER BY layer, neuron").to_pydict()
+    orderings = rankings(wh, run_id, PAIR_MEASURES)
+    assert {(o.measure, o.bits) for o in orderings} == {(m, 1) for m in PAIR_MEASURES}
+    for o in orderings:
+        layer, neuron, value = (np.asarray(values[k]) for k in ("layer", "neuron", o.measure))
+        keep = layer == o.layer if o.scope == "layer" else np.ones(len(layer), bool)
+        key = value[keep] if o.ordering == "low_first" else -value[keep]
+        order = np.lexsort((neuron[keep], layer[keep], key))
+        assert o.neurons.tolist() == np.stack([layer[keep][order], neuron[keep][order]], 1).tolist()
+
+
 def test_pairs_verb(trained_run):
     from flows.stages import measure_run
 
