@@ -26,7 +26,10 @@ MODELS = {
     "layer_composition": "report_layer_composition",
     "auc": "report_auc",
     "rank_correlation": "report_rank_correlation",
+    "pair_heatmap": "report_pair_heatmap",  # empty without neuron_pairs
+    "pair_hist": "report_pair_hist",
 }
+HEATMAP_TOP = 40  # most informative neurons per layer in the red_min heatmap
 
 
 def runs_of_group(wh: Warehouse, group_name: str) -> list[str]:
@@ -63,8 +66,8 @@ def groups_of_runs(wh: Warehouse, run_ids: list[str]) -> dict[str, list[str]]:
 def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
     """Every table the report charts need, for these runs (curves averaged over them).
 
-    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation (see the models'
-    column comments in ``sql/report_*.sql``).
+    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation, pair_heatmap, pair_hist
+    (see the models' column comments in ``sql/report_*.sql``).
     """
     run_ids = list(dict.fromkeys(run_ids))
     if not run_ids:
@@ -76,7 +79,7 @@ def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
         _check_complete(con, run_ids)
         con.register("random_positions", _random_positions(con))
         con.execute(sql_text("report_measure_values"))
-        params = {"steps": STEPS, "layer_steps": _layer_steps(con), "bins": BINS}
+        params = {"steps": STEPS, "layer_steps": _layer_steps(con), "bins": BINS, "top": HEATMAP_TOP}
         return {name: con.sql(sql_text(model, **params)).to_arrow_table() for name, model in MODELS.items()}
     finally:
         con.close()

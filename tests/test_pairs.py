@@ -293,3 +293,71 @@ def test_pairs_verb(trained_run):
     assert done.stdout.strip().splitlines()[-1] == run_id
     bad = subprocess.run(cmd + ["--bits", "5"], capture_output=True, text=True)
     assert bad.returncode == 2 and "capture" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- the report section
+
+def test_cluster_order_keeps_blocks_together():
+    from pipeline.seriation import cluster_order
+
+    blocks = np.array([0, 1, 0, 2, 1, 0, 2])  # items 0, 2, 5 | 1, 4 | 3, 6
+    similarity = np.where(blocks[:, None] == blocks[None, :], 0.9, 0.1)
+    similarity[0, 2] = similarity[2, 0] = 0.95  # the closest pair merges first
+    order = cluster_order(similarity)
+    assert sorted(order) == list(range(7))
+    runs = [blocks[order][k] != blocks[order][k + 1] for k in range(6)]
+    assert sum(runs) == 2  # three contiguous blocks
+    assert order[:2] == [0, 2]
+    assert cluster_order(np.ones((1, 1))) == [0]
+
+
+@pytest.fixture(scope="module")
+def paired_run(tmp_path_factory, tiny_spec):
+    """(warehouse, run_id): a synthetic run with pairs at 1 bit and (small) ablation curves, in its own warehouse."""
+    from flows.stages import ablate_run, capture_run, measure_run, pairs_run, train_run
+    from store.paths import open_warehouse
+
+    wh = open_warehouse(tmp_path_factory.mktemp("paired"))
+    run_id = train_run(wh, tiny_spec, progress=False)
+    capture_run(wh, run_id, bits=(1, 2))
+    measure_run(wh, run_id)
+    pairs_run(wh, run_id, bits=1)
+    ablate_run(wh, run_id, strategies=("zero",), random_repeats=2, steps=4)
+    return wh, run_id
+
+
+def test_report_pair_tables_match_numpy(paired_run):
+    from store.catalog import query
+    from store.report_data import BINS, report_tables
+
+    wh, run_id = paired_run
+    tables = report_tables(wh, [run_id])
+    pairs = query(wh, f"SELECT * FROM neuron_pairs WHERE run_id = '{run_id}'").to_pydict()
+    stats = query(wh, f"SELECT layer, neuron, mutual_info FROM neuron_stats WHERE run_id = '{run_id}' AND bits = 1").to_pylist()
+    cells = {(r["layer"], r["neuron_a"], r["neuron_b"]): r["red_min"] for r in tables["pair_heatmap"].to_pylist()}
+    assert len(cells) == 24 * 24 + 12 * 12  # top 40 of layers of 24 and 12: every neuron
+    for li, i, j, red in zip(pairs["layer_i"], pairs["neuron_i"], pairs["neuron_j"], pairs["red_min"]):
+        assert cells[(li, i, j)] == cells[(li, j, i)] == pytest.approx(red, abs=1e-12)
+    for s in stats:
+        assert cells[(s["layer"], s["neuron"], s["neuron"])] == pytest.approx(s["mutual_info"], abs=1e-12)
+    values = {m: np.asarray(pairs[m]) for m in ("red_min", "synergy_min")}
+    lo = min(v.min() for v in values.values())
+    hi = max(v.max() for v in values.values())
+    edges = np.linspace(lo, hi, BINS + 1)
+    hist = {(r["measure"], r["layer"], r["bin"]): r for r in tables["pair_hist"].to_pylist()}
+    layer = np.asarray(pairs["layer_i"])
+    for m, v in values.items():
+        for l in (1, 2):
+            counts = np.histogram(v[layer == l], bins=edges)[0]
+            got = [hist[(m, l, b)]["n_pairs"] if (m, l, b) in hist else 0 for b in range(BINS)]
+            assert got == counts.tolist(), (m, l)
+
+
+def test_report_page_has_the_pair_section(paired_run):
+    from flows.stages import report_runs
+
+    wh, run_id = paired_run
+    (page,) = report_runs(wh, [run_id])
+    text = page.read_text()
+    assert 'id="chart-pairs"' in text and "Redundancy and synergy between neurons" in text
+    assert page.with_name(f"{page.stem}-pairs.png").stat().st_size > 10_000
