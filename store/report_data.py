@@ -86,9 +86,10 @@ def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
 
 
 def _layer_steps(con) -> int:
-    """Points per layer curve: STEPS, fewer for deep networks (layers x 6 measures x 3 orderings curves in one chart)."""
+    """Points per layer curve: STEPS, fewer for deep networks (layers x 10 measures x 3 orderings curves in one
+    chart: the 6 of neuron_stats and the 4 pair aggregates of neuron_redundancy)."""
     layers = con.sql("SELECT max(len(hidden_sizes)) FROM runs JOIN selected_runs USING (run_id)").fetchall()[0][0] or 1
-    return max(10, min(STEPS, MAX_CHART_ROWS // (18 * layers) - 1))
+    return max(10, min(STEPS, MAX_CHART_ROWS // (30 * layers) - 1))
 
 
 def _check_complete(con, run_ids: list[str], views=("runs", "neuron_stats", "ablation_curves")) -> None:
