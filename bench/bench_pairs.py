@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import statistics
 import tempfile
 import time
 
 import numpy as np
 
+from bench_measures import timed  # this directory (scripts run as python bench/<name>.py)
 from store.pairs import LayerCodes, pair_tables
 from store.paths import open_warehouse
 from store.tables import write_partition
@@ -107,18 +107,6 @@ def dit_seconds_per_pair(codes, labels, bits, pairs, repeats):
         PID_WB(d, [[0], [1]], [2])
         PID_MMI(d, [[0], [1]], [2])
     return (time.perf_counter() - start) / repeats
-
-
-# ------------------------------------------------------------------------- timing
-
-def timed(fn, repeats):
-    walls, cpus, result = [], [], None
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        result = fn()
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    return statistics.median(walls), statistics.median(cpus), result
 
 
 def sql_and_write(wh, labels, layers, bits):
