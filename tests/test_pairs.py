@@ -291,8 +291,9 @@ def test_pairs_verb(trained_run):
     done = subprocess.run(cmd + ["--bits", "3", "--top", "4"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == run_id
-    bad = subprocess.run(cmd + ["--bits", "5"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "capture" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    for extra, hint in ((["--bits", "5"], "neuroninfo capture"), (["--top", "1"], "at least 2")):
+        bad = subprocess.run(cmd + extra, capture_output=True, text=True)
+        assert bad.returncode == 2 and hint in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
 # ---------------------------------------------------------------- the report section
