@@ -3,39 +3,44 @@
 -- Inputs: pairs_counts (sql/pairs_counts.sql); measures_cells, measures_entropy, measures_specific_info
 -- over the units (their `neuron` is the unit number); units (unit, layer, neuron).
 -- Parameter: ${bits}. Run per block of pairs by store/pairs.py.
-WITH label AS (
-    SELECT any_value(n_total) AS n_total, sum(n_y * log2(n_y)) FILTER (WHERE n_y > 0) AS g_y
-    FROM (SELECT DISTINCT class, n_y, n_total FROM measures_cells)
+WITH classes AS (  -- n(y) and N per class
+    SELECT DISTINCT class, n_y, n_total
+    FROM measures_cells
 ),
 
-bin_pairs AS (
+label AS (  -- N and sum_y g(n(y))
+    SELECT any_value(n_total) AS n_total, sum(n_y * log2(n_y)) FILTER (WHERE n_y > 0) AS g_y
+    FROM classes
+),
+
+bin_pairs AS (  -- n(ti, tj) = sum_y n(ti, tj, y)
     SELECT unit_i, unit_j, bin_i, bin_j, sum(n) AS n
     FROM pairs_counts
     GROUP BY unit_i, unit_j, bin_i, bin_j
 ),
 
-g_joint AS (
+g_joint AS (  -- sum over cells of g(n(ti, tj, y))
     SELECT unit_i, unit_j, coalesce(sum(n * log2(n)) FILTER (WHERE n > 0), 0) AS g_tty
     FROM pairs_counts
     GROUP BY unit_i, unit_j
 ),
 
-g_bins AS (
+g_bins AS (  -- sum over bin pairs of g(n(ti, tj))
     SELECT unit_i, unit_j, coalesce(sum(n * log2(n)) FILTER (WHERE n > 0), 0) AS g_tt
     FROM bin_pairs
     GROUP BY unit_i, unit_j
 ),
 
-red_min AS (
+red_min AS (  -- sum_y p(y) min(I_spec(Ti;y), I_spec(Tj;y)); classes absent from the data have no I_spec row
     SELECT g.unit_i, g.unit_j, coalesce(sum(c.n_y / c.n_total * least(si.specific_info, sj.specific_info)), 0) AS red_min
     FROM g_joint AS g
     JOIN measures_specific_info AS si ON si.neuron = g.unit_i
     JOIN measures_specific_info AS sj ON sj.neuron = g.unit_j AND sj.class = si.class
-    JOIN (SELECT DISTINCT class, n_y, n_total FROM measures_cells) AS c ON c.class = si.class
+    JOIN classes AS c ON c.class = si.class
     GROUP BY g.unit_i, g.unit_j
 ),
 
-information AS (
+information AS (  -- I(Ti,Tj;Y) = (g(N) - sum_y g(n(y)) - g_tt + g_tty) / N; I(Ti;Tj) = H(Ti) + H(Tj) - H(Ti,Tj)
     SELECT
         g_joint.unit_i,
         g_joint.unit_j,
