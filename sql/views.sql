@@ -15,7 +15,8 @@ SELECT
     n_train, n_val, n_test,
     val_error, test_error,  -- fraction misclassified by the unablated network
     spec,            -- the checkpoint's spec JSON
-    created_at
+    created_at,
+    provenance       -- JSON: package versions (neuroninfo, torch, numpy, duckdb, zarr, pyarrow, prefect) and git commit; NULL for older runs
 FROM stg_runs;
 
 -- quantizers: thresholds that map a neuron's output T to a bin (code = #thresholds below T).

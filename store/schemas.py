@@ -26,6 +26,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("test_error", pa.float64()),
         ("spec", pa.string()),  # the checkpoint's spec JSON
         ("created_at", pa.timestamp("us", tz="UTC")),
+        ("provenance", pa.string()),  # JSON: versions of neuroninfo, torch, numpy, duckdb, zarr, pyarrow, prefect; git commit
     ]),
     "quantizers": pa.schema([
         ("layer", pa.int32()),
