@@ -362,3 +362,37 @@ def test_report_page_has_the_pair_section(paired_run):
     text = page.read_text()
     assert 'id="chart-pairs"' in text and "Redundancy and synergy between neurons" in text
     assert page.with_name(f"{page.stem}-pairs.png").stat().st_size > 10_000
+
+
+def test_damaged_pair_tables_are_repaired_with_their_options(paired_run, tmp_path):
+    """verify --repair recomputes every bits value of the pair tables with the options recorded beside them."""
+    import shutil
+
+    from flows.stages import pairs_run
+    from store.catalog import query, refresh_catalog
+    from store.lifecycle import prepare
+
+    root, run_id = paired_run[0].root, paired_run[1]
+    shutil.copytree(root, tmp_path / "wh")
+    (tmp_path / "wh" / "catalog.duckdb").unlink(missing_ok=True)
+    wh = prepare(tmp_path / "wh")
+    refresh_catalog(wh)
+    pairs_run(wh, run_id, bits=2, top_n=4, across_layers=True)
+
+    def rows(table):
+        data = query(wh, f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = '{run_id}' ORDER BY ALL").to_pylist()
+        return [tuple(r.values()) for r in data]
+
+    before = {t: rows(t) for t in ("neuron_pairs", "neuron_redundancy")}
+    assert {r[0] for r in before["neuron_pairs"]} == {1, 2}  # bits
+    path = tmp_path / "wh" / "tables" / "neuron_pairs" / f"run_id={run_id}" / "data.parquet"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    cmd = [sys.executable, "-m", "flows.cli", "verify", run_id, "--warehouse", str(wh.root)]
+    found = subprocess.run(cmd, capture_output=True, text=True)
+    assert found.returncode == 3 and "neuron_pairs" in found.stdout, found.stdout + found.stderr
+    repaired = subprocess.run(cmd[:4] + ["--repair"] + cmd[4:], capture_output=True, text=True)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    for table, old in before.items():
+        new = rows(table)
+        assert len(new) == len(old) and all(a == pytest.approx(b, abs=1e-12) for a, b in zip(new, old)), table
+    assert subprocess.run(cmd, capture_output=True, text=True).returncode == 0
