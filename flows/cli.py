@@ -78,6 +78,12 @@ def cmd_measure(args) -> str:
     return measure_run(_warehouse(args), args.run_id, force=True)
 
 
+def cmd_pairs(args) -> str:
+    from flows.stages import pairs_run
+
+    return pairs_run(_warehouse(args), args.run_id, args.bits, args.top, args.across_layers, force=True)
+
+
 def cmd_ablate(args) -> str:
     from flows.stages import ablate_run, MEASURES
 
@@ -299,12 +305,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", type=_run_id)
     p.set_defaults(func=cmd_measure)
 
+    p = verbs.add_parser("pairs", parents=[common], help="neuron_pairs + neuron_redundancy: redundancy and synergy of neuron pairs (DuckDB SQL)")
+    p.add_argument("run_id", type=_run_id)
+    p.add_argument("--bits", type=int, default=1, help="quantizer bits of the codes (captured before)")
+    p.add_argument("--top", type=int, help="only the N neurons of each layer with the highest mutual_info")
+    p.add_argument("--across-layers", action="store_true", help="also pair neurons of different layers")
+    p.set_defaults(func=cmd_pairs)
+
     p = verbs.add_parser("ablate", parents=[common], help="cumulative ablation curves on the test split")
     p.add_argument("run_id", type=_run_id)
     p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"), help="zero,mean")
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
-    p.add_argument("--measures", type=_words, help="comma-separated measures (default: all six)")
+    p.add_argument("--measures", type=_words, help="comma-separated measures (default: all; the pair aggregates once `pairs` has run)")
     p.set_defaults(func=cmd_ablate)
 
     p = verbs.add_parser("train-and-measure", parents=[common], help="the whole flow over a grid (Prefect)")

@@ -19,6 +19,7 @@ from store.tables import partition_params
 from store.verify import verify_run
 
 MEASURE_TABLES = {"counts", "neuron_stats", "specific_info"}
+PAIR_TABLES = {"neuron_pairs", "neuron_redundancy"}
 
 
 def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: str | Path | None = None) -> list[str]:
@@ -49,6 +50,11 @@ def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: st
     if kinds & MEASURE_TABLES:
         stages.measure_run(wh, run_id, force=True)
         done.append(f"run {run_id}: counts, neuron_stats, specific_info recomputed")
+    if kinds & PAIR_TABLES:  # every bits value with the options recorded beside the files
+        params = partition_params(wh, "neuron_redundancy", run_id) or partition_params(wh, "neuron_pairs", run_id) or {}
+        for b, options in sorted((params.get("bits") or {"1": {}}).items()):
+            stages.pairs_run(wh, run_id, int(b), options.get("top_n"), options.get("across_layers", False), force=True)
+        done.append(f"run {run_id}: neuron_pairs, neuron_redundancy recomputed")
     if kinds & {"ablation_curves", "ablation_orderings"}:
         params = partition_params(wh, "ablation_curves", run_id) or partition_params(wh, "ablation_orderings", run_id) or {}
         stages.ablate_run(wh, run_id, tuple(params.get("strategies", ("zero", "mean"))), params.get("random_repeats", 5),

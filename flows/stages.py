@@ -189,7 +189,9 @@ def is_complete(wh: Warehouse, run_id: str) -> bool:
     return all(has_partition(wh, t, run_id) for t in ("runs", "quantizers", "neuron_stats", "ablation_curves"))
 
 
-MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity")
+PAIR_MEASURES = ("unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min")  # neuron_redundancy (pairs_run)
+MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity",
+            *PAIR_MEASURES)
 
 
 def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
@@ -216,6 +218,39 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
                 progress.advance()
 
         write_measures(wh, run_id, store.labels("val"), n_classes, layers(), made_from)
+    refresh_catalog(wh)
+    return run_id
+
+
+def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = None, across_layers: bool = False,
+              force: bool = False) -> str:
+    """neuron_pairs and neuron_redundancy of a run at one bits value (DuckDB SQL over its validation codes)."""
+    import numpy as np
+
+    from store.catalog import query, sql_text
+    from store.pairs import LayerCodes, pair_tables, write_pairs
+
+    store = act.open_activations(wh, run_id)
+    if bits not in store.bits:
+        raise NeuronInfoError(f"run {run_id} has no {bits}-bit codes; run: neuroninfo capture {run_id} --bits {bits}")
+    if top_n is not None and top_n < 2:
+        raise NeuronInfoError(f"--top must be at least 2 (neurons per layer to pair up), got {top_n}")
+    made_from = {"activations": store.fingerprint()}  # the quantizers the codes come from
+    recorded = partition_params(wh, "neuron_redundancy", run_id) or {}
+    fresh = recorded.get("activations") == made_from["activations"]
+    if not force and fresh and bits in stored_bits(wh, "neuron_redundancy", run_id):
+        return run_id
+    selected = {layer: np.arange(size) for layer, size in zip(store.layers, store.layer_sizes)}
+    if top_n is not None:
+        if bits not in stored_bits(wh, "neuron_stats", run_id):
+            raise NeuronInfoError(f"--top ranks by mutual_info, which run {run_id} lacks at {bits} bits; run: neuroninfo measure {run_id}")
+        top = query(wh, sql_text("pairs_top_neurons", run_id=run_id, bits=bits, top_n=top_n)).to_pydict()
+        selected = {l: np.array([n for tl, n in zip(top["layer"], top["neuron"]) if tl == l]) for l in selected}
+    layers = [LayerCodes(l, store.codes("val", l, bits)[:, neurons], neurons) for l, neurons in selected.items()]
+    n_classes = load_run(wh, run_id).spec.n_classes
+    options = {**(recorded.get("bits", {}) if fresh else {}), str(bits): {"top_n": top_n, "across_layers": across_layers}}
+    tables = pair_tables(store.labels("val"), n_classes, layers, bits, across_layers)
+    write_pairs(wh, run_id, tables, bits, keep_other_bits=fresh, params={**made_from, "bits": options})
     refresh_catalog(wh)
     return run_id
 
@@ -397,6 +432,8 @@ def analyse_inbox_file(
         import_checkpoint(wh, item.path, data_dir)
         capture_run(wh, run_id, bits, data_dir=data_dir)
         measure_run(wh, run_id)
+        if 1 in bits:  # pairs at 1 bit within layers, before ablate: its aggregates are ranked too
+            pairs_run(wh, run_id, 1)
         ablate_run(wh, run_id, strategies, random_repeats, steps, data_dir)
     except Exception as error:  # noqa: BLE001 - any failure rejects this file, never the batch
         reason = one_line(error)

@@ -15,7 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import vl_convert
 
-MEASURES = ["entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity"]
+from pipeline.report_pairs import pairs_chart
+
+MEASURES = ["entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity",
+            "unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min"]  # the last four: neuron_redundancy
 ORDERINGS = ["low_first", "random", "high_first"]
 ORDERING_SCALE = alt.Scale(domain=ORDERINGS, range=["#2563eb", "#9ca3af", "#dc2626"])
 PANEL = {"width": 170, "height": 120}
@@ -265,6 +268,13 @@ CHARTS = {
                        "Whole-network curves of each quantized measure computed at 1, 2 and 3 bits."),
     "zero_vs_mean": ("Ablation to zero vs to the mean (Fig. 11)",
                      "Whole-network curves when an ablated neuron outputs 0 or its training-set mean."),
+    "pairs": ("Redundancy and synergy between neurons (pairs)",
+              "Left: red_min (Williams-Beer I_min redundancy, bits) between the 40 neurons of each layer with the highest "
+              "I(T;Y), ordered by average-linkage clustering so blocks of redundant neurons show. Below: how red_min "
+              "and synergy_min are distributed over all pairs of each layer. I_min over-states redundancy between "
+              "neurons that say equally much about the same classes (docs/measures-pairs.md). The orderings by "
+              "unique_min, max_red_min, mean_synergy_min and max_synergy_min appear in the ablation charts above. "
+              "Shown when `neuroninfo pairs` has run."),
     "summary": ("Summary",
                 "Area under each ablation curve (AUC: mean test error over the fraction ablated, in [0, 1]; lower is "
                 "better), averaged over seeds and random repeats. Left: does ablating the least informative neurons "
@@ -288,6 +298,7 @@ def build_charts(tables: dict[str, pa.Table]) -> dict[str, alt.TopLevelMixin]:
         "layer_ablation": layer_chart(tables, bits, strategy),
         "quantizer_bits": bits_chart(tables, strategy),
         "zero_vs_mean": strategy_chart(tables, bits),
+        **({"pairs": pairs} if (pairs := pairs_chart(tables)) is not None else {}),
         "summary": summary_chart(tables, strategy),
     }
 

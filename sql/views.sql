@@ -73,3 +73,34 @@ SELECT
     neuron_layer,  -- the neuron's hidden layer
     neuron         -- the neuron's index within its layer
 FROM stg_ablation_orderings;
+
+-- neuron_pairs: one row per pair of neurons (i < j) and bits: what they carry about the class together.
+-- Definitions in docs/measures-pairs.md; the four atoms of each redundancy add up to joint_mi.
+CREATE OR REPLACE VIEW neuron_pairs AS
+SELECT
+    run_id, bits,
+    layer_i, neuron_i,   -- first neuron: (layer_i, neuron_i) < (layer_j, neuron_j)
+    layer_j, neuron_j,   -- second neuron (another layer only for pairs computed --across-layers)
+    mutual_info_i,       -- I(Ti;Y)
+    mutual_info_j,       -- I(Tj;Y)
+    joint_mi,            -- I(Ti,Tj;Y)
+    pair_mi,             -- I(Ti;Tj), label-free
+    red_mmi,             -- minimum-mutual-information redundancy min(I(Ti;Y), I(Tj;Y))
+    red_min,             -- Williams-Beer I_min: sum_y p(y) min(I_spec(Ti;y), I_spec(Tj;y))
+    unique_i_min, unique_j_min, synergy_min,  -- atoms with red_min: I(Ti;Y) - red_min, ..., joint_mi - I(Ti;Y) - I(Tj;Y) + red_min
+    unique_i_mmi, unique_j_mmi, synergy_mmi,  -- the same with red_mmi
+    co_info              -- I(Ti;Y) + I(Tj;Y) - I(Ti,Tj;Y) (> 0: redundancy dominates)
+FROM stg_neuron_pairs;
+
+-- neuron_redundancy: per neuron and bits, aggregates over its partners in the same layer (neuron_pairs).
+CREATE OR REPLACE VIEW neuron_redundancy AS
+SELECT
+    run_id, layer, neuron, bits,
+    mutual_info,         -- I(Ti;Y)
+    n_partners,          -- partners in the computed pairs (layer size - 1, unless restricted by --top)
+    max_red_min,         -- max_j red_min(i, j)
+    max_red_partner,     -- that partner j (smallest index among ties)
+    unique_min,          -- I(Ti;Y) - max_red_min: what no single other neuron duplicates
+    mean_synergy_min,    -- mean_j synergy_min(i, j)
+    max_synergy_min      -- max_j synergy_min(i, j)
+FROM stg_neuron_redundancy;

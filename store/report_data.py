@@ -23,7 +23,10 @@ MODELS = {
     "layer_composition": "report_layer_composition",
     "auc": "report_auc",
     "rank_correlation": "report_rank_correlation",
+    "pair_heatmap": "report_pair_heatmap",  # empty without neuron_pairs
+    "pair_hist": "report_pair_hist",
 }
+HEATMAP_TOP = 40  # most informative neurons per layer in the red_min heatmap
 
 
 def runs_of_group(wh: Warehouse, group_name: str) -> list[str]:
@@ -60,8 +63,8 @@ def groups_of_runs(wh: Warehouse, run_ids: list[str]) -> dict[str, list[str]]:
 def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
     """Every table the report charts need, for these runs (curves averaged over them).
 
-    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation (see the models'
-    column comments in ``sql/report_*.sql``).
+    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation, pair_heatmap, pair_hist
+    (see the models' column comments in ``sql/report_*.sql``).
     """
     run_ids = list(dict.fromkeys(run_ids))
     if not run_ids:
@@ -72,16 +75,17 @@ def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
         con.register("selected_runs", pa.table({"run_id": pa.array(run_ids, pa.string())}))
         _check_complete(con, run_ids)
         con.execute(sql_text("report_measure_values"))
-        params = {"steps": STEPS, "layer_steps": _layer_steps(con), "bins": BINS}
+        params = {"steps": STEPS, "layer_steps": _layer_steps(con), "bins": BINS, "top": HEATMAP_TOP}
         return {name: con.sql(sql_text(model, **params)).to_arrow_table() for name, model in MODELS.items()}
     finally:
         con.close()
 
 
 def _layer_steps(con) -> int:
-    """Points per layer curve: STEPS, fewer for deep networks (layers x 6 measures x 3 orderings curves in one chart)."""
+    """Points per layer curve: STEPS, fewer for deep networks (layers x 10 measures x 3 orderings curves in one
+    chart: the 6 of neuron_stats and the 4 pair aggregates of neuron_redundancy)."""
     layers = con.sql("SELECT max(len(hidden_sizes)) FROM runs JOIN selected_runs USING (run_id)").fetchall()[0][0] or 1
-    return max(10, min(STEPS, MAX_CHART_ROWS // (18 * layers) - 1))
+    return max(10, min(STEPS, MAX_CHART_ROWS // (30 * layers) - 1))
 
 
 def _check_complete(con, run_ids: list[str], views=("runs", "neuron_stats", "ablation_curves")) -> None:
