@@ -163,6 +163,32 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
     return run_id
 
 
+def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None) -> str:
+    """The usual pruning criteria per neuron (``neuron_baselines``): torch on the validation split, ablation damage on the test split."""
+    import sys
+
+    from pipeline import baselines as bl
+    from store.baselines import baselines_table, write_baselines
+
+    model = load_run(wh, run_id)
+    store = act.open_activations(wh, run_id)
+    data = data_of(model.spec, data_dir)
+    set_threads()
+    means = [store.train_mean(layer) for layer in store.layers]
+    norms = bl.weight_norms(model)
+    taylor = bl.taylor(model, data.val.x, data.val.y)
+    conductance = bl.conductance(model, data.val.x, data.val.y)
+    if conductance is None:
+        print("baselines: conductance skipped (captum is not installed; pip install 'neuroninfo[baselines]')", file=sys.stderr)
+    damage = bl.ablation_damage(model, data.test.x, data.test.y, "zero")
+    damage_mean = bl.ablation_damage(model, data.test.x, data.test.y, "mean", means)
+    values = [{**norms[i], "taylor": taylor[i], "conductance": None if conductance is None else conductance[i],
+               "ablation_damage": damage[i], "ablation_damage_mean": damage_mean[i]} for i in range(model.n_hidden)]
+    write_baselines(wh, run_id, baselines_table(values, [store.raw("val", layer) for layer in store.layers]))
+    refresh_catalog(wh)
+    return run_id
+
+
 def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -> list:
     """The low-first and high-first orderings of every measure (and bits), layer by layer and network-wide."""
     import numpy as np

@@ -80,4 +80,18 @@ SCHEMAS.update({
         ("frac_ablated", pa.float64()),
         ("test_error", pa.float64()),
     ]),
+    "neuron_baselines": pa.schema([
+        ("layer", pa.int32()),
+        ("neuron", pa.int32()),
+        ("weight_l1_in", pa.float64()),
+        ("weight_l2_in", pa.float64()),
+        ("weight_l1_out", pa.float64()),
+        ("act_mean", pa.float64()),
+        ("act_var", pa.float64()),
+        ("act_abs_mean", pa.float64()),
+        ("taylor", pa.float64()),
+        ("conductance", pa.float64()),  # NULL without the baselines extra (captum)
+        ("ablation_damage", pa.float64()),
+        ("ablation_damage_mean", pa.float64()),
+    ]),
 })
