@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", type=_words, default=("zero", "mean"), help="zero,mean")
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
-    p.add_argument("--measures", type=_words, help="comma-separated measures (default: all six)")
+    p.add_argument("--measures", type=_words, help="comma-separated measures (default: the six information measures; baseline criteria such as taylor need: neuroninfo baselines RUN_ID)")
     p.set_defaults(func=cmd_ablate)
 
     p = verbs.add_parser("train-and-measure", parents=[common], help="the whole flow over a grid (Prefect)")

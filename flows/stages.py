@@ -138,6 +138,9 @@ def is_complete(wh: Warehouse, run_id: str) -> bool:
 
 
 MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity")
+# criteria of neuron_baselines a pruning may rank by (ablation_damage is the target they predict: never one)
+BASELINES = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "act_mean", "act_var", "act_abs_mean", "taylor", "conductance")
+CRITERIA = MEASURES + BASELINES
 
 
 def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
@@ -190,20 +193,19 @@ def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None
 
 
 def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -> list:
-    """The low-first and high-first orderings of every measure (and bits), layer by layer and network-wide."""
+    """The low-first and high-first orderings of every measure or baseline criterion (and bits), layer by
+    layer and network-wide."""
     import numpy as np
 
     from pipeline.ablation import Ordering
-    from store.catalog import query, sql_text
 
-    unknown = [m for m in measures if m not in MEASURES]
+    unknown = [m for m in measures if m not in CRITERIA]
     if unknown:
-        raise NeuronInfoError(f"unknown measure {unknown[0]!r}; use one of {', '.join(MEASURES)}")
-    if not has_partition(wh, "neuron_stats", run_id):
-        raise NeuronInfoError(f"run {run_id} has no measures yet; run: neuroninfo measure {run_id}")
-    table = query(wh, sql_text("rankings", run_id=run_id)).to_pydict()
-    columns = {k: np.asarray(v) for k, v in table.items() if k != "bits"}
-    bits = np.array([-1 if b is None else b for b in table["bits"]])
+        hint = " (it uses the test split: a target, not a criterion)" if unknown[0].startswith("ablation_damage") else ""
+        raise NeuronInfoError(f"unknown measure {unknown[0]!r}{hint}; use one of {', '.join(CRITERIA)}")
+    columns = _ranking_columns(wh, run_id, measures)
+    bits = np.array([-1 if b is None else b for b in columns.pop("bits")])
+    columns = {k: np.asarray(v) for k, v in columns.items()}
     orderings = []
     for measure in measures:
         for b in sorted(set(bits[columns["measure"] == measure])):
@@ -218,6 +220,22 @@ def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -
                     neurons = np.stack([layer[keep][order], neuron[keep][order]], axis=1).astype(np.int64)
                     orderings.append(Ordering(scope, which, measure, None if b < 0 else int(b), ordering, 0, neurons))
     return orderings
+
+
+def _ranking_columns(wh: Warehouse, run_id: str, measures) -> dict[str, list]:
+    """Rows of sql/rankings.sql and/or sql/rankings_baselines.sql, whichever these measures need."""
+    from store.catalog import query, sql_text
+
+    out = {}
+    for names, table, model, verb in ((MEASURES, "neuron_stats", "rankings", "measure"),
+                                      (BASELINES, "neuron_baselines", "rankings_baselines", "baselines")):
+        if not any(m in names for m in measures):
+            continue
+        if not has_partition(wh, table, run_id):
+            raise NeuronInfoError(f"run {run_id} has no {table} yet; run: neuroninfo {verb} {run_id}")
+        for key, values in query(wh, sql_text(model, run_id=run_id)).to_pydict().items():
+            out.setdefault(key, []).extend(values)
+    return out
 
 
 def ablate_run(

@@ -196,7 +196,8 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
                     "pass": bool(r["low_beats_random"])})
         auc.append({**base, "test": "high_first − random", "diff": r["auc_high_first"] - r["auc_random"],
                     "pass": bool(r["random_beats_high"])})
-    rows = sorted({(MEASURES.index(r["measure"]), r["bits"] or 0, r["row"]) for r in auc})
+    rank = {m: i for i, m in enumerate(MEASURES)}  # baseline criteria (neuron_baselines) sort after the measures
+    rows = sorted({(rank.get(r["measure"], len(MEASURES)), r["bits"] or 0, r["row"]) for r in auc})
     row_order = [r[2] for r in rows]
     scopes = sorted({r["scope_label"] for r in auc}, key=lambda s: (s == "network", s))
     y = alt.Y("row:N", sort=row_order, title=None)
