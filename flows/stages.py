@@ -44,12 +44,15 @@ def data_of(spec: NetworkSpec, data_dir: str | Path | None) -> Dataset:
     return data
 
 
-def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset) -> None:
-    """Evaluate the unablated network and write its `runs` row."""
+def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, origin: str = "trained",
+                 lineage: dict | None = None) -> None:
+    """Evaluate the unablated network and write its `runs` row (``lineage``: see store.runs.write_run)."""
+    from pipeline.prune import n_params
+
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
-    write_run(wh, run_id, model.spec, sizes, val_error, test_error)
+    write_run(wh, run_id, model.spec, sizes, val_error, test_error, n_params(model), origin, lineage)
     refresh_catalog(wh)
 
 
@@ -118,7 +121,7 @@ def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None
     if not exists(target):
         write_bytes(target, read_bytes(location(path)))
     if not has_partition(wh, "runs", run_id):
-        register_run(wh, run_id, model, data)
+        register_run(wh, run_id, model, data, origin="imported")
     return run_id
 
 

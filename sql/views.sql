@@ -1,7 +1,7 @@
 -- Public views (DESIGN "Public SQL views"): the interface users' queries depend on.
 -- Re-created idempotently from the staging views; measures are in bits (log base 2).
 
--- runs: one row per trained or imported network.
+-- runs: one row per trained, pruned or imported network.
 CREATE OR REPLACE VIEW runs AS
 SELECT
     run_id,          -- first 16 hex digits of the SHA-256 of the checkpoint file
@@ -15,7 +15,16 @@ SELECT
     n_train, n_val, n_test,
     val_error, test_error,  -- fraction misclassified by the unablated network
     spec,            -- the checkpoint's spec JSON
-    created_at
+    created_at,
+    coalesce(origin, 'trained') AS origin,  -- 'trained' | 'pruned' | 'imported' (rows older than the column: 'trained')
+    parent_run_id,   -- pruned runs: the run they were cut from; NULL otherwise
+    pruned_by,       -- pruned runs: criterion@bits/scope/strategy/ft<epochs>; NULL otherwise
+    kept_fraction,   -- pruned runs: hidden neurons kept / the parent's; NULL otherwise
+    coalesce(n_params,  -- weights and biases (+ 2 per neuron with batch norm); computed from the sizes for older rows
+        list_sum(list_transform(range(1, len(hidden_sizes) + 2),
+            lambda i: ([input_dim] || hidden_sizes || [n_classes])[i] * ([input_dim] || hidden_sizes || [n_classes])[i + 1]
+                      + ([input_dim] || hidden_sizes || [n_classes])[i + 1]))
+        + CASE WHEN regularizer = 'dropout_bn' THEN 2 * list_sum(hidden_sizes) ELSE 0 END)::BIGINT AS n_params
 FROM stg_runs;
 
 -- quantizers: thresholds that map a neuron's output T to a bin (code = #thresholds below T).
@@ -76,3 +85,20 @@ SELECT
     ablation_damage,       -- test-error increase from ablating this neuron alone (to 0): ground truth, not a criterion
     ablation_damage_mean   -- the same, ablating to the training-set mean
 FROM stg_neuron_baselines;
+
+-- pruning_curves: test error of a run physically pruned by a criterion (prune-sweep), without and with fine-tuning.
+CREATE OR REPLACE VIEW pruning_curves AS
+SELECT
+    run_id,            -- the run that was pruned (the pruned networks themselves are not registered)
+    measure,           -- criterion: an information measure, a neuron_baselines criterion, or 'random'
+    bits,              -- quantizer bits of an information measure; NULL otherwise
+    scope,             -- 'network' | 'layer'
+    strategy,          -- 'zero' | 'mean' (bias balancing)
+    finetune_epochs,   -- epochs of fine-tuning after pruning (0: none)
+    keep,              -- requested kept fraction
+    kept_fraction,     -- hidden neurons kept / the run's hidden neurons
+    hidden_sizes,      -- widths of the pruned network
+    n_params,          -- its weights and biases
+    val_error, test_error,
+    note               -- where a layer's one-neuron minimum bound
+FROM stg_pruning_curves;

@@ -26,6 +26,11 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("test_error", pa.float64()),
         ("spec", pa.string()),  # the checkpoint's spec JSON
         ("created_at", pa.timestamp("us", tz="UTC")),
+        ("origin", pa.string()),  # 'trained' | 'pruned' | 'imported' (NULL in partitions written before it existed)
+        ("parent_run_id", pa.string()),  # the run a pruned network was cut from
+        ("pruned_by", pa.string()),  # e.g. 'mutual_info@1b/network/mean/ft1'
+        ("kept_fraction", pa.float64()),  # hidden neurons kept / the parent's hidden neurons
+        ("n_params", pa.int64()),  # weights and biases (batch norm affine parameters included)
     ]),
     "quantizers": pa.schema([
         ("layer", pa.int32()),
@@ -93,5 +98,19 @@ SCHEMAS.update({
         ("conductance", pa.float64()),  # NULL without the baselines extra (captum)
         ("ablation_damage", pa.float64()),
         ("ablation_damage_mean", pa.float64()),
+    ]),
+    "pruning_curves": pa.schema([
+        ("measure", pa.string()),  # the pruning criterion; 'random' ranks by a seed-0 permutation
+        ("bits", pa.int32()),  # quantizer bits of an information measure; NULL otherwise
+        ("scope", pa.string()),  # 'network' (one ranking over all hidden neurons) | 'layer'
+        ("strategy", pa.string()),  # 'zero' | 'mean' (pruned outputs folded into the next bias)
+        ("finetune_epochs", pa.int32()),
+        ("keep", pa.float64()),  # requested kept fraction
+        ("kept_fraction", pa.float64()),  # hidden neurons kept / hidden neurons of the run
+        ("hidden_sizes", pa.list_(pa.int32())),  # of the pruned network
+        ("n_params", pa.int64()),
+        ("val_error", pa.float64()),
+        ("test_error", pa.float64()),
+        ("note", pa.string()),  # where a layer's one-neuron minimum bound; NULL otherwise
     ]),
 })
