@@ -142,7 +142,7 @@ def is_complete(wh: Warehouse, run_id: str) -> bool:
 
 MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity")
 # criteria of neuron_baselines a pruning may rank by (ablation_damage is the target they predict: never one)
-BASELINES = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "act_mean", "act_var", "act_abs_mean", "taylor", "conductance")
+BASELINES = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "torch_pruning_magnitude", "act_mean", "act_var", "act_abs_mean", "taylor", "conductance")
 CRITERIA = MEASURES + BASELINES
 
 
@@ -186,9 +186,13 @@ def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None
     conductance = bl.conductance(model, data.val.x, data.val.y)
     if conductance is None:
         print("baselines: conductance skipped (captum is not installed; pip install 'neuroninfo[baselines]')", file=sys.stderr)
+    group = bl.torch_pruning_magnitude(model)
+    if group is None:
+        print("baselines: torch_pruning_magnitude skipped (torch-pruning is not installed; pip install 'neuroninfo[baselines]')", file=sys.stderr)
     damage = bl.ablation_damage(model, data.test.x, data.test.y, "zero")
     damage_mean = bl.ablation_damage(model, data.test.x, data.test.y, "mean", means)
     values = [{**norms[i], "taylor": taylor[i], "conductance": None if conductance is None else conductance[i],
+               "torch_pruning_magnitude": None if group is None else group[i],
                "ablation_damage": damage[i], "ablation_damage_mean": damage_mean[i]} for i in range(model.n_hidden)]
     write_baselines(wh, run_id, baselines_table(values, [store.raw("val", layer) for layer in store.layers]))
     refresh_catalog(wh)

@@ -6,6 +6,10 @@ All are computed on the eval-mode network with batch norm folded into the Linear
 * ``weight_l1_in`` / ``weight_l2_in``: L1 / L2 norm of the neuron's incoming weights (its row of the
   folded Linear, bias excluded); ``weight_l1_out``: L1 norm of its outgoing weights (its column of
   the next Linear).
+* ``torch_pruning_magnitude``: Torch-Pruning's default criterion, ``GroupMagnitudeImportance()``
+  (p=2, mean over the group, divided by the layer's mean) on the Linear's out-channel group: the
+  mean of the squared L2 norms of the neuron's incoming row and outgoing column, relative to its
+  layer. Needs the ``baselines`` extra.
 * ``taylor``: mean over samples of |a * dL/da| (Molchanov et al. 2017), L the cross-entropy of that
   sample, a the neuron's output.
 * ``conductance``: Captum's ``LayerConductance`` of the neuron for the true class (its logit), baseline
@@ -58,6 +62,23 @@ def folded_sequential(model: MLP) -> nn.Sequential:
         if i < model.n_hidden:
             modules.append(nn.ReLU() if model.spec.activation == "relu" else nn.Sigmoid())
     return nn.Sequential(*modules).eval()
+
+
+def torch_pruning_magnitude(model: MLP) -> list[np.ndarray] | None:
+    """Per hidden layer: Torch-Pruning's default group magnitude importance; None without torch-pruning."""
+    try:
+        import torch_pruning as tp
+    except ImportError:
+        return None
+    net = folded_sequential(model)
+    graph = tp.DependencyGraph().build_dependency(net, example_inputs=torch.zeros(1, model.spec.input_dim, dtype=net[0].weight.dtype))
+    importance = tp.importance.GroupMagnitudeImportance()
+    out = []
+    for l in range(model.n_hidden):
+        lin = net[2 * l]
+        group = graph.get_pruning_group(lin, tp.prune_linear_out_channels, idxs=list(range(lin.out_features)))
+        out.append(importance(group).detach().double().numpy())
+    return out
 
 
 def taylor(model: MLP, x: torch.Tensor, y: torch.Tensor, batch_size: int = 4096) -> list[np.ndarray]:

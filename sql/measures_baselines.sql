@@ -1,7 +1,7 @@
 -- measures_baselines: one row per (layer, neuron) with every baseline importance measure (view neuron_baselines).
 -- Inputs (registered Arrow tables):
 --   raw_outputs(layer, neuron, value)  the stored raw validation outputs T, one row per (neuron, sample)
---   torch_baselines(layer, neuron, weight_l1_in, weight_l2_in, weight_l1_out, taylor, conductance,
+--   torch_baselines(layer, neuron, weight_l1_in, weight_l2_in, weight_l1_out, torch_pruning_magnitude, taylor, conductance,
 --                   ablation_damage, ablation_damage_mean)  computed with torch (pipeline/baselines.py)
 WITH activation_stats AS (
     SELECT
@@ -20,6 +20,7 @@ joined AS (
         t.weight_l1_in,          -- L1 norm of the incoming weights (batch norm folded)
         t.weight_l2_in,          -- L2 norm of the incoming weights (batch norm folded)
         t.weight_l1_out,         -- L1 norm of the outgoing weights
+        t.torch_pruning_magnitude, -- Torch-Pruning's GroupMagnitudeImportance(); NULL without torch-pruning
         a.act_mean,
         a.act_var,
         a.act_abs_mean,

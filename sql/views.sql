@@ -77,6 +77,7 @@ SELECT
     weight_l1_in,          -- L1 norm of the incoming weights, batch norm folded
     weight_l2_in,          -- L2 norm of the incoming weights, batch norm folded
     weight_l1_out,         -- L1 norm of the outgoing weights
+    torch_pruning_magnitude, -- Torch-Pruning's default GroupMagnitudeImportance() (relative to the layer); NULL without it
     act_mean,              -- mean raw validation output
     act_var,               -- its population variance
     act_abs_mean,          -- mean absolute raw validation output

@@ -9,7 +9,7 @@ from store.measures import connect
 from store.paths import Warehouse
 from store.tables import write_partition
 
-TORCH_COLUMNS = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "taylor", "conductance",
+TORCH_COLUMNS = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "torch_pruning_magnitude", "taylor", "conductance",
                  "ablation_damage", "ablation_damage_mean")
 
 

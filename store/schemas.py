@@ -91,6 +91,7 @@ SCHEMAS.update({
         ("weight_l1_in", pa.float64()),
         ("weight_l2_in", pa.float64()),
         ("weight_l1_out", pa.float64()),
+        ("torch_pruning_magnitude", pa.float64()),  # NULL without the baselines extra (torch-pruning)
         ("act_mean", pa.float64()),
         ("act_var", pa.float64()),
         ("act_abs_mean", pa.float64()),

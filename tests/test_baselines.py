@@ -70,6 +70,15 @@ def test_weight_norms_fold_batch_norm():
     np.testing.assert_allclose(norms[0]["weight_l1_out"], [1.5, 0])  # layer 2's rows halved too
 
 
+def test_torch_pruning_magnitude_by_hand():
+    pytest.importorskip("torch_pruning")
+    got = bl.torch_pruning_magnitude(hand_net())
+    # layer 1: squared row norms [9, 25], squared outgoing column norms [5, 0]; mean [7, 12.5]; / layer mean 9.75
+    np.testing.assert_allclose(got[0], np.array([7, 12.5]) / 9.75, rtol=1e-6)
+    # layer 2: rows [1, 4], columns of W2 [5, 10]; mean [3, 7]; / 5
+    np.testing.assert_allclose(got[1], [0.6, 1.4], rtol=1e-6)
+
+
 def test_taylor_against_numpy(samples):
     x, y = samples
     got = bl.taylor(hand_net(), x, y)
