@@ -85,9 +85,16 @@ def test_prune_cli_says_when_a_layer_minimum_binds(measured):
     assert bad.returncode == 2 and "not a criterion" in bad.stderr
 
 
-def test_prune_sweep_writes_pruning_curves(measured):
+@pytest.fixture(scope="module")
+def swept(measured):
     wh, run_id = measured
     prune_sweep_run(wh, run_id, ("mutual_info", "weight_l1_in", "random"), keeps=(0.5, 0.25), finetune_epochs=(0, 1))
+    return wh, run_id
+
+
+def test_prune_sweep_writes_pruning_curves(swept):
+    wh, run_id = swept
+    prune_run(wh, run_id, "mutual_info", 0.5, bits=1, scope="network", strategy="mean")  # registered: same network
     table = rows(wh, f"SELECT * FROM pruning_curves WHERE run_id = '{run_id}' ORDER BY measure, keep, finetune_epochs")
     assert len(table) == 3 * 2 * 2
     mi = [r for r in table if r["measure"] == "mutual_info" and r["keep"] == 0.5 and r["finetune_epochs"] == 0][0]
@@ -115,3 +122,28 @@ def test_old_runs_partitions_still_read(tmp_path):
     got = rows(wh, "SELECT origin, parent_run_id, kept_fraction, n_params FROM runs")
     assert got == [{"origin": "trained", "parent_run_id": None, "kept_fraction": None,
                     "n_params": (8 * 5 + 5) + (5 * 3 + 3) + (3 * 2 + 2) + 2 * (5 + 3)}]
+
+
+def average_ranks(v):
+    v = np.asarray(v, dtype=float)
+    order = np.argsort(v, kind="stable")
+    ranks = np.empty(len(v))
+    ranks[order] = np.arange(1, len(v) + 1)
+    for value in np.unique(v):  # ties share the mean of their positions
+        ranks[v == value] = ranks[v == value].mean()
+    return ranks
+
+
+def test_criterion_damage_is_spearman(measured):
+    wh, run_id = measured
+    table = rows(wh, f"SELECT layer, neuron, taylor, ablation_damage FROM neuron_baselines WHERE run_id = '{run_id}' AND layer = 1 ORDER BY neuron")
+    got = rows(wh, f"SELECT spearman_damage FROM criterion_damage WHERE run_id = '{run_id}' AND scope = 'layer' AND layer = 1 AND measure = 'taylor'")
+    expected = np.corrcoef(average_ranks([r["taylor"] for r in table]), average_ranks([r["ablation_damage"] for r in table]))[0, 1]
+    assert got[0]["spearman_damage"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_pruning_summary_averages_seeds(swept):
+    wh, run_id = swept
+    got = rows(wh, "SELECT n_runs, error_mean, error_min FROM pruning_summary WHERE measure = 'random' AND keep = 0.5 AND finetune_epochs = 0")
+    curve = rows(wh, f"SELECT test_error FROM pruning_curves WHERE run_id = '{run_id}' AND measure = 'random' AND keep = 0.5 AND finetune_epochs = 0")
+    assert got == [{"n_runs": 1, "error_mean": curve[0]["test_error"], "error_min": curve[0]["test_error"]}]
