@@ -70,7 +70,7 @@ SELECT
     n_ablated, frac_ablated, test_error
 FROM stg_ablation_curves;
 
--- neuron_baselines: one row per (run, layer, neuron) with the usual pruning criteria (docs/measures-baselines.md).
+-- neuron_baselines: one row per (run, layer, neuron) with the usual pruning criteria (docs/baselines.md).
 CREATE OR REPLACE VIEW neuron_baselines AS
 SELECT
     run_id, layer, neuron,
