@@ -44,10 +44,13 @@ def inputs():
     return torch.rand(N, D, generator=g, dtype=torch.float64) * 2 - 1
 
 
-def labelled(model, x):
-    """Labels the unpruned network gets right (so pruning visibly raises the error)."""
+def case(name, x):
+    """A net, labels it gets right (so pruning visibly raises the error), its sizes and training means."""
+    model = random_net(name)
     with torch.no_grad():
-        return x, model(x).argmax(1)
+        y = model(x).argmax(1)
+    sizes = list(model.spec.hidden_sizes)
+    return model, y, sizes, means_of(sizes)
 
 
 def means_of(sizes):
@@ -63,10 +66,8 @@ def curve(model, x, y, order: Ordering, strategy, means):
 @pytest.mark.parametrize("strategy", ["zero", "mean"])
 @pytest.mark.parametrize("name", list(NETS))
 def test_layer_scope_matches_ablation(name, strategy, inputs):
-    model = random_net(name)
-    x, y = labelled(model, inputs)
-    sizes = list(model.spec.hidden_sizes)
-    means = means_of(sizes)
+    x = inputs
+    model, y, sizes, means = case(name, x)
     rng = np.random.default_rng(3)
     moved = False
     for l, m in enumerate(sizes, start=1):
@@ -86,10 +87,8 @@ def test_layer_scope_matches_ablation(name, strategy, inputs):
 @pytest.mark.parametrize("strategy", ["zero", "mean"])
 @pytest.mark.parametrize("name", list(NETS))
 def test_network_scope_matches_ablation(name, strategy, inputs):
-    model = random_net(name)
-    x, y = labelled(model, inputs)
-    sizes = list(model.spec.hidden_sizes)
-    means = means_of(sizes)
+    x = inputs
+    model, y, sizes, means = case(name, x)
     flat = np.concatenate([np.stack([np.full(m, l), np.arange(m)], 1) for l, m in enumerate(sizes, start=1)])
     ranking = flat[np.random.default_rng(4).permutation(len(flat))].astype(np.int64)
     errors = curve(model, x, y, Ordering("network", None, "hand", 1, "low_first", 0, ranking), strategy, means)
