@@ -26,6 +26,7 @@ MODELS = {
     "layer_composition": "report_layer_composition",
     "auc": "report_auc",
     "rank_correlation": "report_rank_correlation",
+    "pruning": "report_pruning",
 }
 
 
@@ -63,7 +64,7 @@ def groups_of_runs(wh: Warehouse, run_ids: list[str]) -> dict[str, list[str]]:
 def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
     """Every table the report charts need, for these runs (curves averaged over them).
 
-    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation (see the models'
+    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation, pruning (see the models'
     column comments in ``sql/report_*.sql``).
     """
     run_ids = list(dict.fromkeys(run_ids))

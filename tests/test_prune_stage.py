@@ -147,3 +147,10 @@ def test_pruning_summary_averages_seeds(swept):
     got = rows(wh, "SELECT n_runs, error_mean, error_min FROM pruning_summary WHERE measure = 'random' AND keep = 0.5 AND finetune_epochs = 0")
     curve = rows(wh, f"SELECT test_error FROM pruning_curves WHERE run_id = '{run_id}' AND measure = 'random' AND keep = 0.5 AND finetune_epochs = 0")
     assert got == [{"n_runs": 1, "error_mean": curve[0]["test_error"], "error_min": curve[0]["test_error"]}]
+
+
+def test_report_has_a_pruning_section(swept):
+    wh, run_id = swept
+    page = stages.write_report_of(wh, [run_id], "pruned-report").read_text()
+    assert 'id="chart-pruning"' in page and "Pruning by criterion" in page
+    assert (wh.reports / "pruned-report-pruning.png").exists()
