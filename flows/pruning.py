@@ -116,6 +116,23 @@ def prune_sweep_run(wh: Warehouse, run_id: str, measures: tuple[str, ...] | None
                     "test_error": error_rate(pruned, data.test.x, data.test.y),
                     "note": "; ".join(notes) or None,
                 })
-    write_partition(wh, "pruning_curves", run_id, pa.Table.from_pylist(rows, schema=SCHEMAS["pruning_curves"]))
+    new = pa.Table.from_pylist(rows, schema=SCHEMAS["pruning_curves"])
+    write_partition(wh, "pruning_curves", run_id, _merged(wh, run_id, new))
     refresh_catalog(wh)
     return run_id
+
+
+SWEEP_KEY = ("measure", "bits", "scope", "strategy", "finetune_epochs", "keep")
+
+
+def _merged(wh: Warehouse, run_id: str, new: pa.Table) -> pa.Table:
+    """The run's stored pruning_curves rows that ``new`` does not recompute, plus ``new``: sweeps with
+    other options (scope, strategy, bits, fractions) add to the table instead of replacing it."""
+    from store.catalog import query
+
+    if not has_partition(wh, "pruning_curves", run_id):
+        return new
+    old = query(wh, f"SELECT * EXCLUDE (run_id) FROM pruning_curves WHERE run_id = '{run_id}'").to_pylist()
+    redone = {tuple(r[k] for k in SWEEP_KEY) for r in new.to_pylist()}
+    kept = [r for r in old if tuple(r[k] for k in SWEEP_KEY) not in redone]
+    return pa.concat_tables([pa.Table.from_pylist(kept, schema=new.schema), new])

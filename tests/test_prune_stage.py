@@ -154,3 +154,12 @@ def test_report_has_a_pruning_section(swept):
     page = stages.write_report_of(wh, [run_id], "pruned-report").read_text()
     assert 'id="chart-pruning"' in page and "Pruning by criterion" in page
     assert (wh.reports / "pruned-report-pruning.png").exists()
+
+
+def test_a_second_sweep_adds_rows(swept):
+    wh, run_id = swept
+    before = rows(wh, f"SELECT count(*) AS n FROM pruning_curves WHERE run_id = '{run_id}'")[0]["n"]
+    prune_sweep_run(wh, run_id, ("random",), keeps=(0.5,), scope="layer", strategy="zero", finetune_epochs=(0,))
+    prune_sweep_run(wh, run_id, ("random",), keeps=(0.5,), scope="layer", strategy="zero", finetune_epochs=(0,))  # same key: replaced
+    got = rows(wh, f"SELECT scope, count(*) AS n FROM pruning_curves WHERE run_id = '{run_id}' GROUP BY scope ORDER BY scope")
+    assert got == [{"scope": "layer", "n": 1}, {"scope": "network", "n": before}]
