@@ -234,12 +234,12 @@ def _ranking_columns(wh: Warehouse, run_id: str, measures) -> dict[str, list]:
     from store.catalog import query, sql_text
 
     out = {}
-    for names, table, model, verb in ((MEASURES, "neuron_stats", "rankings", "measure"),
-                                      (BASELINES, "neuron_baselines", "rankings_baselines", "baselines")):
+    for names, table, model, what, verb in ((MEASURES, "neuron_stats", "rankings", "measures", "measure"),
+                                            (BASELINES, "neuron_baselines", "rankings_baselines", "baselines", "baselines")):
         if not any(m in names for m in measures):
             continue
         if not has_partition(wh, table, run_id):
-            raise NeuronInfoError(f"run {run_id} has no {table} yet; run: neuroninfo {verb} {run_id}")
+            raise NeuronInfoError(f"run {run_id} has no {what} yet; run: neuroninfo {verb} {run_id}")
         for key, values in query(wh, sql_text(model, run_id=run_id)).to_pydict().items():
             out.setdefault(key, []).extend(values)
     return out
