@@ -5,6 +5,7 @@ Plain functions over a warehouse, like flows/stages.py; no Prefect here.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,6 @@ def prune_run(wh: Warehouse, run_id: str, measure: str, keep: float, bits: int |
     model, means, data = _inputs(wh, run_id, strategy, data_dir)
     pruned, notes = pruned_network(model, ranking_of(wh, run_id, measure, bits), keep, scope, strategy, means,
                                    finetune_epochs, data)
-    from dataclasses import replace
-
     pruned.spec = replace(pruned.spec, epochs=model.spec.epochs + finetune_epochs)  # epochs trained in all
     new_id = save_checkpoint(wh, pruned)
     label = f"{criterion_label(measure, bits)}/{scope}/{strategy}/ft{finetune_epochs}"
