@@ -9,14 +9,19 @@ import argparse
 import json
 import sys
 
+from flows.serve_local import private_server
 from pipeline.errors import NeuronInfoError
 
 
 def _ints(text: str) -> tuple[int, ...]:
+    """Comma-separated integers, duplicates dropped (order kept); an empty list is an error."""
     try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
+        values = tuple(dict.fromkeys(int(v) for v in text.split(",") if v.strip()))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
+    return values
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -34,7 +39,21 @@ def _run_id(text: str) -> str:
 
 
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
+    """Comma-separated words, duplicates dropped (order kept); an empty list is an error."""
+    values = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one comma-separated value, got {text!r}")
+    return values
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def cmd_train(args) -> str:
@@ -96,6 +115,17 @@ def cmd_prune_sweep(args) -> str:
 
 
 def cmd_train_and_measure(args) -> None:
+    from flows.stages import grid_specs
+
+    grid_specs(args.preset, args.dataset, list(args.hidden) if args.hidden else None, list(args.activations),
+               list(args.regularizers), list(args.seeds), args.epochs, args.n_val, list(args.bits), list(args.strategy),
+               args.data_dir)  # every mistake is one line before any server starts
+    wh = _warehouse(args)
+    with private_server():
+        return _train_and_measure(args, wh)
+
+
+def _train_and_measure(args, wh):
     from flows.train_and_measure import task_runner_for, train_and_measure
 
     flow = train_and_measure.with_options(task_runner=task_runner_for(args.task_runner, args.dask_address, args.workers))
@@ -103,11 +133,10 @@ def cmd_train_and_measure(args) -> None:
         preset=args.preset, dataset=args.dataset, hidden_sizes=list(args.hidden) if args.hidden else None,
         activations=list(args.activations), regularizers=list(args.regularizers), seeds=list(args.seeds),
         epochs=args.epochs, n_val=args.n_val, bits=list(args.bits), strategies=list(args.strategy),
-        random_repeats=args.random_repeats, steps=args.steps, warehouse=args.warehouse, data_dir=args.data_dir,
+        random_repeats=args.random_repeats, steps=args.steps, warehouse=str(wh.root), data_dir=args.data_dir,
     )
     from store.paths import join, list_files
 
-    wh = _warehouse(args)
     print(f"\ndone: {len(run_ids)} run(s) in {wh.root}")
     for name in list_files(wh.reports):
         if name.endswith(".html"):
@@ -120,12 +149,64 @@ def cmd_train_and_measure(args) -> None:
     return run_ids[-1] if run_ids else None
 
 
-def cmd_reanalyze(args) -> str | None:
-    from flows.reanalyze import reanalyze_checkpoints
+REJECTED_EXIT = 3  # reanalyze: some inbox files were rejected; verify: problems were found
 
-    run_ids = reanalyze_checkpoints(inbox=args.inbox, warehouse=args.warehouse, data_dir=args.data_dir,
-                                    random_repeats=args.random_repeats, steps=args.steps)
-    return run_ids[-1] if run_ids else None
+
+def cmd_reanalyze(args) -> int:
+    wh = _warehouse(args)
+    with private_server():
+        from flows.reanalyze import reanalyze_checkpoints
+
+        outcomes = reanalyze_checkpoints(inbox=args.inbox, warehouse=str(wh.root), data_dir=args.data_dir, bits=list(args.bits),
+                                         strategies=list(args.strategy), random_repeats=args.random_repeats, steps=args.steps)
+    rejected = [o for o in outcomes if o["status"] == "rejected"]
+    for o in rejected:
+        print(f"rejected {o['file']}: {o['reason']}", file=sys.stderr)
+    analysed = sum(o["status"] == "analysed" for o in outcomes)
+    print(f"{analysed} analysed, {len(rejected)} rejected")
+    return REJECTED_EXIT if rejected else 0
+
+
+def cmd_verify(args) -> int:
+    from store.verify import verify
+
+    wh = _warehouse(args, create=False)
+    found = verify(wh, list(args.run_ids) or None)
+    for problem in found:
+        print(problem.line())
+    if found and args.repair:
+        from flows.repair import repair_run
+
+        by_run: dict = {}
+        for problem in found:
+            by_run.setdefault(problem.run_id, []).append(problem)
+        left = 0
+        for run_id, problems in by_run.items():
+            if run_id is None:
+                continue
+            for line in repair_run(wh, run_id, problems, args.data_dir):
+                print(line)
+                left += line.startswith("still damaged") or "cannot be recomputed" in line
+        print(f"{len(found)} problem(s) found, {left} left after repair")
+        return REJECTED_EXIT if left else 0
+    print(f"{len(found)} problem(s) found" + ("; fix derivable ones with: neuroninfo verify --repair" if found else ""))
+    return REJECTED_EXIT if found else 0
+
+
+def cmd_rm(args) -> None:
+    from store.lifecycle import remove_run
+
+    for path in remove_run(_warehouse(args, create=False), args.run_id):
+        print(f"removed {path}")
+
+
+def cmd_gc(args) -> None:
+    from store.lifecycle import gc
+
+    removed = gc(_warehouse(args, create=False), args.older_than * 3600)
+    for path in removed:
+        print(f"removed {path}")
+    print(f"{len(removed)} item(s) removed")
 
 
 def cmd_report(args) -> None:
@@ -133,7 +214,7 @@ def cmd_report(args) -> None:
     from store.catalog import query
     from store.report_data import runs_of_group
 
-    wh = _warehouse(args)
+    wh = _warehouse(args, create=False)
     if args.run:
         rows = query(wh, f"SELECT name FROM runs WHERE run_id = '{args.run}'").to_pylist()
         if not rows:
@@ -157,9 +238,14 @@ def cmd_serve(args) -> None:
 
 
 def cmd_sql(args) -> None:
-    from store.catalog import query
+    from store.catalog import problems, query
 
-    table = query(_warehouse(args), args.query)
+    wh = _warehouse(args, create=False)
+    table = query(wh, args.query, timeout=args.timeout)
+    found = problems(wh)
+    if found:
+        print(f"warning: {len(found)} damaged file(s) left out of the views (first: {found[0].line()}); "
+              "see SELECT * FROM warehouse_problems", file=sys.stderr)
     rows = table.to_pylist()
     if args.format == "json":
         print(json.dumps(rows, default=str, indent=1))
@@ -184,26 +270,32 @@ def format_table(names: list[str], rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _warehouse(args):
-    from store.paths import open_warehouse
+def _warehouse(args, create: bool = True):
+    """The warehouse of ``--warehouse``: upgraded, crash leftovers removed, catalog current. Read verbs
+    pass ``create=False`` and never make one."""
+    from store.catalog import ensure_catalog
+    from store.lifecycle import prepare
 
-    return open_warehouse(args.warehouse)
+    wh = prepare(args.warehouse, create=create)
+    ensure_catalog(wh)
+    return wh
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--warehouse", help="warehouse directory or fsspec URL, e.g. s3://bucket/prefix (default $NEURONINFO_WAREHOUSE or ./warehouse)")
     common.add_argument("--data-dir", help="directory holding the official dataset files (default $NEURONINFO_DATA)")
+    common.add_argument("--verbose", action="store_true", help="show Prefect's own log lines (hidden by default)")
 
-    parser = argparse.ArgumentParser(prog="neuroninfo", description="Which neurons of a network matter, and why.")
-    verbs = parser.add_subparsers(dest="verb", required=True)
+    parser = _Parser(prog="neuroninfo", description="Which neurons of a network matter, and why.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
     p = verbs.add_parser("train", parents=[common], help="train one network and register it in `runs`")
     p.add_argument("--dataset", required=True, help="mnist | fashion-mnist | cifar10 | synthetic[-K]")
     p.add_argument("--preset", help="hyper-parameter preset (default: the dataset's own)")
     p.add_argument("--hidden", type=_ints, help="hidden sizes, e.g. 300,100")
     p.add_argument("--activation", default="relu", help="relu | sigmoid")
-    p.add_argument("--regularizer", default="none", help="none | l2 | dropout | dropout_bn")
+    p.add_argument("--regularizer", default="dropout", help="none | l2 | dropout | dropout_bn (default dropout, as train-and-measure)")
     p.add_argument("--dropout", type=float, help="dropout rate (regularizers dropout, dropout_bn)")
     p.add_argument("--weight-decay", type=float, help="L2 weight decay (regularizer l2)")
     p.add_argument("--epochs", type=int)
@@ -225,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("ablate", parents=[common], help="cumulative ablation curves on the test split")
     p.add_argument("run_id", type=_run_id)
-    p.add_argument("--strategy", type=_words, default=("zero", "mean"), help="zero,mean")
+    p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"), help="zero,mean")
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
     p.add_argument("--measures", type=_words, help="comma-separated measures (default: the six information measures; baseline criteria such as taylor need: neuroninfo baselines RUN_ID)")
@@ -262,10 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activations", type=_words, default=("relu",))
     p.add_argument("--regularizers", type=_words, default=("dropout",))
     p.add_argument("--seeds", type=_ints, default=(0,))
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, help="default: the preset's (make run passes 5)")
     p.add_argument("--n-val", type=int)
     p.add_argument("--bits", type=_ints, default=(1, 2, 3))
-    p.add_argument("--strategy", type=_words, default=("zero", "mean"))
+    p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"))
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int)
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
@@ -275,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("reanalyze", parents=[common], help="analyse checkpoints dropped into the inbox")
     p.add_argument("--inbox", help="default: <warehouse>/inbox")
+    p.add_argument("--bits", type=_ints, default=(1, 2, 3))
+    p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"))
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int)
     p.set_defaults(func=cmd_reanalyze)
@@ -289,23 +383,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cron", default="*/15 * * * *", help="schedule of reanalyze-checkpoints/scheduled")
     p.set_defaults(func=cmd_serve)
 
-    p = verbs.add_parser("sql", parents=[common], help="read-only SQL over the public views")
+    p = verbs.add_parser("sql", parents=[common], help="read-only SQL over the public views (sandboxed)")
     p.add_argument("query")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--timeout", type=_positive, default=300.0, help="stop the query after this many seconds (default 300)")
     p.set_defaults(func=cmd_sql)
+
+    p = verbs.add_parser("verify", parents=[common], help="check every file against its checksum; --repair recomputes derived data")
+    p.add_argument("run_ids", nargs="*", type=_run_id, metavar="RUN_ID")
+    p.add_argument("--repair", action="store_true", help="recompute damaged derived data (activations, tables)")
+    p.set_defaults(func=cmd_verify)
+
+    p = verbs.add_parser("rm", parents=[common], help="delete a run and everything derived from it")
+    p.add_argument("run_id", type=_run_id)
+    p.set_defaults(func=cmd_rm)
+
+    p = verbs.add_parser("gc", parents=[common], help="remove crash leftovers and old rejected inbox files")
+    p.add_argument("--older-than", type=_positive, default=24.0, help="age in hours (default 24)")
+    p.set_defaults(func=cmd_gc)
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line (argparse's default prints the usage block first)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see: {self.prog} --help\n")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ["NEURONINFO_CLI"] = "1"  # progress lines print here (flows.train_and_measure.progress_to_run_log)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     args = build_parser().parse_args(argv)
+    if not args.verbose:  # Prefect's per-task chatter; its warnings and errors still show
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from store.catalog import QueryInterrupted
+
     try:
         result = args.func(args)
     except NeuronInfoError as e:
         print(f"neuroninfo {args.verb}: error: {e}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, QueryInterrupted):
+        print(f"neuroninfo {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug or an unexpected failure: one line, the traceback on request
+        if os.environ.get("NEURONINFO_DEBUG"):
+            raise
+        text = (str(e).strip().splitlines() or [""])[0]
+        print(f"neuroninfo {args.verb}: unexpected error: {type(e).__name__}: {text} (rerun with NEURONINFO_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
     if isinstance(result, str):
         print(result)
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

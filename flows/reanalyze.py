@@ -1,29 +1,34 @@
-"""Flow `reanalyze-checkpoints`: analyse every checkpoint dropped into the inbox that is not complete yet.
+"""Flow `reanalyze-checkpoints`: analyse every checkpoint dropped into the inbox.
 
-A file that is not a valid checkpoint (or does not fit its dataset) is moved to ``inbox/rejected/``
-with a ``.reason.txt`` beside it; it never stops the others.
+Each file is handled on its own (one task per file): any failure of any kind moves that file to
+``inbox/rejected/`` with its reason and the batch goes on; analysed files and duplicates go to
+``inbox/done/``. The flow run completes and publishes a table artifact of every outcome.
 """
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import stages
-from flows.train_and_measure import RETRIES, analyse, report_task
-from pipeline.errors import NeuronInfoError
-from store.inbox import pending_files, reject
-from store.paths import location, name_of, open_warehouse
+from flows.train_and_measure import progress_to_run_log, report_task
+from store.inbox import pending_files
+from store.paths import location, open_warehouse
 
 
-@task(name="import-checkpoint", **RETRIES)
-def import_task(warehouse: str, path: str, data_dir: str | None) -> str | None:
-    """The run_id of a valid checkpoint (``path``: a local path or fsspec URL), or None after moving a bad file to rejected/."""
-    try:
-        return stages.import_checkpoint(open_warehouse(warehouse), location(path), data_dir)
-    except NeuronInfoError as e:
-        print(f"rejected {name_of(path)}: {e}")
-        reject(location(path), str(e))
-        return None
+@task(name="analyse-inbox-file", cache_policy=NO_CACHE)  # no retries: a bad file fails the same way every time
+def analyse_file_task(warehouse: str, path: str, symlink: bool, sidecars: list[str], data_dir: str | None, bits: list[int],
+                      strategies: list[str], random_repeats: int, steps: int | None) -> dict:
+    from store.inbox import InboxFile
+
+    progress_to_run_log()
+    item = InboxFile(location(path), tuple(location(s) for s in sidecars), symlink)
+    outcome = stages.analyse_inbox_file(open_warehouse(warehouse), item, data_dir, tuple(bits), tuple(strategies),
+                                        random_repeats, steps)
+    if outcome.status == "rejected":
+        get_run_logger().warning(f"rejected {outcome.file}: {outcome.reason}")
+    return outcome.__dict__
 
 
 @flow(name="reanalyze-checkpoints", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
@@ -35,16 +40,23 @@ def reanalyze_checkpoints(
     random_repeats: int = 5,
     steps: int | None = None,
     data_dir: str | None = None,
-) -> list[str]:
-    """Import and analyse the checkpoints in ``inbox`` (default ``<warehouse>/inbox``); return their run_ids."""
+) -> list[dict]:
+    """Analyse the checkpoints in ``inbox`` (default ``<warehouse>/inbox``); return one outcome per file."""
     wh = open_warehouse(warehouse)
     folder = location(inbox) if inbox else wh.inbox
-    imported = [import_task.submit(str(wh.root), str(p), data_dir) for p in pending_files(folder)]
-    run_ids = sorted({r for r in (f.result() for f in imported) if r})
-    todo = [r for r in run_ids if not stages.is_complete(wh, r)]
-    print(f"{len(run_ids)} valid checkpoint(s) in {folder}, {len(todo)} to analyse")
-    chains = [analyse(str(wh.root), r, bits, strategies, random_repeats, steps, data_dir) for r in todo]
-    done = [chain.result() for chain in chains]
-    if done:
-        report_task.submit(str(wh.root), done).result()
-    return run_ids
+    files = pending_files(folder)
+    futures = [analyse_file_task.submit(str(wh.root), str(f.path), f.symlink, [str(s) for s in f.sidecars], data_dir,
+                                        bits, strategies, random_repeats, steps) for f in files]
+    outcomes = [f.result() for f in futures]
+    analysed = sorted({o["run_id"] for o in outcomes if o["status"] == "analysed"})
+    if analysed:
+        try:
+            report_task.submit(str(wh.root), analysed).result()
+        except Exception as error:  # noqa: BLE001 - the runs are analysed; only their page is missing
+            get_run_logger().warning(f"report failed: {stages.one_line(error)}; rerun: neuroninfo report")
+    rejected = [o for o in outcomes if o["status"] == "rejected"]
+    print(f"{len(analysed)} analysed, {len(rejected)} rejected, "
+          f"{sum(o['status'] == 'duplicate' for o in outcomes)} duplicate(s) in {folder}")
+    if outcomes:
+        create_table_artifact(key="inbox-outcomes", table=outcomes, description=f"Inbox {folder}: one row per file")
+    return outcomes

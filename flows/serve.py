@@ -21,7 +21,8 @@ def serve_deployments(cron: str = "*/15 * * * *", warehouse: str | None = None, 
     if data_dir:
         os.environ["NEURONINFO_DATA"] = str(data_dir)
     serve(
-        train_and_measure.to_deployment(name="default", parameters={"warehouse": root}, tags=["neuroninfo"]),
+        # the main job: 5 epochs (quick); pass -p epochs=15 (or null) for the preset's full training
+        train_and_measure.to_deployment(name="default", parameters={"warehouse": root, "epochs": 5}, tags=["neuroninfo"]),
         reanalyze_checkpoints.to_deployment(name="scheduled", cron=cron, parameters={"warehouse": root}, tags=["neuroninfo"]),
         prune_sweep.to_deployment(name="default", parameters={"warehouse": root}, tags=["neuroninfo"]),
     )

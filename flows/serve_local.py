@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 
 HOST = "127.0.0.1"
 
@@ -33,17 +34,61 @@ def free_port(preferred: int = 4200) -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, timeout: float = 120) -> tuple[subprocess.Popen, str]:
-    """Start `prefect server start` on loopback and wait until it answers."""
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies (even by SIGKILL)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def start_server(port: int, timeout: float = 120, ui: bool = False, private: bool = False) -> tuple[subprocess.Popen, str]:
+    """Start `prefect server start` on loopback and wait until it answers.
+
+    ``private``: a server for this process alone (the CLI's flows), quiet, that dies with it."""
     api_url = f"http://{HOST}:{port}/api"
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port), "--no-ui"])
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)] + ([] if ui else ["--no-ui"])
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if private else {}
+    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", NEURONINFO_SERVER_OWNER=str(os.getpid()))
+    server = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent if private and sys.platform == "linux" else None, **quiet)
     deadline = time.monotonic() + timeout
     while not healthy(api_url):
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()
-            raise SystemExit(f"the Prefect server did not start on {api_url}; see its output above")
+            hint = "run `prefect server start` yourself to see why" if private else "see its output above"
+            raise SystemExit(f"the Prefect server did not start on {api_url}; {hint}")
         time.sleep(0.5)
     return server, api_url
+
+
+@contextmanager
+def private_server():
+    """A Prefect server for this process's flows when PREFECT_API_URL names none: it never outlives this
+    process (stopped on exit, and killed by the kernel if this process is killed)."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
+    server, api_url = start_server(free_port(4300), private=True)
+    os.environ["PREFECT_API_URL"] = api_url
+    try:
+        yield api_url
+    finally:
+        _drain_prefect_workers()  # logs and events still queued go out before their server stops
+        os.environ.pop("PREFECT_API_URL", None)
+        stop(server)
+
+
+def _drain_prefect_workers(timeout: float = 5) -> None:
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=timeout)
+        except Exception:  # noqa: BLE001 - a worker that never started has nothing to send
+            pass
 
 
 def stop(process: subprocess.Popen | None, timeout: float = 30) -> None:

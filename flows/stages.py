@@ -6,6 +6,7 @@ there, so it can run from the CLI, inside a Prefect task, or on a Dask worker al
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,16 +15,19 @@ from pipeline.activations import hidden_outputs
 from pipeline.data import Dataset, load_dataset
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP, error_rate
+from pipeline.progress import Progress, note
 from pipeline.quantize import check_bits
 from pipeline.spec import NetworkSpec
 from pipeline.train import set_threads, train
 from store import activations as act
 from store.catalog import refresh_catalog
-from store.checkpoints import load_run, save_checkpoint
 from store.atomic import write_bytes
-from store.paths import Location, Warehouse, exists, join, location, read_bytes
+from store.checkpoints import load_run, save_checkpoint, store_checkpoint
+from store.inbox import InboxFile
+from store.integrity import read_record
+from store.paths import Location, Warehouse, join, location, name_of, read_bytes
 from store.runs import run_id_for_spec, write_run
-from store.tables import has_partition
+from store.tables import has_partition, partition_file, partition_params
 
 SPLITS = ("val", "test")
 
@@ -44,7 +48,47 @@ def data_of(spec: NetworkSpec, data_dir: str | Path | None) -> Dataset:
     return data
 
 
-def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, origin: str = "trained",
+def grid_specs(
+    preset: str,
+    dataset: str | None,
+    hidden_sizes: list[int] | None,
+    activations: list[str],
+    regularizers: list[str],
+    seeds: list[int],
+    epochs: int | None,
+    n_val: int | None,
+    bits: list[int],
+    strategies: list[str],
+    data_dir: str | Path | None = None,
+) -> list[NetworkSpec]:
+    """Every network of the grid, each choice checked (a one-line error) before any work or server starts."""
+    import itertools
+
+    from pipeline.ablation import STRATEGIES
+    from pipeline.data import check_available, dataset_shape
+    from pipeline.spec import preset_spec
+
+    dataset = dataset or preset
+    input_dim, n_classes = dataset_shape(dataset)
+    for name, values in (("activations", activations), ("regularizers", regularizers), ("seeds", seeds), ("bits", bits),
+                         ("strategies", strategies)):
+        if not values:
+            raise NeuronInfoError(f"no {name} given; pass at least one, e.g. --{name} {dict(activations='relu', regularizers='dropout', seeds='0', bits='1,2,3', strategies='zero,mean')[name]}")
+    for b in bits:
+        check_bits(b)
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise NeuronInfoError(f"unknown strategy {unknown[0]!r}; use one of {', '.join(STRATEGIES)}")
+    specs = [
+        preset_spec(dataset, input_dim, n_classes, activation=a, regularizer=r, seed=s, preset=preset,
+                    hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val)
+        for a, r, s in itertools.product(dict.fromkeys(activations), dict.fromkeys(regularizers), dict.fromkeys(seeds))
+    ]
+    check_available(dataset, data_dir)
+    return specs
+
+
+def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None, origin: str = "trained",
                  lineage: dict | None = None) -> None:
     """Evaluate the unablated network and write its `runs` row (``lineage``: see store.runs.write_run)."""
     from pipeline.prune import n_params
@@ -52,7 +96,7 @@ def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, origin: 
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
-    write_run(wh, run_id, model.spec, sizes, val_error, test_error, n_params(model), origin, lineage)
+    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, n_params(model), origin, lineage)
     refresh_catalog(wh)
 
 
@@ -78,8 +122,15 @@ def capture_run(
     splits: tuple[str, ...] = SPLITS,
 ) -> str:
     """Store the run's hidden outputs and codes; with a complete store, only add codes for new bits."""
+    bits = tuple(sorted(set(bits)))
+    if not bits:
+        raise NeuronInfoError("no quantizer bits given; pass e.g. --bits 1,2,3")
     for b in bits:
         check_bits(b, method)
+    splits = tuple(dict.fromkeys(splits))
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown:
+        raise NeuronInfoError(f"unknown split {unknown[0]!r}; use val and/or test (e.g. --splits val,test)")
     if "val" not in splits:
         raise NeuronInfoError("--splits must include val: the quantizers are fitted on the validation outputs")
     model = load_run(wh, run_id)
@@ -96,13 +147,17 @@ def capture_run(
     else:
         data = data_of(spec, data_dir)
         set_threads()
-        with act.building_store(wh, run_id) as root:
+        steps = len(splits) + 1 + model.n_hidden  # raw outputs per split, training means, codes per layer
+        with act.building_store(wh, run_id) as root, Progress(f"capture {run_id}", steps, "steps") as progress:
             for split in splits:
                 x, y = getattr(data, split).x, getattr(data, split).y
                 act.write_raw(root, split, y.numpy(), list(spec.hidden_sizes), hidden_outputs(model, x))
+                progress.advance()
             act.write_train_mean(root, hidden_outputs(model, data.train.x))
+            progress.advance()
             for layer in range(1, model.n_hidden + 1):
                 act.write_codes(root, list(splits), layer, list(bits), spec.activation, method)
+                progress.advance()
             root.attrs.update({"splits": list(splits), "layer_sizes": list(spec.hidden_sizes),
                                "bits": sorted(bits), "method": method})
         store = act.open_activations(wh, run_id)
@@ -117,9 +172,7 @@ def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None
 
     run_id, model = read_checkpoint(path)
     data = data_of(model.spec, data_dir)
-    target = wh.checkpoint(run_id)
-    if not exists(target):
-        write_bytes(target, read_bytes(location(path)))
+    store_checkpoint(wh, run_id, read_bytes(location(path)))
     if not has_partition(wh, "runs", run_id):
         register_run(wh, run_id, model, data, origin="imported")
     return run_id
@@ -152,19 +205,24 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
     from store.measures import measure_run as write_measures
 
     store = act.open_activations(wh, run_id)
+    made_from = {"activations": store.fingerprint()}  # the quantizers (method, thresholds) the measures come from
     if not force and set(store.bits) <= stored_bits(wh, "neuron_stats", run_id):  # measured for every stored bits
-        return run_id
+        if partition_params(wh, "neuron_stats", run_id) == made_from:
+            return run_id
+        note(f"run {run_id}: its quantizers changed since it was measured; measuring again")
     n_classes = load_run(wh, run_id).spec.n_classes
-    layers = (
-        LayerInputs(
-            layer=layer,
-            codes={b: store.codes("val", layer, b) for b in store.bits},
-            raw=store.raw("val", layer),
-            mean_train=store.train_mean(layer).astype("float32"),
-        )
-        for layer in store.layers
-    )
-    write_measures(wh, run_id, store.labels("val"), n_classes, layers)
+    with Progress(f"measure {run_id}", len(store.layers), "layers") as progress:
+        def layers():
+            for layer in store.layers:
+                yield LayerInputs(
+                    layer=layer,
+                    codes={b: store.codes("val", layer, b) for b in store.bits},
+                    raw=store.raw("val", layer),
+                    mean_train=store.train_mean(layer).astype("float32"),
+                )
+                progress.advance()
+
+        write_measures(wh, run_id, store.labels("val"), n_classes, layers(), made_from)
     refresh_catalog(wh)
     return run_id
 
@@ -260,15 +318,21 @@ def ablate_run(
     from store.tables import write_partition
 
     done = has_partition(wh, "ablation_curves", run_id)
+    made_from = read_record(partition_file(wh, "neuron_stats", run_id))  # the rankings come from this file
+    made_from = {"neuron_stats": made_from["sha256"] if made_from else None}
     if not force and done and stored_bits(wh, "neuron_stats", run_id) <= stored_bits(wh, "ablation_curves", run_id):
-        return run_id
+        if {k: v for k, v in (partition_params(wh, "ablation_curves", run_id) or {}).items() if k in made_from} == made_from:
+            return run_id
+        note(f"run {run_id}: its measures changed since its curves were computed; ablating again")
     model = load_run(wh, run_id)
     orderings = rankings(wh, run_id, measures) + random_orderings(list(model.spec.hidden_sizes), random_repeats)
     store = act.open_activations(wh, run_id)
     means = [store.train_mean(layer) for layer in store.layers]
     test = data_of(model.spec, data_dir).test
     curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps)
-    write_partition(wh, "ablation_curves", run_id, curves)
+    params = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures),
+              **made_from}
+    write_partition(wh, "ablation_curves", run_id, curves, params)  # params: what verify --repair re-runs
     refresh_catalog(wh)
     return run_id
 
@@ -301,3 +365,61 @@ def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Location:
         for file in sorted(Path(tmp).iterdir()):
             write_bytes(join(wh.reports, file.name), file.read_bytes())
     return join(wh.reports, filename)
+
+
+@dataclass(frozen=True)
+class InboxOutcome:
+    file: str  # the file's name in the inbox
+    status: str  # 'analysed' | 'duplicate' | 'rejected'
+    run_id: str | None
+    reason: str = ""
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: the project's own message as it is, anything else with its type."""
+    text = (str(error).strip().splitlines() or [""])[0]
+    return text if isinstance(error, NeuronInfoError) else f"{type(error).__name__}: {text or 'no message'}"
+
+
+def analyse_inbox_file(
+    wh: Warehouse,
+    item: InboxFile,
+    data_dir: str | Path | None = None,
+    bits: tuple[int, ...] = (1, 2, 3),
+    strategies: tuple[str, ...] = ("zero", "mean"),
+    random_repeats: int = 5,
+    steps: int | None = None,
+) -> InboxOutcome:
+    """Import and analyse one inbox file; whatever fails, of whatever type, rejects that file alone.
+
+    The file then leaves the inbox: to ``done/`` (analysed, or a duplicate of a complete run) or to
+    ``rejected/`` with its reason. A run this file created is removed again when its analysis fails."""
+    from store.inbox import finish, reject
+    from store.lifecycle import remove_run
+
+    name, run_id, created = name_of(item.path), None, False
+    try:
+        if item.symlink:
+            raise NeuronInfoError("symbolic links are not followed in the inbox; copy the checkpoint file itself in")
+        from store.checkpoints import read_checkpoint
+
+        run_id = read_checkpoint(item.path)[0]
+        if is_complete(wh, run_id):
+            finish(item, f"duplicate of run {run_id}")
+            return InboxOutcome(name, "duplicate", run_id, f"duplicate of run {run_id}")
+        created = not has_partition(wh, "runs", run_id)
+        import_checkpoint(wh, item.path, data_dir)
+        capture_run(wh, run_id, bits, data_dir=data_dir)
+        measure_run(wh, run_id)
+        ablate_run(wh, run_id, strategies, random_repeats, steps, data_dir)
+    except Exception as error:  # noqa: BLE001 - any failure rejects this file, never the batch
+        reason = one_line(error)
+        if created and run_id:
+            try:
+                remove_run(wh, run_id)
+            except Exception:  # noqa: BLE001 - nothing of it may be left, which is fine
+                pass
+        reject(item, reason)
+        return InboxOutcome(name, "rejected", run_id, reason)
+    finish(item)
+    return InboxOutcome(name, "analysed", run_id)

@@ -5,7 +5,6 @@ cache: a spec trained before is not retrained, and a stage whose output exists f
 """
 from __future__ import annotations
 
-import itertools
 import os
 
 from prefect import flow, get_run_logger, task
@@ -13,37 +12,62 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import stages
-from pipeline.data import dataset_shape
-from pipeline.spec import preset_spec
+from pipeline.errors import NeuronInfoError
+from pipeline.progress import set_sink
 from store.paths import open_warehouse
 
-RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+
+def transient(task, task_run, state) -> bool:
+    """Retry only failures that may pass (I/O, a busy resource), never the project's own errors: bad
+    input or a broken file fails the same way every time."""
+    try:
+        state.result()
+    except NeuronInfoError:
+        return False
+    except Exception:  # noqa: BLE001 - anything else may be transient
+        return True
+    return True
+
+
+def progress_to_run_log() -> None:
+    """In served and deployment runs, progress lines go to the flow run's log (the Prefect UI); the CLI
+    (``NEURONINFO_CLI``) prints them itself while Prefect's own lines stay quiet."""
+    if not os.environ.get("NEURONINFO_CLI"):
+        set_sink(get_run_logger().info)
+
+
+RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, retry_condition_fn=transient)
 
 
 @task(name="train", **RETRIES)
 def train_task(warehouse: str, spec_json: str, data_dir: str | None) -> str:
     from pipeline.spec import NetworkSpec
 
+    progress_to_run_log()
     return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir)
 
 
 @task(name="capture", **RETRIES)
 def capture_task(warehouse: str, run_id: str, bits: list[int], data_dir: str | None) -> str:
+    progress_to_run_log()
     return stages.capture_run(open_warehouse(warehouse), run_id, tuple(bits), data_dir=data_dir)
 
 
 @task(name="measure", **RETRIES)
 def measure_task(warehouse: str, run_id: str) -> str:
+    progress_to_run_log()
     return stages.measure_run(open_warehouse(warehouse), run_id)
 
 
 @task(name="ablate", **RETRIES)
 def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repeats: int, steps: int | None, data_dir: str | None) -> str:
+    progress_to_run_log()
     return stages.ablate_run(open_warehouse(warehouse), run_id, tuple(strategies), random_repeats, steps, data_dir)
 
 
 @task(name="report", **RETRIES)
 def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
+    progress_to_run_log()
     return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids)]
 
 
@@ -62,7 +86,7 @@ def train_and_measure(
     activations: list[str] = ["relu"],
     regularizers: list[str] = ["dropout"],
     seeds: list[int] = [0],
-    epochs: int | None = 5,
+    epochs: int | None = None,
     n_val: int | None = None,
     bits: list[int] = [1, 2, 3],
     strategies: list[str] = ["zero", "mean"],
@@ -72,14 +96,9 @@ def train_and_measure(
     data_dir: str | None = None,
 ) -> list[str]:
     """Train and analyse every network of activations x regularizers x seeds; return their run_ids."""
-    dataset = dataset or preset
+    specs = stages.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
+                              strategies, data_dir)
     warehouse = str(open_warehouse(warehouse).root)
-    input_dim, n_classes = dataset_shape(dataset)
-    specs = [
-        preset_spec(dataset, input_dim, n_classes, activation=a, regularizer=r, seed=s, preset=preset,
-                    hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val)
-        for a, r, s in itertools.product(activations, regularizers, seeds)
-    ]
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in specs]
     ablated = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir) for t in trained]

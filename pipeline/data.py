@@ -43,6 +43,8 @@ _SUBDIR = {"mnist": "MNIST/raw", "fashion-mnist": "FashionMNIST/raw", "cifar10":
 _TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 _SHAPES = {"mnist": (784, 10), "fashion-mnist": (784, 10), "cifar10": (3072, 10)}
 _SYNTHETIC = {"synthetic": 10} | {f"synthetic-{k}": k for k in range(2, 11)}
+_TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000} | {name: 6_000 for name in _SYNTHETIC}
+DEFAULT_N_VAL = 10_000
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,19 @@ def dataset_shape(name: str) -> tuple[int, int]:
     if name in _SYNTHETIC:
         return 64, _SYNTHETIC[name]
     raise _error(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)} or synthetic-K (2 <= K <= 10)")
+
+
+def default_n_val(name: str) -> int:
+    """Validation samples split off ``name``'s training set by default: 10,000, or a sixth of a smaller set."""
+    dataset_shape(name)  # a one-line error for an unknown name
+    return min(DEFAULT_N_VAL, _TRAIN_SIZES[name] // 6)
+
+
+def check_available(name: str, data_dir: str | Path | None = None) -> None:
+    """A one-line error unless ``name``'s files can be found (or downloaded): before any work begins."""
+    dataset_shape(name)
+    if name not in _SYNTHETIC:
+        _find_files(name, data_dir)
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, seed: int = 0, n_val: int = 10_000) -> Dataset:

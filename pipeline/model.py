@@ -58,7 +58,7 @@ class MLP(nn.Module):
         return {k: v.detach().to(torch.float32).contiguous().clone() for k, v in out.items()}
 
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {k: tuple(v.shape) for k, v in self.checkpoint_tensors().items()}
+        return checkpoint_shapes(self.spec)
 
     @classmethod
     def empty(cls, spec: NetworkSpec) -> "MLP":
@@ -77,6 +77,19 @@ class MLP(nn.Module):
                     getattr(bn, name).copy_(tensors[f"bn.{i}.{name}"])
                 bn.num_batches_tracked.zero_()
         return self.eval()
+
+
+def checkpoint_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
+    """The public checkpoint's tensor names and shapes for ``spec``, by arithmetic alone (allocates nothing)."""
+    widths = [spec.input_dim, *spec.hidden_sizes, spec.n_classes]
+    shapes = {}
+    for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:])):
+        shapes[f"linear.{i}.weight"] = (fan_out, fan_in)
+        shapes[f"linear.{i}.bias"] = (fan_out,)
+    if spec.regularizer == "dropout_bn":
+        for i, width in enumerate(spec.hidden_sizes):
+            shapes.update({f"bn.{i}.{name}": (width,) for name in BN_TENSORS})
+    return shapes
 
 
 @torch.no_grad()

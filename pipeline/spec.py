@@ -55,14 +55,29 @@ class NetworkSpec:
 
     @property
     def name(self) -> str:
-        """A readable label, e.g. ``fashion-mnist-300x100-relu-dropout-s0``."""
-        sizes = "x".join(str(h) for h in self.hidden_sizes)
-        return f"{self.dataset}-{sizes}-{self.activation}-{self.regularizer}-s{self.seed}"
+        """A readable label naming every choice that differs from the dataset's preset, then the seed,
+        e.g. ``fashion-mnist-300x100-relu-dropout-e5-s0`` (5 epochs where the preset trains 15)."""
+        return f"{self.group}-s{self.seed}"
 
     @property
     def group(self) -> str:
-        """The name without the seed: runs of one group differ only by seed."""
-        return self.name.rsplit("-s", 1)[0] + f"-e{self.epochs}"
+        """The name without the seed: runs of one group differ only by seed, never by configuration."""
+        sizes = "x".join(str(h) for h in self.hidden_sizes)
+        return "-".join([self.dataset, sizes, self.activation, self.regularizer, *self._differences()])
+
+    def _differences(self) -> list[str]:
+        """Short labels of the hyper-parameters that differ from the preset (all of them for a dataset without one)."""
+        preset = PRESETS.get(self.dataset) or PRESETS.get(self.dataset.split("-")[0])
+        usual = {
+            "e": preset.epochs if preset else None,
+            "lr": 1e-4, "mom": 0.9, "bs": 64,
+            "do": preset.dropout if preset and self.regularizer in ("dropout", "dropout_bn") else 0.0,
+            "wd": preset.weight_decay if preset and self.regularizer == "l2" else 0.0,
+            "val": _default_n_val(self.dataset),
+        }
+        actual = {"e": self.epochs, "lr": self.lr, "mom": self.momentum, "bs": self.batch_size, "do": self.dropout,
+                  "wd": self.weight_decay, "val": self.n_val}
+        return [f"{key}{actual[key]:g}" for key in usual if actual[key] != usual[key]]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -83,8 +98,17 @@ class NetworkSpec:
             raise NeuronInfoError(f"spec is missing {', '.join(missing)}; add them to the checkpoint's 'spec' metadata")
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
-        except TypeError as e:
-            raise NeuronInfoError(f"spec has a field of the wrong type ({e}); fix the checkpoint's 'spec' metadata") from None
+        except (TypeError, ValueError, OverflowError) as e:
+            raise NeuronInfoError(f"spec has a field of the wrong type or range ({str(e).splitlines()[0]}); fix the checkpoint's 'spec' metadata") from None
+
+
+def _default_n_val(dataset: str) -> int | None:
+    from pipeline.data import default_n_val
+
+    try:
+        return default_n_val(dataset)
+    except NeuronInfoError:  # a dataset this project does not know (an imported network's)
+        return None
 
 
 def _validate(spec: NetworkSpec) -> None:
@@ -105,6 +129,12 @@ def _validate(spec: NetworkSpec) -> None:
         value = getattr(spec, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "epochs" else 1):
             bad(f"{name} = {value!r}", f"{name} must be a positive integer")
+    if not isinstance(spec.seed, int) or isinstance(spec.seed, bool) or not 0 <= spec.seed < 2**63:
+        bad(f"seed = {spec.seed!r}", "the seed must be an integer in 0 .. 2**63-1")
+    for name in ("lr", "momentum", "dropout", "weight_decay"):
+        value = getattr(spec, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+            bad(f"{name} = {value!r}", f"{name} must be a number")
     if spec.n_classes < 2:
         bad(f"n_classes = {spec.n_classes}", "a classifier needs at least 2 classes")
     if not 0.0 <= spec.dropout < 1.0:
@@ -149,4 +179,8 @@ def preset_spec(
         epochs=p.epochs,
     )
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return replace(spec, **overrides) if overrides else spec
+    if "n_val" not in overrides:
+        from pipeline.data import default_n_val
+
+        overrides["n_val"] = default_n_val(dataset)
+    return replace(spec, **overrides)

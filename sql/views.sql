@@ -16,6 +16,7 @@ SELECT
     val_error, test_error,  -- fraction misclassified by the unablated network
     spec,            -- the checkpoint's spec JSON
     created_at,
+    provenance,      -- JSON: package versions (neuroninfo, torch, numpy, duckdb, zarr, pyarrow, prefect) and git commit; NULL for older runs
     coalesce(origin, 'trained') AS origin,  -- 'trained' | 'pruned' | 'imported' (rows older than the column: 'trained')
     parent_run_id,   -- pruned runs: the run they were cut from; NULL otherwise
     pruned_by,       -- pruned runs: criterion@bits/scope/strategy/ft<epochs>; NULL otherwise

@@ -7,17 +7,19 @@ Layout (root attributes: run_id, splits, layer_sizes, bits, method, complete):
     <split>/layer{l}/codes_b{b}    (N, M) uint8     Q_b(T); attrs: bits, method, thresholds
     train_mean/layer{l}            (M,)   float64   mean output on the training split (ablation to the mean)
 
-2-D arrays are chunked CHUNK_ROWS samples x CHUNK_COLS neurons (a whole layer up to 512 wide) with zstd, dimension names
-(sample, neuron). ``complete = true`` is a store's last write, so readers never accept a partial store:
+2-D arrays are chunked CHUNK_ROWS samples x CHUNK_COLS neurons (a whole layer up to 512 wide) with zstd and a
+CRC-32C checksum per chunk, dimension names (sample, neuron). Every chunk is stored, even one equal to the fill
+value, so a missing chunk file is an error, never silently read as fill value: reads go through ``read_array``,
+which checks every chunk and names the array and chunk that is missing or damaged. ``complete = true`` is a store's last write, so readers never accept a partial store:
 locally it is built under a temporary name and renamed into place; on object stores (no rename) it is
 built in place, after deleting any earlier store. Codes added later for new bits are listed in the
 ``bits`` attribute only after they are written.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
-import uuid
 import weakref
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -29,13 +31,15 @@ import numpy as np
 import pyarrow as pa
 import zarr
 from zarr.abc.codec import SupportsSyncCodec
-from zarr.abc.store import SupportsSetSync
-from zarr.codecs import BytesCodec, ZstdCodec
+from zarr.abc.store import SupportsGetSync, SupportsSetSync
+from zarr.codecs import BytesCodec, Crc32cCodec, ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.buffer.cpu import NDBuffer
+from zarr.core.sync import sync
 
 from pipeline.errors import NeuronInfoError
 from pipeline.quantize import apply_thresholds, fit_thresholds
+from store.atomic import temporary_sibling
 from store.paths import Location, Warehouse, filesystem, is_url, remove_tree
 from store.tables import write_partition
 
@@ -43,7 +47,8 @@ CHUNK_ROWS, CHUNK_COLS = 1000, 256
 WHOLE_LAYER_COLS = 512  # a layer this narrow is one column of chunks (no half-empty edge chunks)
 # zstd level 1: float32 ReLU outputs compress ~1.8x faster than at level 3 for ~4% more bytes; uint8 codes
 # about as fast and as small (bench/bench_capture.py).
-COMPRESSORS = [ZstdCodec(level=1)]
+# CRC-32C (hardware-accelerated) after compression: a flipped or truncated chunk fails to decode.
+COMPRESSORS = [ZstdCodec(level=1), Crc32cCodec()]
 WRITE_THREADS = os.cpu_count() or 1  # chunks are encoded (zstd releases the GIL) and written in parallel
 # write_raw keeps a copy of what it wrote, up to this many bytes per store, for write_codes to quantize
 # without reading it back (decoding costs about as much as the quantization itself). The copy lives only
@@ -60,7 +65,7 @@ def _array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype, **attrs)
     names = ("sample", "neuron") if len(shape) == 2 else (("neuron",) if name.startswith("layer") else ("sample",))
     return group.create_array(
         name, shape=shape, dtype=dtype, chunks=chunks, compressors=COMPRESSORS,
-        dimension_names=names, attributes=attrs, overwrite=True,
+        dimension_names=names, attributes=attrs, overwrite=True, config={"write_empty_chunks": True},
     )
 
 
@@ -138,6 +143,40 @@ def _put_chunk(arr: zarr.Array, coords: tuple[int, ...], block: np.ndarray, tran
     arr.store_path.store.set_sync(f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}".lstrip("/"), data)
 
 
+def read_array(arr: zarr.Array, what: str = "") -> np.ndarray:
+    """The whole array, read chunk by chunk in the thread pool; a missing chunk or one that fails its
+    checksum or decoding is a one-line error naming the array and the chunk."""
+    out = np.empty(arr.shape, arr.dtype)
+    grid = [range(-(-n // c)) for n, c in zip(arr.shape, arr.chunks)]
+    futures = [_pool().submit(_get_chunk, arr, coords, what) for coords in itertools.product(*grid)]
+    wait(futures)
+    for future in futures:  # the first error wins; every future has finished, so nothing writes later
+        coords, block = future.result()
+        region = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(coords, arr.chunks, arr.shape))
+        out[region] = block[tuple(slice(0, r.stop - r.start) for r in region)]
+    return out
+
+
+def _get_chunk(arr: zarr.Array, coords: tuple[int, ...], what: str) -> tuple[tuple[int, ...], np.ndarray]:
+    store = arr.store_path.store
+    key = f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}".lstrip("/")
+    where = f"{what or 'activation store'}: array {arr.path} chunk {key.rsplit('/c/', 1)[-1]}"
+    fix = "run: neuroninfo verify --repair (recomputes activations from the checkpoint)"
+    prototype = default_buffer_prototype()
+    data = store.get_sync(key, prototype=prototype) if isinstance(store, SupportsGetSync) else sync(store.get(key, prototype))
+    if data is None:
+        raise NeuronInfoError(f"{where} is missing; {fix}")
+    spec = arr.metadata.get_chunk_spec(coords, arr.async_array.config, prototype)
+    try:
+        for codec in reversed(arr.metadata.codecs):
+            data = codec._decode_sync(data, spec)
+        block = data.as_numpy_array().reshape(arr.chunks)
+    except Exception as e:  # checksum mismatch, truncated zstd frame, wrong size: all mean a damaged file
+        reason = "fails its checksum" if "checksum" in str(e) else f"cannot be decoded ({type(e).__name__})"
+        raise NeuronInfoError(f"{where} {reason}; {fix}") from None
+    return coords, block
+
+
 _raw_cache: dict[int, dict[str, np.ndarray]] = {}  # id(store) -> {array path: values write_raw wrote}
 
 
@@ -166,7 +205,7 @@ def building_store(wh: Warehouse, run_id: str) -> Iterator[zarr.Group]:
     deleted again on error; until ``complete`` is written readers treat it as missing.
     """
     final = wh.activations(run_id)
-    build = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp") if wh.local else final
+    build = temporary_sibling(final) if wh.local else final
     if not wh.local:
         remove_tree(final)
     try:
@@ -186,7 +225,7 @@ def building_store(wh: Warehouse, run_id: str) -> Iterator[zarr.Group]:
 
 
 def _replace_dir(src: Path, final: Path) -> None:
-    trash = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
+    trash = temporary_sibling(final, ".old.tmp")
     if final.exists():
         final.rename(trash)
     src.rename(final)
@@ -255,7 +294,7 @@ def write_codes(root: zarr.Group, splits: list[str], layer: int, bits: list[int]
     def raw_of(split: str) -> np.ndarray:  # what write_raw just wrote, else read back from the store
         arr = root[f"{split}/layer{layer}/raw"]
         cached = cache.get(arr.path)
-        return cached if cached is not None and cached.shape == arr.shape else arr[:]
+        return cached if cached is not None and cached.shape == arr.shape else read_array(arr)
 
     val = raw_of("val")
     thresholds = {b: fit_thresholds(val, b, activation, method) for b in bits}
@@ -288,22 +327,45 @@ class ActivationStore:
     def layers(self) -> list[int]:
         return list(range(1, len(self.layer_sizes) + 1))
 
+    def read(self, name: str) -> np.ndarray:
+        """One whole array of the store, every chunk checked (``read_array``)."""
+        return read_array(self.root[name], f"activations of run {self.run_id}")
+
+    def arrays(self) -> list[str]:
+        """The paths of every array in the store."""
+        return sorted(path for path, _ in _all_arrays(self.root))
+
     def labels(self, split: str) -> np.ndarray:
-        return self.root[f"{split}/labels"][:]
+        return self.read(f"{split}/labels")
 
     def raw(self, split: str, layer: int) -> np.ndarray:
-        return self.root[f"{split}/layer{layer}/raw"][:]
+        return self.read(f"{split}/layer{layer}/raw")
 
     def codes(self, split: str, layer: int, bits: int) -> np.ndarray:
         if bits not in self.bits:
             raise NeuronInfoError(f"run {self.run_id} has no {bits}-bit codes; run: neuroninfo capture {self.run_id} --bits {bits}")
-        return self.root[f"{split}/layer{layer}/codes_b{bits}"][:]
+        return self.read(f"{split}/layer{layer}/codes_b{bits}")
 
     def thresholds(self, layer: int, bits: int) -> np.ndarray:
         return np.asarray(self.root[f"val/layer{layer}/codes_b{bits}"].attrs["thresholds"], dtype=np.float64)
 
     def train_mean(self, layer: int) -> np.ndarray:
-        return self.root[f"train_mean/layer{layer}"][:]
+        return self.read(f"train_mean/layer{layer}")
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the quantizers (method, every layer's thresholds per bits): what measures depend on."""
+        import hashlib
+        import json
+
+        quantizers = {f"{l}/{b}": self.thresholds(l, b).tolist() for l in self.layers for b in self.bits}
+        return hashlib.sha256(json.dumps([self.method, quantizers], sort_keys=True).encode()).hexdigest()
+
+
+def _all_arrays(group: zarr.Group) -> list[tuple[str, zarr.Array]]:
+    found = list(group.arrays())
+    for name, sub in group.groups():
+        found += [(f"{name}/{path}", arr) for path, arr in _all_arrays(sub)]
+    return found
 
 
 def open_activations(wh: Warehouse, run_id: str) -> ActivationStore:
@@ -312,8 +374,8 @@ def open_activations(wh: Warehouse, run_id: str) -> ActivationStore:
     try:
         root = zarr.open_group(zarr_store(path), mode="r+", zarr_format=3)
         complete = root.attrs.get("complete") is True
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
-        complete = False
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError, KeyError, TypeError):
+        complete = False  # missing, or metadata damaged (unreadable JSON): either way not a store to trust
     if not complete:
         raise NeuronInfoError(f"run {run_id} has no complete activation store at {path}; run: neuroninfo capture {run_id}")
     return ActivationStore(root)
@@ -331,4 +393,5 @@ def write_quantizers(wh: Warehouse, store: ActivationStore) -> None:
         {"layer": l, "bits": b, "method": store.method, "thresholds": store.thresholds(l, b).tolist()}
         for l in store.layers for b in store.bits
     ]
-    write_partition(wh, "quantizers", store.run_id, pa.Table.from_pylist(rows))
+    params = {"bits": store.bits, "method": store.method, "splits": store.splits}  # what verify --repair re-captures
+    write_partition(wh, "quantizers", store.run_id, pa.Table.from_pylist(rows), params)

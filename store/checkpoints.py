@@ -13,9 +13,10 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from pipeline.errors import NeuronInfoError
-from pipeline.model import MLP
+from pipeline.model import MLP, checkpoint_shapes
 from pipeline.spec import NetworkSpec
 from store.atomic import write_bytes
+from store.integrity import read_record, record
 from store.paths import Location, Warehouse, exists, location, name_of, read_bytes
 
 
@@ -32,10 +33,16 @@ def save_checkpoint(wh: Warehouse, model: MLP) -> str:
     """Write the model to ``checkpoints/<run_id>.safetensors`` atomically; return its run_id."""
     data = checkpoint_bytes(model)
     run_id = run_id_of(data)
-    path = wh.checkpoint(run_id)
-    if not exists(path):
-        write_bytes(path, data)
+    store_checkpoint(wh, run_id, data)
     return run_id
+
+
+def store_checkpoint(wh: Warehouse, run_id: str, data: bytes) -> None:
+    """Write a checkpoint's bytes to ``checkpoints/<run_id>.safetensors`` (once) with its integrity record."""
+    path = wh.checkpoint(run_id)
+    if not exists(path) or read_record(path) is None:
+        write_bytes(path, data)
+        record(path, data)
 
 
 def read_checkpoint(path: Location | os.PathLike) -> tuple[str, MLP]:
@@ -61,8 +68,7 @@ def read_checkpoint(path: Location | os.PathLike) -> tuple[str, MLP]:
         spec = NetworkSpec.from_json(metadata["spec"])
     except NeuronInfoError as e:
         raise NeuronInfoError(f"{name}: {e}") from None
-    model = MLP.empty(spec)
-    expected = model.expected_shapes()
+    expected = checkpoint_shapes(spec)  # checked before anything is allocated: memory follows the file, not the spec
     missing = sorted(set(expected) - set(tensors))
     if missing:
         raise NeuronInfoError(f"{name} lacks tensors {', '.join(missing[:4])}; it does not match its spec {spec.name}")
@@ -73,6 +79,7 @@ def read_checkpoint(path: Location | os.PathLike) -> tuple[str, MLP]:
             )
         if not torch.isfinite(tensors[key]).all():
             raise NeuronInfoError(f"{name}: tensor {key} holds NaN or inf; the network diverged, retrain it")
+    model = MLP.empty(spec)
     return run_id_of(data), model.load_checkpoint_tensors({k: tensors[k].float() for k in expected})
 
 

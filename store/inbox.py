@@ -1,29 +1,91 @@
-"""The inbox: users drop checkpoint files into ``warehouse/inbox/``; bad ones go to ``inbox/rejected/``.
+"""The inbox: users drop checkpoint files into ``warehouse/inbox/``; each leaves it for ``done/`` or ``rejected/``.
 
+Layout: ``rejected/`` and ``done/`` are reserved; other sub-folders are reserved for checkpoint import
+(ignored here). A ``<file>.json`` or ``<file-stem>.json`` beside a checkpoint is its sidecar and travels
+with it. A rejected file gets ``<name>.reason.txt`` beside it. Hidden files are ignored.
 Folders and files are locations (store.paths): local paths or fsspec URLs.
 """
 from __future__ import annotations
 
 import os
+import posixpath
+import uuid
+from dataclasses import dataclass, field
 
 from store.atomic import write_bytes
-from store.paths import Location, join, list_files, location, makedirs, move, name_of, parent_of
+from store.paths import Location, exists, filesystem, join, location, makedirs, move, name_of, parent_of
 
 REJECTED = "rejected"
+DONE = "done"
+RESERVED = (REJECTED, DONE)
 
 
-def pending_files(inbox: Location | os.PathLike) -> list[Location]:
-    """Regular files directly in the inbox (hidden and temporary files excluded), by name."""
+@dataclass(frozen=True)
+class InboxFile:
+    path: Location
+    sidecars: tuple[Location, ...] = field(default=())
+    symlink: bool = False
+
+
+def _entries(folder: Location) -> list[dict]:
+    fs, path = filesystem(folder)
+    fs.invalidate_cache(path)
+    try:
+        return fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return []
+
+
+def pending_files(inbox: Location | os.PathLike) -> list[InboxFile]:
+    """The files waiting in the inbox, by name, each with its sidecars. A plain file squatting on a
+    reserved folder name is moved aside (``<name>.file``) and offered like any other file."""
     inbox = location(inbox)
     makedirs(inbox)
-    return [join(inbox, name) for name in list_files(inbox) if not name.startswith(".")]
+    entries = {posixpath.basename(e["name"].rstrip("/")): e for e in _entries(inbox)}
+    for name in RESERVED:
+        if name in entries and entries[name]["type"] != "directory":
+            aside = join(inbox, f"{name}.{uuid.uuid4().hex[:6]}.file")
+            move(join(inbox, name), aside)
+            entries[name_of(aside)] = dict(entries.pop(name), name=str(aside))
+    files = {n: e for n, e in entries.items() if e["type"] != "directory" and not n.startswith(".")}
+    sidecar_of = {}
+    for name in files:
+        if name.endswith(".json"):
+            base = name[: -len(".json")]
+            owner = base if base in files else next((n for n in sorted(files) if n != name and n.rsplit(".", 1)[0] == base), None)
+            if owner is not None:
+                sidecar_of[name] = owner
+    return [
+        InboxFile(join(inbox, name), tuple(join(inbox, s) for s, o in sorted(sidecar_of.items()) if o == name),
+                  bool(files[name].get("islink")))
+        for name in sorted(files) if name not in sidecar_of
+    ]
 
 
-def reject(path: Location | os.PathLike, reason: str) -> Location:
-    """Move a bad file to ``rejected/`` with ``<name>.reason.txt`` beside it; return its new path."""
-    path = location(path)
-    folder, name = join(parent_of(path), REJECTED), name_of(path)
-    write_bytes(join(folder, f"{name}.reason.txt"), (reason.strip() + "\n").encode())
+def _free_name(folder: Location, name: str) -> str:
+    """``name``, or ``name`` with a short suffix when ``folder`` already holds one."""
+    return name if not exists(join(folder, name)) else f"{name}.{uuid.uuid4().hex[:6]}"
+
+
+def _file_away(item: InboxFile, folder_name: str, note: str | None = None, note_suffix: str = ".reason.txt") -> Location:
+    folder = join(parent_of(item.path), folder_name)
+    makedirs(folder)
+    name = _free_name(folder, name_of(item.path))
+    if note is not None:
+        write_bytes(join(folder, f"{name}{note_suffix}"), (note.strip() + "\n").encode())
     target = join(folder, name)
-    move(path, target)
+    move(item.path, target)
+    for sidecar in item.sidecars:
+        if exists(sidecar):
+            move(sidecar, join(folder, _free_name(folder, name_of(sidecar))))
     return target
+
+
+def reject(item: InboxFile, reason: str) -> Location:
+    """Move a file (and its sidecars) to ``rejected/`` with ``<name>.reason.txt``; return its new path."""
+    return _file_away(item, REJECTED, reason)
+
+
+def finish(item: InboxFile, note: str | None = None) -> Location:
+    """Move a processed file (and its sidecars) to ``done/`` (with ``<name>.note.txt`` when there is a note)."""
+    return _file_away(item, DONE, note, ".note.txt")

@@ -173,10 +173,12 @@ def measure_layers(labels: np.ndarray, n_classes: int, layers: Iterable[LayerInp
     }
 
 
-def measure_run(wh: Warehouse, run_id: str, labels: np.ndarray, n_classes: int, layers: Iterable[LayerInputs]) -> None:
-    """Measure every layer and write the run's counts, specific_info and neuron_stats partitions.
+def measure_run(wh: Warehouse, run_id: str, labels: np.ndarray, n_classes: int, layers: Iterable[LayerInputs],
+                made_from: dict | None = None) -> None:
+    """Measure every layer and write the run's counts, specific_info and neuron_stats partitions
+    (``made_from``: recorded with them, what they were computed from).
 
     neuron_stats is written last: its presence marks the run as measured (a crash before it redoes all)."""
     tables = measure_layers(labels, n_classes, layers)
     for name in ("counts", "specific_info", "neuron_stats"):
-        write_partition(wh, name, run_id, tables[name])
+        write_partition(wh, name, run_id, tables[name], made_from)

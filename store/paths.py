@@ -73,6 +73,17 @@ def list_files(folder: Location) -> list[str]:
     return sorted(posixpath.basename(e["name"].rstrip("/")) for e in entries if e["type"] == "file")
 
 
+def list_dirs(folder: Location) -> list[str]:
+    """Names of the folders directly in ``folder``, sorted ([] if it does not exist)."""
+    fs, path = filesystem(folder)
+    fs.invalidate_cache(path)
+    try:
+        entries = fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return []
+    return sorted(posixpath.basename(e["name"].rstrip("/")) for e in entries if e["type"] == "directory")
+
+
 def makedirs(loc: Location) -> None:
     fs, path = filesystem(loc)
     fs.makedirs(path, exist_ok=True)
@@ -133,14 +144,35 @@ class Warehouse:
         return join(self.tables, table, f"run_id={run_id}")
 
 
-def open_warehouse(path: str | os.PathLike | None = None) -> Warehouse:
+FOLDERS = ("checkpoints", "tables", "activations", "reports", "inbox")
+
+
+def open_warehouse(path: str | os.PathLike | None = None, create: bool = True) -> Warehouse:
     """The warehouse at ``path`` (a directory or an fsspec URL), else ``$NEURONINFO_WAREHOUSE``, else ``./warehouse``.
 
-    Its folders are created if missing (on object stores, where folders do not exist, this does nothing).
+    With ``create`` its folders are made if missing (on object stores, where folders do not exist, this
+    does nothing); without, a place that holds no warehouse is an error (read verbs never create one).
     """
-    root = location(path or os.environ.get("NEURONINFO_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    from pipeline.errors import NeuronInfoError
+
+    given = path or os.environ.get("NEURONINFO_WAREHOUSE") or DEFAULT_WAREHOUSE
+    root = location(given)
     if isinstance(root, Path):
         root = root.resolve()
-    for sub in ("checkpoints", "tables", "activations", "reports", "inbox"):
-        makedirs(join(root, sub))
+        if root.exists() and not root.is_dir():
+            raise NeuronInfoError(f"warehouse {root} is a file, not a folder; pass --warehouse DIR (a folder, new or existing)")
+    try:
+        found = any(exists(join(root, sub)) for sub in ("tables", "checkpoints"))
+        if not found and not create:
+            raise NeuronInfoError(
+                f"no warehouse at {root}; check --warehouse (or $NEURONINFO_WAREHOUSE), or make one with: neuroninfo train-and-measure"
+            )
+        if create:
+            for sub in FOLDERS:
+                makedirs(join(root, sub))
+    except NeuronInfoError:
+        raise
+    except (ImportError, ValueError, OSError) as e:  # unknown protocol, missing backend, unreachable endpoint, no permission
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise NeuronInfoError(f"cannot open warehouse {given}: {first}; check the path or URL and its credentials") from None
     return Warehouse(root)

@@ -1,6 +1,7 @@
 """The `runs` table: one row per network, written when its checkpoint enters the warehouse."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -17,15 +18,18 @@ def write_run(
     sizes: dict[str, int],
     val_error: float,
     test_error: float,
+    created_at: datetime | None = None,
     n_params: int | None = None,
     origin: str = "trained",
     lineage: dict | None = None,
 ) -> None:
-    """Record a run (``sizes`` holds n_train, n_val, n_test). Rewriting the same run replaces its row.
+    """Record a run (``sizes`` holds n_train, n_val, n_test). Rewriting the same run replaces its row
+    (``created_at`` keeps the first registration's time when a repair rewrites it).
 
     ``origin``: 'trained' | 'pruned' | 'imported'. A pruned run's ``lineage`` holds parent_run_id,
     pruned_by, kept_fraction and a name suffix (its name and group get it, so it never joins the group
-    of networks trained with its new sizes)."""
+    of networks trained with its new sizes). Both are recorded with the partition for a repair."""
+    created_at = created_at or datetime.now(timezone.utc)
     lineage = lineage or {}
     suffix = lineage.get("suffix", "")
     row = {
@@ -48,14 +52,49 @@ def write_run(
         "val_error": val_error,
         "test_error": test_error,
         "spec": spec.to_json(),
-        "created_at": datetime.now(timezone.utc),
+        "created_at": created_at,
+        "provenance": json.dumps(provenance(), sort_keys=True),
         "origin": origin,
         "parent_run_id": lineage.get("parent_run_id"),
         "pruned_by": lineage.get("pruned_by"),
         "kept_fraction": lineage.get("kept_fraction"),
         "n_params": n_params,
     }
-    write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]))
+    params = {"created_at": created_at.isoformat(), "origin": origin, "lineage": lineage or None}
+    write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]), params)
+
+
+PACKAGES = ("neuroninfo", "torch", "numpy", "duckdb", "zarr", "pyarrow", "prefect")
+
+
+def provenance() -> dict[str, str | None]:
+    """Versions of the packages that make a run, and the project's git commit when it is a checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for package in PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    found["git_commit"] = _git_commit()
+    return found
+
+
+def _git_commit() -> str | None:
+    import subprocess
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parent.parent
+    if not (project / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    dirty = subprocess.run(["git", "-C", str(project), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10).stdout.strip()
+    return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
 
 
 def run_id_for_spec(wh: Warehouse, spec: NetworkSpec) -> str | None:

@@ -26,6 +26,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("test_error", pa.float64()),
         ("spec", pa.string()),  # the checkpoint's spec JSON
         ("created_at", pa.timestamp("us", tz="UTC")),
+        ("provenance", pa.string()),  # JSON: versions of neuroninfo, torch, numpy, duckdb, zarr, pyarrow, prefect; git commit
         ("origin", pa.string()),  # 'trained' | 'pruned' | 'imported' (NULL in partitions written before it existed)
         ("parent_run_id", pa.string()),  # the run a pruned network was cut from
         ("pruned_by", pa.string()),  # e.g. 'mutual_info@1b/network/mean/ft1'

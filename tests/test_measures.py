@@ -5,9 +5,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.catalog import query
+import pyarrow as pa
+
+from store.catalog import problems, query
 from store.measures import LayerInputs, connect, count_codes, measure_layers, measure_run
 from store.paths import open_warehouse
+from store.schemas import SCHEMAS
+from store.tables import write_partition
 
 TOL = 1e-9
 TIE = 1e-12
@@ -281,6 +285,9 @@ def test_measure_run_writes_readable_partitions(tmp_path):
               for i, m in enumerate((7, 4))]
     wh = open_warehouse(tmp_path)
     measure_run(wh, "abc123", labels, 3, iter(layers))
+    assert query(wh, "SELECT count(*) AS n FROM neuron_stats").to_pylist() == [{"n": 0}]  # no `runs` row: hidden
+    assert [p.run_id for p in problems(wh)] == ["abc123"] * 3  # ... and reported, per table
+    write_partition(wh, "runs", "abc123", pa.Table.from_pylist([{"name": "hand-made"}], schema=SCHEMAS["runs"]))
     stats = query(wh, "SELECT run_id, layer, bits, count(*) AS n FROM neuron_stats GROUP BY ALL ORDER BY ALL")
     assert stats.to_pylist() == [
         {"run_id": "abc123", "layer": 1, "bits": 1, "n": 7},

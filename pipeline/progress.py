@@ -1,0 +1,75 @@
+"""Progress of long steps, and notes for the user.
+
+On a terminal (main thread): a live bar (rich, which Prefect already brings) with counts and ETA.
+Otherwise (CI logs, served flows, pipes, task threads): one plain line every ``INTERVAL_S`` seconds and
+one at the end. Flows route the
+lines to Prefect's run logger with ``set_sink``; everything else writes to standard error, so standard
+output keeps only results (stage verbs print their run_id last).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+INTERVAL_S = 5.0
+_local = threading.local()  # the sink of this thread (Prefect tasks run in worker threads)
+
+
+def set_sink(sink: Callable[[str], None] | None) -> None:
+    """Send this thread's progress lines and notes to ``sink`` (None: standard error)."""
+    _local.sink = sink
+
+
+def _sink() -> Callable[[str], None] | None:
+    return getattr(_local, "sink", None)
+
+
+def note(message: str) -> None:
+    """A one-line message for the user (what a stage decided, e.g. to recompute)."""
+    sink = _sink()
+    if sink is not None:
+        sink(message)
+    else:
+        print(message, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """``with Progress("ablate", total=102, unit="curves") as p: ... p.advance()``."""
+
+    def __init__(self, what: str, total: int, unit: str = "steps"):
+        self.what, self.total, self.unit = what, max(int(total), 0), unit
+        self.done = 0
+        self.started = self.last_line = time.monotonic()
+        self._bar = None
+
+    def __enter__(self) -> Progress:
+        if _sink() is None and sys.stderr.isatty() and threading.current_thread() is threading.main_thread():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+            self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(self.unit),
+                            TimeRemainingColumn(), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.what, total=self.total)
+        return self
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done)
+        elif time.monotonic() - self.last_line >= INTERVAL_S:
+            self.last_line = time.monotonic()
+            note(self.line())
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        share = self.done / self.total if self.total else 1.0
+        eta = f", ETA {elapsed / share - elapsed:.0f} s" if 0 < share < 1 else ""
+        return f"{self.what}: {self.done}/{self.total} {self.unit} ({share:.0%}){eta}, {elapsed:.0f} s"
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        if exc[0] is None and self.total:
+            note(f"{self.what}: {self.done}/{self.total} {self.unit} in {time.monotonic() - self.started:.1f} s")

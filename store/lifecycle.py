@@ -1,0 +1,147 @@
+"""A warehouse's life: its format version and in-place upgrade, crash leftovers, removing a run, gc.
+
+``warehouse.json`` records the format version. Version 1 (no file) had no integrity records: opening it
+records the size and checksum of every file that still reads, then marks it version 2.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import NeuronInfoError
+from store.atomic import TMP_SUFFIX, write_bytes
+from store.integrity import MANIFEST_SUFFIX, read_record, record, sha256_hex
+from store.paths import Warehouse, exists, join, list_dirs, list_files, open_warehouse, read_bytes, remove_tree
+from store.tables import DATA_FILE
+
+FORMAT_FILE = "warehouse.json"
+FORMAT_VERSION = 2
+STALE_AFTER_S = 24 * 3600  # a temporary from another host (or an unknown writer) is stale after this long
+_OWNER = re.compile(r"\.(?P<host>[^.]+)-(?P<pid>\d+)-[0-9a-f]{8}(\.old)?\.tmp$")
+
+
+def prepare(path=None, create: bool = True) -> Warehouse:
+    """Open the warehouse for a verb or flow: upgrade an older format, remove crash leftovers."""
+    wh = open_warehouse(path, create=create)
+    upgrade(wh)
+    if wh.local:
+        remove_stale_temporaries(wh)
+    return wh
+
+
+def format_version(wh: Warehouse) -> int:
+    try:
+        return int(json.loads(read_bytes(join(wh.root, FORMAT_FILE)))["format_version"])
+    except FileNotFoundError:
+        return 1
+    except (ValueError, KeyError, TypeError):
+        raise NeuronInfoError(f"{join(wh.root, FORMAT_FILE)} is unreadable; restore it or write {{\"format_version\": {FORMAT_VERSION}}}") from None
+
+
+def upgrade(wh: Warehouse) -> list[str]:
+    """Bring the warehouse to FORMAT_VERSION in place; return what was recorded (empty when current)."""
+    version = format_version(wh)
+    if version > FORMAT_VERSION:
+        raise NeuronInfoError(f"warehouse {wh.root} has format {version}, newer than this neuroninfo ({FORMAT_VERSION}); upgrade neuroninfo")
+    if version == FORMAT_VERSION:
+        return []
+    recorded = []
+    for table in list_dirs(wh.tables):
+        for part in list_dirs(join(wh.tables, table)):
+            path = join(wh.tables, table, part, DATA_FILE)
+            if exists(path) and read_record(path) is None:
+                data = read_bytes(path)
+                try:  # record only what reads; damage stays unrecorded, for verify to report
+                    pq.read_table(pa.BufferReader(data))
+                except Exception:
+                    continue
+                record(path, data)
+                recorded.append(str(path))
+    for name in list_files(wh.checkpoints):
+        if name.endswith(".safetensors"):
+            path = join(wh.checkpoints, name)
+            data = read_bytes(path)
+            if read_record(path) is None and sha256_hex(data)[:16] == name[: -len(".safetensors")]:
+                record(path, data)
+                recorded.append(str(path))
+    write_bytes(join(wh.root, FORMAT_FILE), json.dumps({"format_version": FORMAT_VERSION}).encode())
+    return recorded
+
+
+def _temporaries(wh: Warehouse) -> list[Path]:
+    """Temporary files and folders (``.<name>...tmp``) where writers make them."""
+    root = Path(wh.root)
+    folders = [root, root / "checkpoints", root / "activations", root / "reports", root / "inbox"]
+    folders += [p for t in (root / "tables").glob("*") for p in [t, *t.glob("run_id=*")]]
+    return [p for folder in folders if folder.is_dir() for p in folder.iterdir()
+            if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX)]
+
+
+def _is_stale(path: Path, max_age_s: float) -> bool:
+    owner = _OWNER.search(path.name)
+    if owner and owner["host"] == socket.gethostname():
+        try:
+            os.kill(int(owner["pid"]), 0)
+        except ProcessLookupError:
+            return True  # its writer is gone
+        except PermissionError:
+            return False
+        return False
+    try:
+        return time.time() - path.lstat().st_mtime > max_age_s
+    except FileNotFoundError:
+        return False
+
+
+def remove_stale_temporaries(wh: Warehouse, max_age_s: float = STALE_AFTER_S) -> list[str]:
+    """Delete temporaries whose writer died (same host) or that are older than ``max_age_s``; return them."""
+    removed = []
+    for path in _temporaries(wh):
+        if _is_stale(path, max_age_s):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(str(path))
+    return removed
+
+
+def remove_run(wh: Warehouse, run_id: str) -> list[str]:
+    """Delete a run and everything derived from it; return what was removed.
+
+    The ``runs`` partition goes first: views show a run's rows only while it is whole, so the run
+    leaves every view at once; the rest follows (a crash midway leaves rows no view shows, which
+    ``verify`` reports and ``rm`` finishes)."""
+    from store.catalog import refresh_catalog
+
+    partitions = [join(wh.tables, t, f"run_id={run_id}") for t in ["runs"] + [t for t in list_dirs(wh.tables) if t != "runs"]]
+    targets = partitions + [wh.activations(run_id), wh.checkpoint(run_id), join(wh.checkpoints, f"{run_id}.safetensors{MANIFEST_SUFFIX}")]
+    present = [t for t in targets if exists(t)]
+    if not present:
+        raise NeuronInfoError(f"unknown run_id {run_id!r}: nothing in {wh.root}; list runs with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
+    for target in present:
+        remove_tree(target)
+    refresh_catalog(wh)
+    return [str(t) for t in present]
+
+
+def gc(wh: Warehouse, older_than_s: float) -> list[str]:
+    """Remove crash leftovers and rejected inbox files older than ``older_than_s``; return what was removed."""
+    removed = remove_stale_temporaries(wh, older_than_s) if wh.local else []
+    rejected = join(wh.inbox, "rejected")
+    for name in list_files(rejected):
+        path = join(rejected, name)
+        fs_path = Path(path) if wh.local else None
+        age = time.time() - fs_path.stat().st_mtime if fs_path else float("inf")
+        if age > older_than_s:
+            remove_tree(path)
+            removed.append(str(path))
+    return removed

@@ -1,0 +1,88 @@
+"""Full checks of a warehouse, run by run: every file against its integrity record, every Zarr chunk
+against its checksum. What ``neuroninfo verify`` prints; ``flows.repair`` recomputes what is derivable."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import NeuronInfoError
+from store.activations import open_activations
+from store.integrity import Problem, deep_problem, manifest_path, read_record, sha256_hex
+from store.paths import Warehouse, exists, join, list_dirs, list_files, read_bytes
+from store.tables import DATA_FILE, EMPTY_PARTITION
+
+REPAIR = "run: neuroninfo verify --repair"
+NOT_DERIVABLE = "not derivable: restore it from a backup, or remove the run with neuroninfo rm {run_id}"
+
+
+def run_ids(wh: Warehouse) -> list[str]:
+    """Every run with any file in the warehouse: checkpoints, table partitions, activation stores."""
+    found = {n.split(".")[0] for n in list_files(wh.checkpoints) if ".safetensors" in n}
+    for table in list_dirs(wh.tables):
+        found |= {p[len("run_id="):] for p in list_dirs(join(wh.tables, table)) if p.startswith("run_id=")}
+    found |= {n[: -len(".zarr")] for n in list_dirs(join(wh.root, "activations")) if n.endswith(".zarr")}
+    return sorted(found - {EMPTY_PARTITION})
+
+
+def check_checkpoint(wh: Warehouse, run_id: str) -> list[Problem]:
+    path = wh.checkpoint(run_id)
+    if not exists(path):
+        if exists(join(wh.tables, "runs", f"run_id={run_id}")):
+            return [Problem(run_id, "checkpoint", str(path), "file is missing", NOT_DERIVABLE.format(run_id=run_id))]
+        return []
+    data = read_bytes(path)
+    if sha256_hex(data)[:16] != run_id:
+        return [Problem(run_id, "checkpoint", str(path), "content does not match its run_id (truncated or changed)",
+                        NOT_DERIVABLE.format(run_id=run_id))]
+    if read_record(path) is None:
+        return [Problem(run_id, "checkpoint", str(path), "no integrity record", REPAIR + " (re-records it)")]
+    return []
+
+
+def check_partition(wh: Warehouse, table: str, run_id: str) -> list[Problem]:
+    path = join(wh.partition(table, run_id), DATA_FILE)
+    if not exists(path) and not exists(manifest_path(path)):
+        return []
+    problem = deep_problem(path)
+    if problem is None:
+        try:
+            pq.read_table(pa.BufferReader(read_bytes(path)))
+        except Exception as e:  # recorded as written, yet unreadable: a writer bug, still recomputable
+            problem = f"does not read as Parquet ({type(e).__name__})"
+    return [Problem(run_id, table, str(path), problem, REPAIR)] if problem else []
+
+
+def check_activations(wh: Warehouse, run_id: str) -> list[Problem]:
+    path = wh.activations(run_id)
+    if not exists(path):
+        if exists(wh.partition("quantizers", run_id)):
+            return [Problem(run_id, "activations", str(path), "store is missing", REPAIR)]
+        return []
+    try:
+        store = open_activations(wh, run_id)
+        for name in store.arrays():
+            store.read(name)
+    except NeuronInfoError as e:
+        return [Problem(run_id, "activations", str(path), str(e).split("; run:")[0], REPAIR)]
+    return []
+
+
+def verify_run(wh: Warehouse, run_id: str) -> list[Problem]:
+    """Every problem of one run: checkpoint, each table's partition, the activation store."""
+    problems = check_checkpoint(wh, run_id)
+    for table in list_dirs(wh.tables):
+        problems += check_partition(wh, table, run_id)
+    return problems + check_activations(wh, run_id)
+
+
+def verify(wh: Warehouse, selected: list[str] | None = None) -> list[Problem]:
+    """Problems of the selected runs (default: every run), plus the schema files of empty tables."""
+    ids = selected or run_ids(wh)
+    known = set(run_ids(wh))
+    unknown = [r for r in ids if r not in known]
+    if unknown:
+        raise NeuronInfoError(f"unknown run_id {unknown[0]!r}; list runs with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
+    problems = [p for run_id in ids for p in verify_run(wh, run_id)]
+    if not selected:
+        problems += [p for table in list_dirs(wh.tables) for p in check_partition(wh, table, EMPTY_PARTITION)]
+    return problems
