@@ -1,14 +1,20 @@
-"""Benchmark: the cumulative ablation engine against a naive full forward pass per k.
+"""Benchmark: the cumulative ablation engine against a competent baseline and a naive one, per k.
 
-    python bench/bench_ablation.py [--quick] [--cifar-samples N]
+    python bench/bench_ablation.py [--quick] [--cifar-samples N] [--skip-grid]
 
 The work is what ``neuroninfo ablate`` does for one run at full resolution: 6 measures (random
 permutations stand in for the SQL rankings), each low_first and high_first (reversed), plus R=5
-random orderings, x 2 strategies x (every hidden layer + the network scope). The reference is the
-naive way (a full forward pass per k with the first k neuron outputs overwritten), timed in the same
-process on a strided subset of the same curves and extrapolated to the whole work per k evaluated.
-The engine runs in groups of orderings with the naive points timed in between, so that load from
-other processes falls on both alike; its errors are checked against the reference on that subset.
+random orderings, x 2 strategies x (every hidden layer + the network scope).
+
+References, timed in the same process on a strided subset of the same curves (per scope and layer,
+since their cost per k differs) and extrapolated to the whole work:
+- competent (the main reference): clean hidden outputs cached once; each k starts from the cached
+  outputs of the lowest layer its ablated neurons touch and runs the layers above it;
+- naive: a full forward pass per k with the first k neuron outputs overwritten.
+The engine runs in groups of orderings with the reference points timed in between, so that load from
+other processes falls on all alike; its errors are checked against both references on that subset.
+Then (not with --skip-grid) the default ablation of one cifar10-preset network on a k-grid
+(``--grid-steps``, default 50) is timed on a subset of its orderings and extrapolated to all of them.
 """
 from __future__ import annotations
 
@@ -58,7 +64,7 @@ def measure_orderings(sizes, measures, seed=0):
 
 @torch.no_grad()
 def naive_errors(model, x, y, rows, ks, means):
-    """The reference: one full forward pass per k, the first k neuron outputs overwritten."""
+    """The naive reference: one full forward pass per k, the first k neuron outputs overwritten."""
     out = []
     for k in ks:
         gone = rows[:k]
@@ -72,44 +78,95 @@ def naive_errors(model, x, y, rows, ks, means):
     return np.array(out)
 
 
-def run(name, input_dim, hidden, n_samples, measures, repeats, steps, naive_points, note, groups=8):
-    model = make_model(input_dim, hidden)
+class Competent:
+    """The competent reference: clean hidden outputs computed once; each k starts from the lowest
+    layer its ablated neurons touch (a clone of that layer's cached outputs) and runs the layers above."""
+
+    @torch.no_grad()
+    def __init__(self, model, x, y):
+        self.model, self.y = model, y
+        self.hidden, h = [], x
+        for i in range(model.n_hidden):
+            h = model.block(i, h)
+            self.hidden.append(h)  # hidden[i] = outputs of hidden layer i + 1
+        self.clean_error = int((model.head(h).argmax(1) != y).sum()) / len(y)
+
+    @torch.no_grad()
+    def errors(self, rows, ks, means):
+        out = []
+        for k in ks:
+            gone = rows[:k]
+            if k == 0:
+                out.append(self.clean_error)
+                continue
+            lowest = int(gone[:, 0].min()) - 1
+            h = self.hidden[lowest].clone()
+            for i in range(lowest, self.model.n_hidden):
+                if i > lowest:
+                    h = self.model.block(i, h)
+                sel = torch.from_numpy(gone[gone[:, 0] == i + 1, 1])
+                if len(sel):
+                    h[:, sel] = 0.0 if means is None else means[i][sel]
+            out.append(int((self.model.head(h).argmax(1) != self.y).sum()) / len(self.y))
+        return np.array(out)
+
+
+def make_data(input_dim, hidden, n_samples):
     g = torch.Generator().manual_seed(1)
     x = torch.rand(n_samples, input_dim, generator=g)
     y = torch.randint(0, 10, (n_samples,), generator=g)
-    means_np = [np.random.default_rng(2 + l).uniform(0, 1, m).astype(np.float32) for l, m in enumerate(hidden)]
+    means = [np.random.default_rng(2 + l).uniform(0, 1, m).astype(np.float32) for l, m in enumerate(hidden)]
+    return x, y, means
+
+
+def run(name, input_dim, hidden, n_samples, measures, repeats, steps, points_per_curve, note, groups=8):
+    """Engine vs competent vs naive on the same work; references on a strided subset, extrapolated."""
+    model = make_model(input_dim, hidden)
+    x, y, means_np = make_data(input_dim, hidden, n_samples)
     means_t = [torch.from_numpy(m) for m in means_np]
     orderings = measure_orderings(hidden, measures) + random_orderings(hidden, repeats)
     strategies = ("zero", "mean")
-    n_evals = len(strategies) * sum(len(k_grid(len(o.neurons), steps)) for o in orderings)
+    competent = Competent(model, x, y)
 
-    # the naive subset: one ordering per scope, both strategies, strided k
-    subset = {}
+    # per (scope, layer): k evaluated in the whole work, and a strided subset of one of its orderings
+    evals, points = {}, []
     for o in orderings:
-        subset.setdefault((o.scope, o.layer), o)
-    points = []
-    for o in subset.values():
+        group = (o.scope, o.layer)
         grid = k_grid(len(o.neurons), steps)
-        for s in strategies:
-            points += [(o, s, int(k)) for k in grid[np.linspace(0, len(grid) - 1, naive_points).round().astype(int)]]
+        if group not in evals:
+            for s in strategies:
+                picked = grid[np.linspace(0, len(grid) - 1, points_per_curve).round().astype(int)]
+                points += [(o, s, int(k)) for k in picked]
+        evals[group] = evals.get(group, 0) + len(strategies) * len(grid)
     points = [points[i] for i in np.random.default_rng(0).permutation(len(points))]
+    n_evals = sum(evals.values())
 
-    # engine and naive interleaved (engine in groups of orderings, naive points in between), so
-    # that load from other processes falls on both alike
+    # engine and references interleaved (engine in groups of orderings, reference points in between)
     groups = min(groups, len(orderings))
-    engine_s, naive_s, naive = 0.0, 0.0, {}
-    naive_errors(model, x, y, orderings[0].neurons, [0], None)  # warm-up
+    cores = torch.get_num_threads()
+    engine_s = 0.0
+    spent, cpu, reference = ({"naive": {}, "competent": {}, "competent_1": {}} for _ in range(3))
+    engine_cpu = 0.0
+    naive_errors(model, x, y, orderings[0].neurons, [1], None)  # warm-up
+    competent.errors(orderings[0].neurons, [1], None)
     tables = []
     for gi in range(groups + 1):
         for o, s, k in points[gi * len(points) // (groups + 1) : (gi + 1) * len(points) // (groups + 1)]:
-            t0 = time.perf_counter()
-            naive[(id(o), s, k)] = naive_errors(model, x, y, o.neurons, [k], None if s == "zero" else means_t)[0]
-            naive_s += time.perf_counter() - t0
+            means = None if s == "zero" else means_t
+            for kind, method, threads in (("competent", competent.errors, cores), ("competent_1", competent.errors, 1),
+                                          ("naive", lambda *a: naive_errors(model, x, y, *a), cores)):
+                torch.set_num_threads(threads)
+                t0, c0 = time.perf_counter(), time.process_time()
+                reference[kind][(id(o), s, k)] = method(o.neurons, [k], means)[0]
+                spent[kind].setdefault((o.scope, o.layer), []).append(time.perf_counter() - t0)
+                cpu[kind].setdefault((o.scope, o.layer), []).append(time.process_time() - c0)
+            torch.set_num_threads(cores)
         if gi < groups:
             part = orderings[gi * len(orderings) // groups : (gi + 1) * len(orderings) // groups]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             tables.append(ablation_curves(model, x, y, part, strategies, means_np, steps=steps))
             engine_s += time.perf_counter() - t0
+            engine_cpu += time.process_time() - c0
     table = pa.concat_tables(tables)
     assert table.num_rows == n_evals
 
@@ -119,57 +176,118 @@ def run(name, input_dim, hidden, n_samples, measures, repeats, steps, naive_poin
         key = (rows["scope"][i], rows["layer"][i], rows["measure"][i], rows["ordering"][i], rows["strategy"][i],
                rows["repeat"][i], rows["n_ablated"][i])
         mine[key] = rows["test_error"][i]
-    max_diff = max(abs(mine[(o.scope, o.layer, o.measure, o.ordering, s, o.repeat, k)] - e)
-                   for (oid, s, k), e in naive.items() for o in orderings if id(o) == oid)
-    naive_per_k = naive_s / len(points)
-    naive_total = naive_per_k * n_evals
-    return dict(name=name, note=note, samples=n_samples, curves=len(orderings) * len(strategies),
-                evals=n_evals, engine_s=engine_s, naive_per_k_ms=naive_per_k * 1e3, naive_points=len(points),
-                naive_s=naive_total, ratio=naive_total / engine_s, max_diff_samples=round(max_diff * n_samples))
+    by_id = {id(o): o for o in orderings}
+    result = dict(name=name, note=note, samples=n_samples, curves=len(orderings) * len(strategies), evals=n_evals,
+                  engine_s=engine_s, engine_cpu=engine_cpu, points=len(points))
+    for kind in ("competent", "competent_1", "naive"):
+        diff = max(abs(mine[(by_id[oid].scope, by_id[oid].layer, by_id[oid].measure, by_id[oid].ordering, s,
+                             by_id[oid].repeat, k)] - e) for (oid, s, k), e in reference[kind].items())
+        total = sum(np.mean(spent[kind][group]) * n for group, n in evals.items())
+        result[kind] = dict(seconds=total, ratio=total / engine_s, differ=round(diff * n_samples),
+                            per_k_ms={group: 1e3 * np.mean(t) for group, t in spent[kind].items()})
+    # the competent reference at its best: torch's threads on every core, or one thread per core with
+    # the curves split over the cores (perfect scaling assumed: one-thread time / cores)
+    best = min(result["competent"]["seconds"], result["competent_1"]["seconds"] / cores)
+    result["best"] = dict(seconds=best, ratio=best / engine_s)
+    # CPU seconds, which load from other processes inflates far less than wall-clock seconds: the
+    # one-thread competent reference against the engine's CPU time (all its threads)
+    cpu_1 = sum(np.mean(cpu["competent_1"][group]) * n for group, n in evals.items())
+    result["cpu"] = dict(seconds=cpu_1, ratio=cpu_1 / engine_cpu)
+    return result
+
+
+def default_grid_ablation(n_samples, steps, measure_subset=1):
+    """The default ablation of one cifar10-preset network on a k-grid: 16 rankings (5 measures x bits 1-3
+    + class_selectivity) x low/high + R=5 random, x 2 strategies x (4 layers + network). Times the
+    orderings of ``measure_subset`` rankings (low + high) and one random repeat, per scope and layer,
+    and extrapolates to all orderings; full resolution (every k) from the same per-point costs."""
+    hidden = (1024, 512, 512, 512)
+    model = make_model(3072, hidden)
+    x, y, means = make_data(3072, hidden, n_samples)
+    timed = measure_orderings(hidden, MEASURES[:measure_subset]) + random_orderings(hidden, 1)
+    scale = (16 * 2 + 5) / (2 * measure_subset + 1)  # all ordering sets / timed ones
+    out = dict(seconds=0.0, cpu=0.0, all_seconds=0.0, all_cpu=0.0, full_cpu=0.0, timed=len(timed))
+    for group in dict.fromkeys((o.scope, o.layer) for o in timed):
+        part = [o for o in timed if (o.scope, o.layer) == group]
+        t0, c0 = time.perf_counter(), time.process_time()
+        ablation_curves(model, x, y, part, ("zero", "mean"), means, steps=steps)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        n = len(part[0].neurons)
+        out["seconds"] += wall
+        out["cpu"] += cpu
+        out["all_seconds"] += wall * scale
+        out["all_cpu"] += cpu * scale
+        out["full_cpu"] += cpu * scale * (n + 1) / len(k_grid(n, steps))
+    out["orderings"] = (16 * 2 + 5) * (len(hidden) + 1)
+    return out
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke version")
-    ap.add_argument("--cifar-samples", type=int, default=None)
+    ap.add_argument("--cifar-samples", type=int, default=None, help="test samples of the cifar10-sized case")
+    ap.add_argument("--grid-steps", type=int, default=50, help="k-grid of the default cifar10-preset ablation")
+    ap.add_argument("--skip-grid", action="store_true", help="skip the default cifar10-preset ablation on a k-grid")
+    ap.add_argument("--only", choices=("mnist", "cifar", "grid"), default=None,
+                    help="run one of the two ratio cases, or only the cifar10-preset k-grid ablation")
     args = ap.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
+    cs = args.cifar_samples or (200 if args.quick else 10_000)
+    cifar_steps = 16 if args.quick else args.grid_steps
     if args.quick:
         jobs = [
             ("mnist 784-300-100-10", 784, (300, 100), 1000, MEASURES[:1], 1, None, 4,
              "quick: 1 measure + R=1, 1,000 samples"),
-            ("cifar10 3072-1024-512-512-512-10", 3072, (1024, 512, 512, 512), args.cifar_samples or 200,
-             MEASURES[:1], 0, 16, 3, "quick: 1 measure, steps=16 grid"),
+            ("cifar10 3072-1024-512-512-512-10", 3072, (1024, 512, 512, 512), cs, MEASURES[:1], 0, cifar_steps, 3,
+             f"quick: 1 measure, steps={cifar_steps} grid"),
         ]
     else:
-        cs = args.cifar_samples or 1000
         jobs = [
             ("mnist 784-300-100-10", 784, (300, 100), 10_000, MEASURES, 5, None, 8,
-             "full work: 6 measures x 2 orders + R=5"),
-            ("cifar10 3072-1024-512-512-512-10", 3072, (1024, 512, 512, 512), cs, MEASURES[:1], 0, None, 6,
-             f"1 measure x 2 orders, no random, {cs:,} samples"),
+             "full work: 6 measures x 2 orders + R=5, every k"),
+            ("cifar10 3072-1024-512-512-512-10", 3072, (1024, 512, 512, 512), cs, MEASURES[:1], 0, cifar_steps, 6,
+             f"1 measure x 2 orders, no random, steps={cifar_steps} grid"),
         ]
+    if args.only:
+        jobs = [j for j in jobs if j[0].startswith(args.only)]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f} (other processes slow both sides down)")
+          f"load average {os.getloadavg()[0]:.2f} (other processes slow every side down)")
     results = []
     for job in jobs:
         r = run(*job)
         results.append(r)
-        print(f"  {r['name']}: engine {r['engine_s']:.1f} s, naive {r['naive_per_k_ms']:.1f} ms per k", flush=True)
-    head = (f"{'net':34s} {'samples':>7s} {'curves':>6s} {'k evals':>8s} {'engine s':>9s} {'naive s (extrap.)':>18s} "
-            f"{'ratio':>7s} {'naive pts':>9s} {'max diff':>8s}  work")
-    print()
-    print(head)
-    print("-" * len(head))
-    for r in results:
-        print(f"{r['name']:34s} {r['samples']:>7,d} {r['curves']:>6d} {r['evals']:>8,d} {r['engine_s']:>9.1f} "
-              f"{r['naive_s']:>18.0f} {r['ratio']:>6.1f}x {r['naive_points']:>9d} "
-              f"{r['max_diff_samples']:>8d}  {r['note']}")
-    print(f"\nload average at the end {os.getloadavg()[0]:.2f}. ratio = naive seconds per k evaluated x k evals "
-          "/ engine seconds (wall clock; the engine ran in groups of orderings, the naive points in between).")
-    print("max diff: largest disagreement with the naive reference on its subset, in test samples "
-          "(float32 rounding ties only)")
-
+        for kind in ("competent", "competent_1", "naive"):
+            per_k = ", ".join(f"{s}{'' if l is None else ' ' + str(l)} {t:.1f}" for (s, l), t in r[kind]["per_k_ms"].items())
+            print(f"  {r['name']}: {kind} ms per k: {per_k}; extrapolated {r[kind]['seconds']:.1f} s "
+                  f"({r[kind]['ratio']:.1f}x)", flush=True)
+        print(f"  {r['name']}: engine {r['engine_s']:.1f} s", flush=True)
+    if results:
+        head = (f"{'net':34s} {'samples':>7s} {'curves':>6s} {'k evals':>8s} {'engine s':>9s} {'competent s':>12s} "
+                f"{'ratio':>7s} {'naive s':>8s} {'ratio':>7s} {'engine cpu s':>12s} {'cpu ratio':>9s} {'ref pts':>7s} "
+                f"{'differ':>6s}  work")
+        print()
+        print(head)
+        print("-" * len(head))
+        for r in results:
+            c, n = r["best"], r["naive"]
+            differ = max(r[kind]["differ"] for kind in ("competent", "competent_1", "naive"))
+            print(f"{r['name']:34s} {r['samples']:>7,d} {r['curves']:>6d} {r['evals']:>8,d} {r['engine_s']:>9.1f} "
+                  f"{c['seconds']:>12.1f} {c['ratio']:>6.1f}x {n['seconds']:>8.0f} {n['ratio']:>6.1f}x "
+                  f"{r['engine_cpu']:>12.1f} {r['cpu']['ratio']:>8.1f}x {r['points']:>7d} {differ:>6d}  {r['note']}")
+            assert differ == 0, "the engine disagrees with a reference"
+        print(f"\nload average at the end {os.getloadavg()[0]:.2f}. ratio = reference seconds (per k evaluated, per scope "
+              "and layer, x k evals) / engine seconds (wall clock; the engine ran in groups of orderings, the reference "
+              "points in between); competent = the better of torch's threads and one thread per core. differ: largest disagreement with either reference on its subset, in test samples. cpu ratio = "
+              "CPU seconds of the one-thread competent reference / CPU seconds of the engine (less sensitive to load).")
+    if not args.skip_grid and args.only != "mnist":
+        g = default_grid_ablation(cs, cifar_steps)
+        cores = os.cpu_count() or 1
+        print(f"\ndefault ablation of one cifar10-preset network, {cs:,} test samples, steps={cifar_steps}: "
+              f"{g['timed']} of {g['orderings']} orderings x 2 strategies took {g['seconds']:.1f} s "
+              f"({g['cpu']:.1f} CPU s). All of them, extrapolated: {g['all_seconds'] / 60:.1f} min at this load, "
+              f"{g['all_cpu'] / cores / 60:.1f} min from CPU time / {cores} cores (an idle machine); "
+              f"every k instead of the grid: {g['full_cpu'] / cores / 3600:.1f} h from CPU time. "
+              f"load average {os.getloadavg()[0]:.2f}")
 
 if __name__ == "__main__":
     main()

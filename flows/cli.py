@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from flows.serve_local import private_server
@@ -135,18 +136,29 @@ def _train_and_measure(args, wh):
         epochs=args.epochs, n_val=args.n_val, bits=list(args.bits), strategies=list(args.strategy),
         random_repeats=args.random_repeats, steps=args.steps, warehouse=str(wh.root), data_dir=args.data_dir,
     )
-    from store.paths import join, list_files
+    print_summary(wh, run_ids)
+    return run_ids[-1] if run_ids else None
 
-    print(f"\ndone: {len(run_ids)} run(s) in {wh.root}")
-    for name in list_files(wh.reports):
-        if name.endswith(".html"):
-            print(f"report: {join(wh.reports, name)}")
+
+def print_summary(wh, run_ids: list[str]) -> None:
+    """What was made, where, and commands that run as printed, about these runs only."""
+    import shlex
+
+    from flows.stages import summary
+
+    rows = summary(wh, run_ids)
+    print(f"\ndone: {len(rows)} run(s) in {wh.root}")
+    for r in rows:
+        medians = ", ".join(f"{m:.3f}" for m in r["median_mi_by_layer"] or [])
+        print(f"  {r['name']}  run {r['run_id']}  test error {r['test_error']:.1%}  median I(T;Y) by layer (1 bit): {medians}")
+    for page in dict.fromkeys(r["report"] for r in rows):
+        print(f"report: {page}")
+    me = shlex.quote(sys.argv[0]) if sys.argv[0].endswith("neuroninfo") else f"{shlex.quote(sys.executable)} -m flows.cli"
+    where = "" if str(wh.root) == os.path.abspath(os.environ.get("NEURONINFO_WAREHOUSE") or "warehouse") else f" --warehouse {shlex.quote(str(wh.root))}"
     ids = ", ".join(f"'{r}'" for r in run_ids)
     print("try:")
-    print(f"  neuroninfo sql \"SELECT run_id, name, test_error FROM runs WHERE run_id IN ({ids})\"")
-    print("  neuroninfo sql \"SELECT layer, neuron, mutual_info, kl_selectivity FROM neuron_stats WHERE bits = 1 ORDER BY mutual_info DESC LIMIT 10\"")
-    print("  neuroninfo sql \"SELECT measure, ordering, max(test_error) AS worst FROM ablation_curves WHERE scope = 'network' AND strategy = 'zero' GROUP BY ALL ORDER BY ALL\"")
-    return run_ids[-1] if run_ids else None
+    print(f"  {me} sql \"SELECT layer, neuron, round(mutual_info, 3) AS mi, kl_class FROM neuron_stats WHERE run_id IN ({ids}) AND bits = 1 ORDER BY mutual_info DESC LIMIT 10\"{where}")
+    print(f"  {me} sql \"SELECT measure, ordering, round(avg(test_error), 3) AS mean_error FROM ablation_curves WHERE run_id IN ({ids}) AND scope = 'network' AND strategy = 'zero' GROUP BY ALL ORDER BY ALL\"{where}")
 
 
 REJECTED_EXIT = 3  # reanalyze: some inbox files were rejected; verify: problems were found
@@ -412,8 +424,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
-
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ["NEURONINFO_CLI"] = "1"  # progress lines print here (flows.train_and_measure.progress_to_run_log)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

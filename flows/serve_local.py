@@ -104,8 +104,8 @@ def stop(process: subprocess.Popen | None, timeout: float = 30) -> None:
 def main(argv: list[str]) -> int:
     server, api_url = None, os.environ.get("PREFECT_API_URL")
     if not api_url or not healthy(api_url):
-        server, api_url = start_server(free_port())
-        print(f"started a Prefect server: PREFECT_API_URL={api_url}", flush=True)
+        server, api_url = start_server(free_port(), ui=True)
+        print(f"started a Prefect server: PREFECT_API_URL={api_url}; dashboard: {api_url[:-len('/api')]}", flush=True)
     env = dict(os.environ, PREFECT_API_URL=api_url)
     serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", *argv], env=env)
     stopping = False

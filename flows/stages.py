@@ -9,8 +9,6 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from pipeline.activations import hidden_outputs
 from pipeline.data import Dataset, load_dataset
 from pipeline.errors import NeuronInfoError
@@ -84,7 +82,7 @@ def grid_specs(
                     hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val)
         for a, r, s in itertools.product(dict.fromkeys(activations), dict.fromkeys(regularizers), dict.fromkeys(seeds))
     ]
-    check_available(dataset, data_dir)
+    check_available(dataset, data_dir, specs[0].n_val)
     return specs
 
 
@@ -329,12 +327,33 @@ def ablate_run(
     store = act.open_activations(wh, run_id)
     means = [store.train_mean(layer) for layer in store.layers]
     test = data_of(model.spec, data_dir).test
-    curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps)
+    with Progress(f"ablate {run_id}", len(orderings) * len(strategies), "curves") as progress:
+        curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps, on_curve=progress.advance)
     params = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures),
               **made_from}
     write_partition(wh, "ablation_curves", run_id, curves, params)  # params: what verify --repair re-runs
     refresh_catalog(wh)
     return run_id
+
+
+def summary(wh: Warehouse, run_ids: list[str]) -> list[dict]:
+    """Headline numbers of these runs (sql/summary_runs.sql) with the path of each one's group report."""
+    from store.catalog import query, sql_text
+
+    if not run_ids:
+        return []
+    listed = "(" + ", ".join(f"'{r}'" for r in run_ids) + ")"  # run_ids are 16 hex digits
+    rows = query(wh, sql_text("summary_runs", run_ids=listed)).to_pylist()
+    for row in rows:
+        row["report"] = str(report_path(wh, row["group_name"]))
+    return rows
+
+
+def report_path(wh: Warehouse, name: str) -> Location:
+    """Where the report page named ``name`` (a group or run name) is written."""
+    import re
+
+    return join(wh.reports, re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html")
 
 
 def report_runs(wh: Warehouse, run_ids: list[str]) -> list[Location]:
@@ -350,13 +369,13 @@ def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Location:
     On object storage the page and its PNGs are rendered in a local temporary folder, then each is
     stored with one PUT.
     """
-    import re
     import tempfile
 
     from pipeline.report import write_report
+    from store.paths import name_of
     from store.report_data import report_tables
 
-    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html"
+    filename = name_of(report_path(wh, name))
     tables = report_tables(wh, run_ids)
     if wh.local:
         return write_report(tables, wh.reports / filename, title=name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -71,11 +72,20 @@ def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
     return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids)]
 
 
-def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir):
-    """Chain capture -> measure -> ablate for one run (futures wait on each other)."""
+def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir) -> list:
+    """Chain capture -> measure -> ablate for one run (futures wait on each other); return the chain's futures."""
     captured = capture_task.submit(warehouse, run_id_future, bits, data_dir)
     measured = measure_task.submit(warehouse, captured)
-    return ablate_task.submit(warehouse, measured, strategies, random_repeats, steps, data_dir)
+    return [run_id_future, captured, measured, ablate_task.submit(warehouse, measured, strategies, random_repeats, steps, data_dir)]
+
+
+def chain_result(chain: list):
+    """The last task's result, or the first failed task's own error (not a later task's 'upstream not ready')."""
+    for future in chain:
+        future.wait()
+        if not future.state.is_completed():
+            return future.result()  # raises the root cause
+    return chain[-1].result()
 
 
 @flow(name="train-and-measure", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
@@ -101,12 +111,23 @@ def train_and_measure(
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in specs]
-    ablated = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir) for t in trained]
-    run_ids = [future.result() for future in ablated]
+    chains = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir) for t in trained]
+    run_ids = [chain_result(chain) for chain in chains]
     reports = report_task.submit(warehouse, run_ids).result()
     for path in reports:
         print(f"report: {path}")
+    publish_summary(open_warehouse(warehouse), run_ids)
     return run_ids
+
+
+def publish_summary(wh, run_ids: list[str]) -> None:
+    """A Prefect artifact of the runs' headline numbers and report paths: the UI answers "what came out"."""
+    rows = stages.summary(wh, run_ids)
+    lines = ["| run | run_id | test error | median I(T;Y) by layer (1 bit) | report |", "|---|---|---|---|---|"]
+    lines += [f"| {r['name']} | `{r['run_id']}` | {r['test_error']:.1%} | "
+              f"{', '.join(f'{m:.3f}' for m in r['median_mi_by_layer'] or [])} | `{r['report']}` |" for r in rows]
+    create_markdown_artifact(markdown="\n".join(lines), key="train-and-measure-summary",
+                             description=f"{len(rows)} run(s) in {wh.root}")
 
 
 def task_runner_for(kind: str, dask_address: str | None = None, workers: int = 2):

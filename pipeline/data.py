@@ -78,9 +78,13 @@ def default_n_val(name: str) -> int:
     return min(DEFAULT_N_VAL, _TRAIN_SIZES[name] // 6)
 
 
-def check_available(name: str, data_dir: str | Path | None = None) -> None:
-    """A one-line error unless ``name``'s files can be found (or downloaded): before any work begins."""
+def check_available(name: str, data_dir: str | Path | None = None, n_val: int | None = None) -> None:
+    """A one-line error unless ``name``'s files can be found (or downloaded) and ``n_val`` fits its
+    training set: before any work begins."""
     dataset_shape(name)
+    n = _TRAIN_SIZES[name]
+    if n_val is not None and not 0 < n_val < n:
+        raise _error(f"{name}: n_val={n_val} is out of range: the training set has {n} samples, so 1 <= n_val <= {n - 1}")
     if name not in _SYNTHETIC:
         _find_files(name, data_dir)
 

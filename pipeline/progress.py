@@ -28,11 +28,15 @@ def _sink() -> Callable[[str], None] | None:
 
 def note(message: str) -> None:
     """A one-line message for the user (what a stage decided, e.g. to recompute)."""
-    sink = _sink()
+    _write(_sink(), message)
+
+
+def _write(sink: Callable[[str], None] | None, line: str) -> None:
     if sink is not None:
-        sink(message)
-    else:
-        print(message, file=sys.stderr, flush=True)
+        sink(line)
+    else:  # not print(): inside a Prefect flow with log_prints, print goes to the (quieted) run log
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 class Progress:
@@ -43,9 +47,11 @@ class Progress:
         self.done = 0
         self.started = self.last_line = time.monotonic()
         self._bar = None
+        self._lock = threading.Lock()
+        self._sink = _sink()  # the caller's: advance() may run on worker threads
 
     def __enter__(self) -> Progress:
-        if _sink() is None and sys.stderr.isatty() and threading.current_thread() is threading.main_thread():
+        if self._sink is None and sys.stderr.isatty() and threading.current_thread() is threading.main_thread():
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 
             self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(self.unit),
@@ -55,12 +61,16 @@ class Progress:
         return self
 
     def advance(self, n: int = 1) -> None:
-        self.done += n
+        """Count ``n`` more done (safe from worker threads)."""
+        with self._lock:
+            self.done += n
+            due = self._bar is None and time.monotonic() - self.last_line >= INTERVAL_S
+            if due:
+                self.last_line = time.monotonic()
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done)
-        elif time.monotonic() - self.last_line >= INTERVAL_S:
-            self.last_line = time.monotonic()
-            note(self.line())
+        elif due:
+            self._say(self.line())
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
@@ -72,4 +82,7 @@ class Progress:
         if self._bar is not None:
             self._bar.stop()
         if exc[0] is None and self.total:
-            note(f"{self.what}: {self.done}/{self.total} {self.unit} in {time.monotonic() - self.started:.1f} s")
+            self._say(f"{self.what}: {self.done}/{self.total} {self.unit} in {time.monotonic() - self.started:.1f} s")
+
+    def _say(self, line: str) -> None:
+        _write(self._sink, line)

@@ -10,6 +10,7 @@ from torch import nn
 
 from pipeline.data import Dataset
 from pipeline.model import MLP, error_rate
+from pipeline.progress import note
 from pipeline.spec import NetworkSpec
 from pipeline.threads import available_cores
 
@@ -73,12 +74,8 @@ def _fit(model: MLP, spec: NetworkSpec, data: Dataset, epochs: int, progress: bo
         if progress:
             val_error = error_rate(model, data.val.x, data.val.y)
             seconds = time.perf_counter() - started
-            print(
-                f"\r{spec.name} epoch {epoch}/{epochs}: loss {total_loss / n_batches:.4f}, "
-                f"val error {val_error:.4f}, {len(x) / seconds:,.0f} samples/s",
-                file=sys.stderr,
-                flush=True,
-            )
+            note(("\r" if sys.stderr.isatty() else "") + f"{spec.name} epoch {epoch}/{epochs}: loss "
+                 f"{total_loss / n_batches:.4f}, val error {val_error:.4f}, {len(x) / seconds:,.0f} samples/s")
     return model.eval()
 
 

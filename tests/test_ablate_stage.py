@@ -1,11 +1,14 @@
-"""The ablate stage: rankings read back with SQL, curves written to the view, bad input."""
+"""The ablate stage: rankings read back with SQL, curves written to the view equal a naive forward pass, bad input."""
 import numpy as np
 import pytest
+from naive_ablation import naive_errors
 
 from flows import stages
 from flows.cli import main
 from pipeline.errors import NeuronInfoError
+from store import activations as act
 from store.catalog import query
+from store.checkpoints import load_run
 from store.paths import open_warehouse
 
 
@@ -27,15 +30,18 @@ def test_rankings_follow_neuron_stats_with_stable_ties(measured):
     orderings = {(o.measure, o.bits, o.scope, o.layer, o.ordering): o.neurons for o in stages.rankings(wh, run_id)}
     for bits in (1, 2):
         rows = [r for r in stats if r["bits"] == bits]
-        keys = [(r["layer"], r["neuron"]) for r in rows]
+        keys = np.array([(r["layer"], r["neuron"]) for r in rows])
         values = np.array([r["mutual_info"] for r in rows])
         # independent reference: numpy lexsort by (value, layer, neuron); high first by (-value, layer, neuron)
-        low = np.lexsort(([k[1] for k in keys], [k[0] for k in keys], values))
-        high = np.lexsort(([k[1] for k in keys], [k[0] for k in keys], -values))
-        assert orderings[("mutual_info", bits, "network", None, "low_first")].tolist() == [list(keys[i]) for i in low]
-        assert orderings[("mutual_info", bits, "network", None, "high_first")].tolist() == [list(keys[i]) for i in high]
-        layer2 = orderings[("mutual_info", bits, "layer", 2, "low_first")]
-        assert set(layer2[:, 0]) == {2} and len(layer2) == 12
+        for ordering, sign in (("low_first", 1), ("high_first", -1)):
+            order = np.lexsort((keys[:, 1], keys[:, 0], sign * values))
+            assert orderings[("mutual_info", bits, "network", None, ordering)].tolist() == keys[order].tolist()
+            for layer, width in ((1, 24), (2, 12)):
+                mine = keys[:, 0] == layer
+                order = np.lexsort((keys[mine, 1], sign * values[mine]))
+                got = orderings[("mutual_info", bits, "layer", layer, ordering)]
+                assert len(got) == width and got.tolist() == keys[mine][order].tolist(), (bits, layer, ordering)
+        assert len(set(values.round(12))) < len(values)  # tied values: the tie rule is exercised
     assert ("class_selectivity", None, "network", None, "low_first") in orderings  # ranked once, bits NULL
     assert not any(m == "class_selectivity" and b is not None for m, b, *_ in orderings)
 
@@ -53,12 +59,32 @@ def test_curves_land_in_the_view(measured):
     starts = query(wh, f"SELECT DISTINCT round(test_error, 9) AS e FROM ablation_curves WHERE run_id = '{run_id}' AND n_ablated = 0").to_pylist()
     assert [r["e"] for r in starts] == [round(clean["test_error"], 9)]  # k = 0 is the unablated network
 
+    # what the view holds equals a naive full forward pass per k (both strategies, both scopes)
+    model = load_run(wh, run_id)
+    test = stages.data_of(model.spec, None).test
+    store = act.open_activations(wh, run_id)
+    means = [store.train_mean(layer) for layer in store.layers]
+    orderings = {(o.scope, o.layer, o.ordering): o for o in stages.rankings(wh, run_id, ("mutual_info",)) if o.bits == 1}
+    moved = 0
+    for scope, layer in (("network", None), ("layer", 1), ("layer", 2)):
+        o = orderings[(scope, layer, "high_first")]
+        for strategy in ("zero", "mean"):
+            curve = query(wh, f"""SELECT n_ablated, test_error FROM ablation_curves
+                                  WHERE run_id = '{run_id}' AND scope = '{scope}' AND layer IS NOT DISTINCT FROM {layer or 'NULL'}
+                                    AND measure = 'mutual_info' AND bits = 1 AND ordering = 'high_first'
+                                    AND strategy = '{strategy}' ORDER BY n_ablated""").to_pydict()
+            assert len(curve["n_ablated"]) == 7
+            ref = naive_errors(model, test.x, test.y, o.neurons, curve["n_ablated"], None if strategy == "zero" else means)
+            np.testing.assert_allclose(curve["test_error"], ref, rtol=0, atol=1e-12, err_msg=f"{scope} {layer} {strategy}")
+            moved += len(set(ref.round(9))) > 1
+    assert moved >= 3  # the curves move: the comparison has teeth
+
 
 def test_bad_input(measured, capsys):
     wh, run_id = measured
     with pytest.raises(NeuronInfoError, match="unknown measure 'loudness'"):
         stages.ablate_run(wh, run_id, measures=("loudness",), force=True)
-    assert main(["ablate", run_id, "--steps", "1000", "--warehouse", str(wh.root)]) == 2
+    assert main(["ablate", run_id, "--steps", "0", "--warehouse", str(wh.root)]) == 2
     err = capsys.readouterr().err.strip()
     assert "steps" in err and len(err.splitlines()) == 1
     assert main(["ablate", run_id, "--strategy", "noise", "--warehouse", str(wh.root)]) == 2

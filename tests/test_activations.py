@@ -35,6 +35,10 @@ def test_raw_equals_forward_pass_and_codes_equal_quantizer(trained_run):
     model = load_run(wh, run_id)
     data = load_dataset(model.spec.dataset, seed=model.spec.seed, n_val=model.spec.n_val)
     assert store.splits == ["val", "test"] and store.bits == [1, 2, 3] and store.layer_sizes == [24, 12]
+    # the quantizers, fitted here on validation outputs computed here (not read back from the store)
+    val_outputs = direct_hidden_outputs(model, data.val.x)
+    fitted = {(layer, bits): fit_thresholds(outputs, bits, model.spec.activation)
+              for layer, outputs in enumerate(val_outputs, start=1) for bits in (1, 2, 3)}
     for split in ("val", "test"):
         x, y = getattr(data, split).x, getattr(data, split).y
         np.testing.assert_array_equal(store.labels(split), y.numpy())
@@ -42,11 +46,14 @@ def test_raw_equals_forward_pass_and_codes_equal_quantizer(trained_run):
             raw = store.raw(split, layer)
             np.testing.assert_allclose(raw, expected, atol=1e-6)
             for bits in (1, 2, 3):
-                thresholds = store.thresholds(layer, bits)
+                thresholds = fitted[(layer, bits)]
+                np.testing.assert_allclose(store.thresholds(layer, bits), thresholds, rtol=1e-6, atol=0)
                 codes = store.codes(split, layer, bits)
-                reference = (raw[..., None] > thresholds).sum(-1)  # number of thresholds below T
+                reference = np.digitize(raw, thresholds, right=True)  # DESIGN: number of thresholds below T
                 np.testing.assert_array_equal(codes, reference)
                 assert codes.max() < 2**bits
+                if bits > 1:
+                    assert len(np.unique(codes)) > 2  # several bins used: a wrong max would move codes
     train_means = direct_hidden_outputs(model, data.train.x)
     for layer, expected in enumerate(train_means, start=1):
         np.testing.assert_allclose(store.train_mean(layer), expected.mean(0, dtype=np.float64), rtol=1e-5, atol=1e-7)
@@ -80,6 +87,30 @@ def test_quantizer_definitions():
     for bits, method, fragment in [(0, "uniform", "out of range"), (9, "uniform", "out of range"), (2, "kmeans", "unknown quantizer")]:
         with pytest.raises(NeuronInfoError, match=fragment):
             fit_thresholds(relu, bits, "relu", method)
+
+
+@pytest.mark.parametrize("bits", [1, 3, 5, 6, 7, 8])  # 6-8: more than 31 thresholds, numpy.digitize's branch
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_codes_count_the_thresholds_below_t_also_on_a_threshold(bits, activation):
+    """code = number of thresholds t with T > t: a value exactly on a threshold stays in the bin below."""
+    n_bins = 2**bits
+    if activation == "relu":  # max n_bins - 1: thresholds 0, 1, ..., n_bins - 2 (exact in float32)
+        grid = np.arange(-2, 2 * n_bins - 1, dtype=np.float32) / 2  # -1, -0.5, ..., n_bins - 1
+        expected_thresholds = np.arange(0, n_bins - 1, dtype=np.float64)
+    else:  # thresholds k / n_bins, exact in float32
+        grid = np.arange(-2, 2 * n_bins + 3, dtype=np.float32) / (2 * n_bins)
+        expected_thresholds = np.arange(1, n_bins) / n_bins
+    thresholds = fit_thresholds(grid.reshape(-1, 1), bits, activation)
+    np.testing.assert_array_equal(thresholds, expected_thresholds)
+    assert np.isin(expected_thresholds, grid).all()  # every threshold is itself one of the values
+    outputs = np.random.default_rng(bits).permutation(grid).reshape(-1, 2 if len(grid) % 2 == 0 else 1)
+    codes = apply_thresholds(outputs, thresholds)
+    assert codes.dtype == np.uint8 and codes.shape == outputs.shape
+    reference = np.array([[sum(1 for t in expected_thresholds if v > t) for v in row] for row in outputs.tolist()])
+    np.testing.assert_array_equal(codes, reference)
+    on = np.isin(outputs, expected_thresholds)
+    np.testing.assert_array_equal(codes[on], np.searchsorted(expected_thresholds, outputs[on]))  # t_i -> bin i
+    assert codes.max() == n_bins - 1 and codes.min() == 0
 
 
 def test_adding_bits_keeps_the_rest(tmp_path, trained_run):

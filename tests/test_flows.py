@@ -1,11 +1,11 @@
 """Prefect orchestration end to end: a real server, served deployments, the inbox, crashes, Dask."""
 import json
+import re
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -145,13 +145,19 @@ def test_sigkill_mid_run_then_rerun_completes(tmp_path, prefect_env):
     wh = open_warehouse(tmp_path / "wh")
     command = cli_flow(wh, prefect_env, "--seeds", "0,1,2", "--workers", "1")
     process = subprocess.Popen(command, env=prefect_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    curves = wh.root / "tables" / "ablation_curves"
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not list(wh.activations("x").parent.glob("*.zarr")):
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)  # mid-run: after the first capture, before the grid is done
+    while not [p for p in curves.glob("run_id=*/*.parquet") if p.parent.name != "run_id=__empty__"]:
+        assert process.poll() is None, f"the flow exited ({process.returncode}) before any run was ablated"
+        assert time.monotonic() < deadline, "no run was ablated within 300 s"
+        time.sleep(0.05)
+    # mid-run: one network is ablated, the others are not; the flow has not finished
+    assert process.poll() is None, "the flow finished before the kill"
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    assert process.returncode == -signal.SIGKILL
     partial = table_rows(wh, "SELECT count(DISTINCT run_id) AS n FROM ablation_curves")[0]["n"]
-    assert partial < 3
+    assert 1 <= partial < 3
     no_duplicates(wh)
     rerun = subprocess.run(command, env=prefect_env, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
@@ -185,3 +191,19 @@ def test_dask_runner_matches_threads(tmp_path, prefect_env):
                 assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-12), key
             else:
                 assert a[key] == b[key], key
+
+
+def test_a_deployment_run_with_a_mistake_fails_with_its_one_line(served):
+    """A user's mistake in a deployment's parameters: the flow run fails at once (no retries) with the
+    project's one-line message as its state message."""
+    env, _ = served
+    run = subprocess.run([sys.executable, "-m", "prefect", "deployment", "run", "train-and-measure/default", "--params",
+                          json.dumps({"dataset": "nosuch"}), "--watch", "--watch-timeout", "300"],
+                         env=env, capture_output=True, text=True, timeout=400)
+    assert run.returncode != 0 and "Failed" in run.stdout + run.stderr
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout).group(1)
+    inspected = subprocess.run([sys.executable, "-m", "prefect", "flow-run", "inspect", flow_run_id, "--output", "json"],
+                               env=dict(env, COLUMNS="400"), capture_output=True, text=True, timeout=120)
+    message = json.loads(inspected.stdout)["state"]["message"]
+    assert "unknown dataset 'nosuch'" in message and "\n" not in message.strip()
+    assert "task-run" not in run.stdout  # validated before any task: nothing trained, nothing retried

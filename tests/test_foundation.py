@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from flows.cli import main
 from flows.stages import train_run
 from pipeline.errors import NeuronInfoError
-from pipeline.model import MLP, error_rate
+from pipeline.model import MLP
 from pipeline.spec import NetworkSpec, preset_spec
 from store.catalog import query
 from pipeline.data import load_dataset

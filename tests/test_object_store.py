@@ -117,16 +117,15 @@ def test_url_warehouse_layout_reports_and_cli(local, remote, capsys, monkeypatch
 
     if str(wh.root).startswith("file://"):  # the same on-disk layout: a plain path reads the same warehouse
         folder = Path(str(wh.root)[len("file://"):])
-        assert relative_files(folder) == relative_files(local_wh.root) - {"catalog.duckdb"}
+        local_only = {"catalog.duckdb", ".catalog.lock", "warehouse.json"}  # the catalog file is for local warehouses
+        assert relative_files(folder) - {"warehouse.json"} == relative_files(local_wh.root) - local_only
         plain = open_warehouse(folder)
         for name, table in results(plain).items():
             assert_same_tables(table, results(wh)[name])
 
 
 def test_inbox_and_capture_on_memory_warehouse(local, monkeypatch):
-    """The reanalysis inbox (import + reject), adding bits in place, and a failed rebuild, on memory://."""
-    from flows.reanalyze import import_task
-
+    """The reanalysis inbox (analyse + reject), adding bits in place, and a failed rebuild, on memory://."""
     local_wh, run_id, _ = local
     wh = open_warehouse(f"memory://neuroninfo-inbox-{uuid.uuid4().hex[:8]}")
     try:
@@ -134,15 +133,16 @@ def test_inbox_and_capture_on_memory_warehouse(local, monkeypatch):
         wh.fs.pipe_file(join(wh.inbox, "corrupt.safetensors"), b"\x00garbage" * 100)
         wh.fs.pipe_file(join(wh.inbox, ".hidden"), b"skipped")
         pending = pending_files(wh.inbox)
-        assert pending == [join(wh.inbox, "corrupt.safetensors"), join(wh.inbox, "good.safetensors")]
-        assert [import_task.fn(str(wh.root), str(p), None) for p in pending] == [None, run_id]
+        assert [f.path for f in pending] == [join(wh.inbox, "corrupt.safetensors"), join(wh.inbox, "good.safetensors")]
+        outcomes = [stages.analyse_inbox_file(wh, f, bits=(1,), random_repeats=1, steps=2) for f in pending]
+        assert [(o.status, o.run_id) for o in outcomes] == [("rejected", None), ("analysed", run_id)]
         rejected = join(wh.inbox, "rejected")
         assert list_files(rejected) == ["corrupt.safetensors", "corrupt.safetensors.reason.txt"]
         assert "not a safetensors checkpoint" in read_bytes(join(rejected, "corrupt.safetensors.reason.txt")).decode()
-        assert [str(p) for p in pending_files(wh.inbox)] == [join(wh.inbox, "good.safetensors")]
+        assert pending_files(wh.inbox) == [] and list_files(join(wh.inbox, "done")) == ["good.safetensors"]
         assert query(wh, "SELECT run_id FROM runs").to_pylist() == [{"run_id": run_id}]
         assert read_bytes(wh.checkpoint(run_id)) == read_bytes(local_wh.checkpoint(run_id))
-        assert stages.import_checkpoint(wh, join(wh.inbox, "good.safetensors")) == run_id  # idempotent
+        assert stages.import_checkpoint(wh, join(wh.inbox, "done", "good.safetensors")) == run_id  # idempotent
         assert query(wh, "SELECT count(*) AS n FROM runs").to_pylist() == [{"n": 1}]
 
         # a complete store gains codes for new bits in place, equal to the local run's

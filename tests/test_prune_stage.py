@@ -163,3 +163,15 @@ def test_a_second_sweep_adds_rows(swept):
     prune_sweep_run(wh, run_id, ("random",), keeps=(0.5,), scope="layer", strategy="zero", finetune_epochs=(0,))  # same key: replaced
     got = rows(wh, f"SELECT scope, count(*) AS n FROM pruning_curves WHERE run_id = '{run_id}' GROUP BY scope ORDER BY scope")
     assert got == [{"scope": "layer", "n": 1}, {"scope": "network", "n": before}]
+
+
+def test_contract_data_tests_pass_on_baselines_and_pruning(swept):
+    from store.catalog import memory_connection
+    from store.contract import run_data_tests
+
+    wh, _ = swept
+    con = memory_connection(wh)
+    try:
+        assert run_data_tests(con, ["runs", "neuron_baselines", "pruning_curves"]) == []
+    finally:
+        con.close()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.stages import capture_run, measure_run, train_run
+from flows.stages import ablate_run, capture_run, measure_run, train_run
 from pipeline.spec import preset_spec
 from store.catalog import query
 from store.paths import open_warehouse
@@ -20,13 +20,15 @@ EPS = 1e-9
 
 @pytest.fixture(scope="module")
 def fashion_runs(tmp_path_factory):
-    """Two real Fashion-MNIST networks (ReLU + dropout, sigmoid + batch norm), captured and measured."""
+    """Two real Fashion-MNIST networks (ReLU + dropout, sigmoid + batch norm), captured, measured and ablated
+    (on a coarse k-grid)."""
     wh = open_warehouse(tmp_path_factory.mktemp("fashion"))
     for activation, regularizer in (("relu", "dropout"), ("sigmoid", "dropout_bn")):
         spec = preset_spec("fashion-mnist", 784, 10, activation=activation, regularizer=regularizer, epochs=1)
         run_id = train_run(wh, spec, progress=False)
         capture_run(wh, run_id, bits=(1, 2, 3))
         measure_run(wh, run_id)
+        ablate_run(wh, run_id, random_repeats=2, steps=5)
     return wh
 
 
@@ -51,6 +53,18 @@ def test_information_inequalities_hold(fashion_runs):
 def test_readme_queries_run_as_written(fashion_runs):
     blocks = re.findall(r"```sql\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 3
+    assert any("ablation_curves" in sql for sql in blocks)
     for sql in blocks:
         table = query(fashion_runs, sql)
-        assert table.num_rows > 0 or "ablation_curves" in sql, sql
+        assert table.num_rows > 0, sql
+
+
+def test_every_data_test_of_the_contracts_passes_on_a_real_warehouse(fashion_runs):
+    from store.catalog import memory_connection
+    from store.contract import run_data_tests
+
+    con = memory_connection(fashion_runs)
+    try:
+        assert [f.line() for f in run_data_tests(con)] == []
+    finally:
+        con.close()

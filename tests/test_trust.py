@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -14,8 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import torch
 from safetensors.torch import save as save_safetensors

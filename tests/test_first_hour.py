@@ -1,0 +1,127 @@
+"""A new user's first hour: defaults that work, mistakes caught before any work starts (one line, exit
+2), progress while long steps run, names that identify a configuration, stale results recomputed,
+and the README's runnable walkthrough run as written."""
+import os
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from flows.stages import capture_run, measure_run, train_run
+from pipeline.spec import preset_spec
+from store.catalog import query
+from store.paths import open_warehouse
+from store.tables import partition_params
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "flows.cli"]
+
+
+def run_cli(*args, env=None, timeout=600):
+    out = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    return out.returncode, out.stdout, out.stderr
+
+
+def test_default_train_on_synthetic_works_and_says_how_it_split(tmp_path):
+    code, out, err = run_cli("train", "--dataset", "synthetic", "--epochs", "1", "--warehouse", str(tmp_path))
+    assert code == 0, err
+    run_id = out.strip().splitlines()[-1]
+    rows = query(open_warehouse(tmp_path), f"SELECT n_train, n_val, regularizer, name, provenance FROM runs WHERE run_id = '{run_id}'").to_pylist()
+    assert rows[0]["n_val"] == 1000 and rows[0]["n_train"] == 5000  # a sixth of the 6,000 training samples
+    assert rows[0]["regularizer"] == "dropout"  # the same default as train-and-measure
+    assert rows[0]["name"] == "synthetic-32x16-relu-dropout-e1-s0"  # 1 epoch where the preset trains 5
+    assert '"torch": "2.14.1"' in rows[0]["provenance"]
+
+
+GRID_MISTAKES = [  # train-and-measure arguments, a word of the one-line message: all caught before a server starts
+    (["--dataset", "nosuch"], "unknown dataset"),
+    (["--dataset", "synthetic-4", "--activations", "tanh"], "unknown activation"),
+    (["--dataset", "synthetic-4", "--regularizers", "dropout,batchnorm"], "unknown regularizer"),
+    (["--dataset", "synthetic-4", "--bits", "1,12"], "bits = 12"),
+    (["--dataset", "synthetic-4", "--strategies", "zero,half"], "unknown strategy"),
+    (["--dataset", "synthetic-4", "--preset", "imagenet"], "unknown preset"),
+    (["--dataset", "synthetic-4", "--hidden", "16,0"], "width <= 0"),
+    (["--dataset", "synthetic-4", "--n-val", "6000"], "n_val"),
+    (["--dataset", "synthetic-4", "--epochs", "x"], "invalid int"),
+    (["--dataset", "cifar10", "--data-dir", "/nonexistent"], "official files not found"),
+]
+
+
+@pytest.mark.parametrize("argv, word", GRID_MISTAKES, ids=[" ".join(a) for a, _ in GRID_MISTAKES])
+def test_grid_mistakes_are_one_line_before_any_server(tmp_path, capsys, argv, word, monkeypatch):
+    monkeypatch.setenv("NEURONINFO_OFFLINE", "1")
+    import flows.serve_local
+
+    monkeypatch.setattr(flows.serve_local, "start_server", lambda *a, **k: pytest.fail("a server started"))
+    try:
+        code = main(["train-and-measure", *argv, "--warehouse", str(tmp_path / "wh")])
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and word in err, err
+
+
+def test_names_and_groups_never_mix_configurations():
+    base = preset_spec("fashion-mnist", 784, 10, regularizer="dropout")
+    variants = [base, replace(base, epochs=5), replace(base, lr=1e-3), replace(base, dropout=0.5), replace(base, n_val=5000),
+                replace(base, epochs=5, seed=1)]
+    names = [v.name for v in variants]
+    assert names[0] == "fashion-mnist-300x100-relu-dropout-s0"
+    assert names[1] == "fashion-mnist-300x100-relu-dropout-e5-s0"
+    assert len({v.group for v in variants}) == 5  # the seed alone shares a group
+    assert variants[1].group == variants[5].group
+
+
+def test_capture_and_measure_print_progress_lines_when_not_a_terminal(tmp_path, tiny_spec):
+    wh = open_warehouse(tmp_path)
+    run_id = train_run(wh, tiny_spec, progress=False)
+    code, out, err = run_cli("capture", run_id, "--bits", "1", "--warehouse", str(tmp_path))
+    assert code == 0 and re.search(rf"capture {run_id}: 5/5 steps in [\d.]+ s", err), err
+    code, out, err = run_cli("measure", run_id, "--warehouse", str(tmp_path))
+    assert code == 0 and re.search(rf"measure {run_id}: 2/2 layers in [\d.]+ s", err), err
+    assert out.strip().splitlines() == [run_id]  # standard output keeps only the result
+    code, out, err = run_cli("ablate", run_id, "--steps", "4", "--random-repeats", "1", "--measures", "entropy",
+                             "--warehouse", str(tmp_path))
+    # entropy at 1 bit: low/high first x (network + 2 layers), plus 3 random orderings; x 2 strategies
+    assert code == 0 and re.search(rf"ablate {run_id}: 18/18 curves in [\d.]+ s", err), err
+
+
+def test_a_changed_quantizer_makes_measures_stale_and_they_are_recomputed(tmp_path, tiny_spec, capsys):
+    wh = open_warehouse(tmp_path)
+    run_id = train_run(wh, replace(tiny_spec, seed=11), progress=False)
+    capture_run(wh, run_id, bits=(2,), method="uniform")
+    measure_run(wh, run_id)
+    uniform = query(wh, f"SELECT neuron, entropy FROM neuron_stats WHERE run_id = '{run_id}' AND layer = 1 ORDER BY neuron").to_pylist()
+    capture_run(wh, run_id, bits=(2,), method="quantile")
+    capsys.readouterr()
+    measure_run(wh, run_id)  # the flow's call: skips only when nothing it depends on changed
+    assert "quantizers changed" in capsys.readouterr().err
+    quantile = query(wh, f"SELECT neuron, entropy FROM neuron_stats WHERE run_id = '{run_id}' AND layer = 1 ORDER BY neuron").to_pylist()
+    assert quantile != uniform
+    # 2-bit quantile bins are equal-mass: the layer's pooled outputs spread over 4 codes, entropy near 2 bits on average
+    assert sum(r["entropy"] for r in quantile) / len(quantile) > sum(r["entropy"] for r in uniform) / len(uniform)
+    recorded = partition_params(wh, "neuron_stats", run_id)
+    measure_run(wh, run_id)  # now current: skipped
+    assert partition_params(wh, "neuron_stats", run_id) == recorded and "changed" not in capsys.readouterr().err
+
+
+def runnable_blocks() -> list[str]:
+    return re.findall(r"<!-- runnable -->\n```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+def test_readme_has_runnable_blocks():
+    assert runnable_blocks()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", runnable_blocks())
+def test_readme_runnable_block_runs_as_written(tmp_path, block):
+    small = block.replace("--dataset fashion-mnist", "--dataset synthetic-4").replace("--epochs 5", "--epochs 1")
+    env = dict(os.environ, NEURONINFO_WAREHOUSE=str(tmp_path / "wh"), NEURONINFO_THREADS=os.environ.get("NEURONINFO_THREADS", "2"))
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", small], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "0 problem(s) found" in out.stdout
