@@ -298,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--warehouse", help="warehouse directory or fsspec URL, e.g. s3://bucket/prefix (default $NEURONINFO_WAREHOUSE or ./warehouse)")
     common.add_argument("--data-dir", help="directory holding the official dataset files (default $NEURONINFO_DATA)")
     common.add_argument("--verbose", action="store_true", help="show Prefect's own log lines (hidden by default)")
+    common.add_argument("--storage-options", help="JSON fsspec options for an object-store warehouse, e.g. "
+                        "'{\"endpoint_url\": \"http://127.0.0.1:9000\"}' (default $NEURONINFO_STORAGE_OPTIONS)")
 
     parser = _Parser(prog="neuroninfo", description="Which neurons of a network matter, and why.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
@@ -428,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["NEURONINFO_CLI"] = "1"  # progress lines print here (flows.train_and_measure.progress_to_run_log)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     args = build_parser().parse_args(argv)
+    if args.storage_options:  # through the environment: flow subprocesses and Dask workers inherit it
+        os.environ["NEURONINFO_STORAGE_OPTIONS"] = args.storage_options
     if not args.verbose:  # Prefect's per-task chatter; its warnings and errors still show
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from store.catalog import QueryInterrupted
