@@ -25,6 +25,13 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def _run_id(text: str) -> str:
     """A run_id: 16 lowercase hex digits (so it is safe in paths and SQL)."""
     if len(text) != 16 or any(c not in "0123456789abcdef" for c in text):
@@ -89,6 +96,29 @@ def cmd_ablate(args) -> str:
 
     return ablate_run(_warehouse(args), args.run_id, args.strategy, args.random_repeats, args.steps, args.data_dir,
                       args.measures or MEASURES, force=True)
+
+
+def cmd_baselines(args) -> str:
+    from flows.stages import baselines_run
+
+    return baselines_run(_warehouse(args), args.run_id, args.data_dir)
+
+
+def cmd_prune(args) -> str:
+    from flows.pruning import prune_run
+
+    run_id, notes = prune_run(_warehouse(args), args.run_id, args.measure, args.keep, args.bits, args.scope,
+                              args.strategy, args.finetune_epochs, args.data_dir)
+    for note in notes:
+        print(f"prune: {note}", file=sys.stderr)
+    return run_id
+
+
+def cmd_prune_sweep(args) -> str:
+    from flows.pruning import prune_sweep_run
+
+    return prune_sweep_run(_warehouse(args), args.run_id, args.measures, args.bits, args.keeps, args.scope,
+                           args.strategy, args.finetune_epochs, args.data_dir)
 
 
 def cmd_train_and_measure(args) -> None:
@@ -317,8 +347,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"), help="zero,mean")
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
-    p.add_argument("--measures", type=_words, help="comma-separated measures (default: all; the pair aggregates once `pairs` has run)")
+    p.add_argument("--measures", type=_words, help="comma-separated measures (default: the information measures, and the pair "
+                   "aggregates once `pairs` has run; baseline criteria such as taylor need: neuroninfo baselines RUN_ID)")
     p.set_defaults(func=cmd_ablate)
+
+    p = verbs.add_parser("baselines", parents=[common], help="the usual pruning criteria per neuron (neuron_baselines)")
+    p.add_argument("run_id", type=_run_id)
+    p.set_defaults(func=cmd_baselines)
+
+    p = verbs.add_parser("prune", parents=[common], help="cut the least important neurons; register the smaller network")
+    p.add_argument("run_id", type=_run_id)
+    p.add_argument("--measure", required=True, help="information measure or baseline criterion, e.g. mutual_info, taylor")
+    p.add_argument("--bits", type=int, default=1, help="quantizer bits of an information measure (default 1)")
+    p.add_argument("--keep", type=float, required=True, help="fraction of hidden neurons to keep, e.g. 0.5")
+    p.add_argument("--scope", choices=("layer", "network"), default="network")
+    p.add_argument("--strategy", choices=("zero", "mean"), default="mean")
+    p.add_argument("--finetune-epochs", type=int, default=0)
+    p.set_defaults(func=cmd_prune)
+
+    p = verbs.add_parser("prune-sweep", parents=[common], help="pruning_curves: test error vs kept fraction per criterion")
+    p.add_argument("run_id", type=_run_id)
+    p.add_argument("--measures", type=_words, help="criteria (default: every information measure and baseline, and random)")
+    p.add_argument("--bits", type=int, default=1)
+    p.add_argument("--keeps", type=_floats, default=(0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1))
+    p.add_argument("--scope", choices=("layer", "network"), default="network")
+    p.add_argument("--strategy", choices=("zero", "mean"), default="mean")
+    p.add_argument("--finetune-epochs", type=_ints, default=(0, 1), help="e.g. 0,1")
+    p.set_defaults(func=cmd_prune_sweep)
 
     p = verbs.add_parser("train-and-measure", parents=[common], help="the whole flow over a grid (Prefect)")
     p.add_argument("--preset", default="fashion-mnist")

@@ -33,10 +33,11 @@ def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: st
         done.append(f"run {run_id}: checkpoint re-recorded")
     if "runs" in kinds:
         model = load_run(wh, run_id)
-        recorded = partition_params(wh, "runs", run_id) or {}
-        created = recorded.get("created_at")
+        params = partition_params(wh, "runs", run_id) or {}
+        created = params.get("created_at")
         stages.register_run(wh, run_id, model, stages.data_of(model.spec, data_dir),
-                            datetime.fromisoformat(created) if created else None, recorded.get("provenance"))
+                            datetime.fromisoformat(created) if created else None,
+                            params.get("origin", "trained"), params.get("lineage"), params.get("provenance"))
         done.append(f"run {run_id}: runs row recomputed")
     if "activations" in kinds:
         params = partition_params(wh, "quantizers", run_id) or {}

@@ -87,12 +87,15 @@ def grid_specs(
     return specs
 
 
-def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None, made_by: str | None = None) -> None:
-    """Evaluate the unablated network and write its `runs` row."""
+def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None, origin: str = "trained",
+                 lineage: dict | None = None, made_by: str | None = None) -> None:
+    """Evaluate the unablated network and write its `runs` row (``lineage``, ``made_by``: see store.runs.write_run)."""
+    from pipeline.prune import n_params
+
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
-    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, made_by)
+    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, n_params(model), origin, lineage, made_by)
     refresh_catalog(wh)
 
 
@@ -170,7 +173,7 @@ def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None
     data = data_of(model.spec, data_dir)
     store_checkpoint(wh, run_id, read_bytes(location(path)))
     if not has_partition(wh, "runs", run_id):
-        register_run(wh, run_id, model, data)
+        register_run(wh, run_id, model, data, origin="imported")
     return run_id
 
 
@@ -192,6 +195,9 @@ def is_complete(wh: Warehouse, run_id: str) -> bool:
 PAIR_MEASURES = ("unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min")  # neuron_redundancy (pairs_run)
 MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity",
             *PAIR_MEASURES)
+# criteria of neuron_baselines a pruning may rank by (ablation_damage is the target they predict: never one)
+BASELINES = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "torch_pruning_magnitude", "act_mean", "act_var", "act_abs_mean", "taylor", "conductance")
+CRITERIA = MEASURES + BASELINES
 
 
 def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
@@ -255,21 +261,50 @@ def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = Non
     return run_id
 
 
+def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None) -> str:
+    """The usual pruning criteria per neuron (``neuron_baselines``): torch on the validation split, ablation damage on the test split."""
+    import sys
+
+    from pipeline import baselines as bl
+    from store.baselines import baselines_table, write_baselines
+
+    model = load_run(wh, run_id)
+    store = act.open_activations(wh, run_id)
+    data = data_of(model.spec, data_dir)
+    set_threads()
+    means = [store.train_mean(layer) for layer in store.layers]
+    norms = bl.weight_norms(model)
+    taylor = bl.taylor(model, data.val.x, data.val.y)
+    conductance = bl.conductance(model, data.val.x, data.val.y)
+    if conductance is None:
+        print("baselines: conductance skipped (captum is not installed; pip install 'neuroninfo[baselines]')", file=sys.stderr)
+    group = bl.torch_pruning_magnitude(model)
+    if group is None:
+        print("baselines: torch_pruning_magnitude skipped (torch-pruning is not installed; pip install 'neuroninfo[baselines]')", file=sys.stderr)
+    damage = bl.ablation_damage(model, data.test.x, data.test.y, "zero")
+    damage_mean = bl.ablation_damage(model, data.test.x, data.test.y, "mean", means)
+    values = [{**norms[i], "taylor": taylor[i], "conductance": None if conductance is None else conductance[i],
+               "torch_pruning_magnitude": None if group is None else group[i],
+               "ablation_damage": damage[i], "ablation_damage_mean": damage_mean[i]} for i in range(model.n_hidden)]
+    write_baselines(wh, run_id, baselines_table(values, [store.raw("val", layer) for layer in store.layers]))
+    refresh_catalog(wh)
+    return run_id
+
+
 def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -> list:
-    """The low-first and high-first orderings of every measure (and bits), layer by layer and network-wide."""
+    """The low-first and high-first orderings of every measure or baseline criterion (and bits), layer by
+    layer and network-wide."""
     import numpy as np
 
     from pipeline.ablation import Ordering
-    from store.catalog import query, sql_text
 
-    unknown = [m for m in measures if m not in MEASURES]
+    unknown = [m for m in measures if m not in CRITERIA]
     if unknown:
-        raise NeuronInfoError(f"unknown measure {unknown[0]!r}; use one of {', '.join(MEASURES)}")
-    if not has_partition(wh, "neuron_stats", run_id):
-        raise NeuronInfoError(f"run {run_id} has no measures yet; run: neuroninfo measure {run_id}")
-    table = query(wh, sql_text("rankings", run_id=run_id)).to_pydict()
-    columns = {k: np.asarray(v) for k, v in table.items() if k != "bits"}
-    bits = np.array([-1 if b is None else b for b in table["bits"]])
+        hint = " (it uses the test split: a target, not a criterion)" if unknown[0].startswith("ablation_damage") else ""
+        raise NeuronInfoError(f"unknown measure {unknown[0]!r}{hint}; use one of {', '.join(CRITERIA)}")
+    columns = _ranking_columns(wh, run_id, measures)
+    bits = np.array([-1 if b is None else b for b in columns.pop("bits")])
+    columns = {k: np.asarray(v) for k, v in columns.items()}
     orderings = []
     for measure in measures:
         for b in sorted(set(bits[columns["measure"] == measure])):
@@ -284,6 +319,22 @@ def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -
                     neurons = np.stack([layer[keep][order], neuron[keep][order]], axis=1).astype(np.int64)
                     orderings.append(Ordering(scope, which, measure, None if b < 0 else int(b), ordering, 0, neurons))
     return orderings
+
+
+def _ranking_columns(wh: Warehouse, run_id: str, measures) -> dict[str, list]:
+    """Rows of sql/rankings.sql and/or sql/rankings_baselines.sql, whichever these measures need."""
+    from store.catalog import query, sql_text
+
+    out = {}
+    for names, table, model, what, verb in ((MEASURES, "neuron_stats", "rankings", "measures", "measure"),
+                                            (BASELINES, "neuron_baselines", "rankings_baselines", "baselines", "baselines")):
+        if not any(m in names for m in measures):
+            continue
+        if not has_partition(wh, table, run_id):
+            raise NeuronInfoError(f"run {run_id} has no {what} yet; run: neuroninfo {verb} {run_id}")
+        for key, values in query(wh, sql_text(model, run_id=run_id)).to_pydict().items():
+            out.setdefault(key, []).extend(values)
+    return out
 
 
 def ablate_run(

@@ -199,7 +199,8 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
         base = {**r, "row": _row_label(r)}
         auc.append({**base, "test": "random − low_first", "diff": r["low_effect"], "half": r["low_effect_half"]})
         auc.append({**base, "test": "high_first − random", "diff": r["high_effect"], "half": r["high_effect_half"]})
-    rows = sorted({(MEASURES.index(r["measure"]), r["bits"] or 0, r["row"]) for r in auc})
+    rank = {m: i for i, m in enumerate(MEASURES)}  # baseline criteria (neuron_baselines) sort after the measures
+    rows = sorted({(rank.get(r["measure"], len(MEASURES)), r["bits"] or 0, r["row"]) for r in auc})
     row_order = [r[2] for r in rows]
     scopes = sorted({r["scope_label"] for r in auc}, key=lambda s: (s == "network", s))
     y = alt.Y("row:N", sort=row_order, title=None)
@@ -249,6 +250,30 @@ def _effect_label(mean: float, half: float | None) -> str:
     return f"{mean:+.3f} (1 seed)" if half is None else f"{mean:+.3f} ± {half:.3f}"
 
 
+def pruning_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
+    """Test error of the physically pruned networks against their parameter count, per criterion;
+    one panel per number of fine-tuning epochs; information measures solid, baselines dashed."""
+    rows = tables["pruning"].to_pylist()
+    pick = alt.selection_point(fields=["criterion"], bind="legend")
+    x = alt.X("n_params:Q", title="parameters of the pruned network", scale=alt.Scale(type="log"))
+    tooltip = [alt.Tooltip("criterion:N"), alt.Tooltip("kind:N"), alt.Tooltip("keep:Q", title="kept fraction"),
+               alt.Tooltip("n_params:Q", format=",.0f"), alt.Tooltip("error_mean:Q", title="test error (mean)", format=".2%"),
+               alt.Tooltip("error_min:Q", title="min", format=".2%"), alt.Tooltip("error_max:Q", title="max", format=".2%"),
+               alt.Tooltip("n_runs:Q", title="seeds")]
+    color = alt.Color("criterion:N", title="criterion", legend=alt.Legend(symbolType="stroke", columns=2))
+    dash = alt.StrokeDash("kind:N", title="kind", scale=alt.Scale(domain=["information", "baseline", "random"],
+                                                                  range=[[1, 0], [5, 3], [1, 2]]))
+    band = alt.Chart().mark_area(fillOpacity=0.08).encode(x=x, y=alt.Y("error_min:Q", axis=alt.Axis(format=".0%")),
+                                                          y2="error_max:Q", color=color)
+    line = alt.Chart().mark_line(point=True, strokeWidth=1.6).encode(
+        x=x, y=Y_ERROR, color=color, strokeDash=dash, tooltip=tooltip,
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12))).add_params(pick)
+    return alt.layer(band, line, data=alt.Data(values=rows)).properties(width=320, height=220).facet(
+        column=alt.Column("finetune_epochs:O", title="fine-tuning epochs after pruning")).properties(
+        title=alt.Title("Pruning: test error vs parameters by criterion",
+                        subtitle="network scope; band: min-max over seeds; click a legend entry to highlight it"))
+
+
 CHARTS = {
     "distributions": ("Measure distributions per layer (Fig. 1)",
                       "Histograms of each information measure over the neurons of each hidden layer, pooled over "
@@ -282,6 +307,11 @@ CHARTS = {
                 "Right: Spearman correlation between a neuron's measure and its ablation importance — the mean "
                 "increase in test error in the step of a random ablation order that removes it (a Monte-Carlo "
                 "Shapley estimate), within each layer (layer-wise random orderings) and over the whole network."),
+    "pruning": ("Pruning by criterion",
+                "Each run physically pruned (neuroninfo prune-sweep) by every criterion — information measures and the "
+                "usual baselines (weight magnitude, Torch-Pruning's group magnitude, Taylor, Captum conductance, "
+                "activation statistics) and random — at kept fractions 0.9 to 0.1, without and with fine-tuning. "
+                "Lower is better at the same parameter count. Shown only when a sweep exists."),
 }
 
 
@@ -291,7 +321,7 @@ def build_charts(tables: dict[str, pa.Table]) -> dict[str, alt.TopLevelMixin]:
     bits = _default_bits(tables)
     strategies = set(tables["curves"].column("strategy").to_pylist())
     strategy = "zero" if "zero" in strategies or not strategies else sorted(strategies)[0]
-    return {
+    charts = {
         "distributions": distributions_chart(tables),
         "network_ablation": network_chart(tables, bits, strategy),
         "layer_composition": composition_chart(tables, bits),
@@ -301,6 +331,9 @@ def build_charts(tables: dict[str, pa.Table]) -> dict[str, alt.TopLevelMixin]:
         **({"pairs": pairs} if (pairs := pairs_chart(tables)) is not None else {}),
         "summary": summary_chart(tables, strategy),
     }
+    if "pruning" in tables and tables["pruning"].num_rows:
+        charts["pruning"] = pruning_chart(tables)
+    return charts
 
 
 def summary_table(tables: dict[str, pa.Table]) -> str:

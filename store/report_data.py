@@ -25,6 +25,7 @@ MODELS = {
     "rank_correlation": "report_rank_correlation",
     "pair_heatmap": "report_pair_heatmap",  # empty without neuron_pairs
     "pair_hist": "report_pair_hist",
+    "pruning": "report_pruning",
 }
 HEATMAP_TOP = 40  # most informative neurons per layer in the red_min heatmap
 
@@ -63,7 +64,7 @@ def groups_of_runs(wh: Warehouse, run_ids: list[str]) -> dict[str, list[str]]:
 def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
     """Every table the report charts need, for these runs (curves averaged over them).
 
-    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation, pair_heatmap, pair_hist
+    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation, pair_heatmap, pair_hist, pruning
     (see the models' column comments in ``sql/report_*.sql``).
     """
     run_ids = list(dict.fromkeys(run_ids))
