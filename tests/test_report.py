@@ -92,9 +92,15 @@ def test_unknown_group_and_runs_are_one_line_errors(group, tiny_spec):
 
 
 def test_run_without_curves_says_which_stage_to_run(tmp_path, trained_run):
+    import shutil
+
+    from store.lifecycle import prepare
     from store.report_data import report_tables
 
-    wh, run_id = trained_run  # trained and captured (other tests may have measured it, never ablated)
+    source, run_id = trained_run  # other tests may have measured or ablated it: work on a copy without curves
+    shutil.copytree(source.root, tmp_path / "wh")
+    shutil.rmtree(tmp_path / "wh" / "tables" / "ablation_curves" / f"run_id={run_id}", ignore_errors=True)
+    wh = prepare(tmp_path / "wh")
     with pytest.raises(NeuronInfoError, match=f"run {run_id} has no .* yet; run: neuroninfo (measure|ablate) {run_id}$"):
         report_tables(wh, [run_id])
 
