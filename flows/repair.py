@@ -13,6 +13,7 @@ from flows import stages
 from store import activations as act
 from store.catalog import refresh_catalog
 from store.checkpoints import load_run, store_checkpoint
+from store.imports import import_rows
 from store.integrity import Problem
 from store.paths import Warehouse, read_bytes, remove_tree
 from store.tables import partition_params
@@ -33,8 +34,10 @@ def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: st
     if "runs" in kinds:
         model = load_run(wh, run_id)
         created = (partition_params(wh, "runs", run_id) or {}).get("created_at")
+        imported = import_rows(wh, run_id)  # an imported run stays one, with the same unstated fields
         stages.register_run(wh, run_id, model, stages.data_of(model.spec, data_dir),
-                            datetime.fromisoformat(created) if created else None)
+                            datetime.fromisoformat(created) if created else None, "imported" if imported else "trained",
+                            tuple(imported[0]["unstated"]) if imported else ())
         done.append(f"run {run_id}: runs row recomputed")
     if "activations" in kinds:
         params = partition_params(wh, "quantizers", run_id) or {}

@@ -16,6 +16,7 @@ SELECT
     val_error, test_error,  -- fraction misclassified by the unablated network
     spec,            -- the checkpoint's spec JSON
     created_at,
+    origin,          -- 'trained' | 'imported' (NULL for runs registered before it existed)
     provenance       -- JSON: package versions (neuroninfo, torch, numpy, duckdb, zarr, pyarrow, prefect) and git commit; NULL for older runs
 FROM stg_runs;
 
@@ -61,3 +62,14 @@ SELECT
     repeat,        -- random seed 0..R-1; 0 otherwise
     n_ablated, frac_ablated, test_error
 FROM stg_ablation_curves;
+
+-- imports: where an imported run came from (one row per original file; the checkpoint itself is public-format).
+CREATE OR REPLACE VIEW imports AS
+SELECT
+    run_id,
+    original_name, original_sha256, original_bytes,
+    form,          -- 'public' | '<safetensors|torch>/<sequential|modulelist|fc|public>'
+    spec_source,   -- metadata, sidecar, folder, options ('+'-joined)
+    unstated,      -- hyper-parameters no source stated (NULL in runs)
+    imported_at
+FROM stg_imports;

@@ -16,7 +16,7 @@ import pyarrow as pa
 import yaml
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "sql" / "contracts"
-FIRST = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves")  # reading order of the docs
+FIRST = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves", "imports")  # reading order of the docs
 
 ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -24,6 +24,7 @@ ARROW_TYPES = {
     "BIGINT": pa.int64(),
     "DOUBLE": pa.float64(),
     "INTEGER[]": pa.list_(pa.int32()),
+    "VARCHAR[]": pa.list_(pa.string()),
     "DOUBLE[]": pa.list_(pa.float64()),
     "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"),
 }

@@ -19,13 +19,21 @@ def write_run(
     val_error: float,
     test_error: float,
     created_at: datetime | None = None,
+    origin: str = "trained",
+    unstated: tuple[str, ...] = (),
 ) -> None:
     """Record a run (``sizes`` holds n_train, n_val, n_test). Rewriting the same run replaces its row
-    (``created_at`` keeps the first registration's time when a repair rewrites it)."""
+    (``created_at`` keeps the first registration's time when a repair rewrites it).
+
+    ``origin``: 'trained' | 'imported'. An imported run is named ``...-imported-<run_id[:8]>`` and is a
+    group of its own (``imported-<run_id>``), so it never joins a seed group; ``unstated`` hyper-parameters
+    (seed, epochs, lr its files did not tell) are NULL."""
     created_at = created_at or datetime.now(timezone.utc)
+    imported = origin == "imported"
+    sizes_text = "x".join(str(h) for h in spec.hidden_sizes)
     row = {
-        "name": spec.name,
-        "group_name": spec.group,
+        "name": f"{spec.dataset}-{sizes_text}-{spec.activation}-{spec.regularizer}-imported-{run_id[:8]}" if imported else spec.name,
+        "group_name": f"imported-{run_id}" if imported else spec.group,
         "dataset": spec.dataset,
         "input_dim": spec.input_dim,
         "n_classes": spec.n_classes,
@@ -34,9 +42,9 @@ def write_run(
         "regularizer": spec.regularizer,
         "weight_decay": spec.weight_decay,
         "dropout": spec.dropout,
-        "seed": spec.seed,
-        "epochs": spec.epochs,
-        "lr": spec.lr,
+        "seed": None if "seed" in unstated else spec.seed,
+        "epochs": None if "epochs" in unstated else spec.epochs,
+        "lr": None if "lr" in unstated else spec.lr,
         "n_train": sizes["n_train"],
         "n_val": sizes["n_val"],
         "n_test": sizes["n_test"],
@@ -44,6 +52,7 @@ def write_run(
         "test_error": test_error,
         "spec": spec.to_json(),
         "created_at": created_at,
+        "origin": origin,
         "provenance": json.dumps(provenance(), sort_keys=True),
     }
     write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]), {"created_at": created_at.isoformat()})
@@ -83,9 +92,11 @@ def _git_commit() -> str | None:
 
 
 def run_id_for_spec(wh: Warehouse, spec: NetworkSpec) -> str | None:
-    """The run already trained from exactly this spec (training is deterministic), if its checkpoint exists."""
+    """The run already trained from exactly this spec (training is deterministic), if its checkpoint exists.
+    Imported runs never count (nor pruned ones): their weights are not what training this spec gives."""
     from store.catalog import query
 
     spec_json = spec.to_json().replace("'", "''")
-    rows = query(wh, f"SELECT run_id FROM runs WHERE spec = '{spec_json}' ORDER BY created_at").to_pylist()
+    rows = query(wh, f"SELECT run_id FROM runs WHERE spec = '{spec_json}' AND coalesce(origin, 'trained') = 'trained' "
+                     "ORDER BY created_at").to_pylist()
     return next((r["run_id"] for r in rows if exists(wh.checkpoint(r["run_id"]))), None)
