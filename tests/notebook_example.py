@@ -43,3 +43,11 @@ again = api.import_checkpoint(scratch / "other_warehouse", exported, dataset="sy
 same = api.connect(scratch / "other_warehouse").sql(f"SELECT test_error FROM runs WHERE run_id = '{again}'").fetchall()
 assert again == run_id and same == [(test_error,)], (again, run_id, same)
 print("round trip: same test error", test_error, "and the same run", again)
+
+# join a file of your own: connect() may read the paths you allow, and nothing else
+(scratch / "layer_names.csv").write_text("layer,name\n1,first\n2,second\n")
+con = api.connect(warehouse, allowed_paths=[scratch / "layer_names.csv"])
+named = con.sql(f"SELECT n.name, count(*) AS neurons FROM neuron_stats s JOIN read_csv('{scratch / 'layer_names.csv'}') n "
+                f"USING (layer) WHERE s.run_id = '{run_id}' AND bits = 1 GROUP BY ALL ORDER BY ALL").fetchall()
+assert named == [("first", 16), ("second", 8)], named
+print("joined", named)
