@@ -22,8 +22,9 @@ from store.catalog import refresh_catalog
 from store.atomic import write_bytes
 from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.inbox import InboxFile
+from store.imports import Imported
 from store.integrity import read_record
-from store.paths import Location, Warehouse, join, location, name_of, read_bytes
+from store.paths import Location, Warehouse, join, name_of
 from store.runs import run_id_for_spec, write_run
 from store.tables import has_partition, partition_file, partition_params
 
@@ -171,7 +172,7 @@ def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None
     return register_import(wh, read_import(path, options, sidecars, folder_spec), data_dir)
 
 
-def register_import(wh: Warehouse, imported, data_dir: str | Path | None = None) -> str:
+def register_import(wh: Warehouse, imported: Imported, data_dir: str | Path | None = None) -> str:
     """Store an ``store.imports.Imported`` checkpoint, register its run (origin 'imported', unless the run
     is already known) and record where it came from; return run_id."""
     from store.imports import import_rows, record_import

@@ -24,9 +24,9 @@ from pipeline.convert import convert_state_dict, sequential_layers, sequential_s
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP
 from store.atomic import write_bytes
-from store.checkpoints import _metadata, checkpoint_bytes, load_run, read_checkpoint, run_id_of
+from store.checkpoints import checkpoint_bytes, checkpoint_file, header_metadata, load_run, parse_checkpoint, run_id_of
 from store.integrity import sha256_hex
-from store.paths import Location, exists, join, location, name_of, parent_of, read_bytes
+from store.paths import Location, Warehouse, exists, join, location, name_of, parent_of, read_bytes
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net")
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -66,18 +66,15 @@ def read_import(
 ) -> Imported:
     """Read any supported checkpoint form; ``sidecars`` default to those beside the file."""
     path = location(path)
-    try:
-        data = read_bytes(path)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise NeuronInfoError(f"checkpoint {path} does not exist; give the right path") from None
+    data = checkpoint_file(path)
     name = name_of(path)
     provenance = {"original_name": name, "original_sha256": sha256_hex(data), "original_bytes": len(data)}
     if name.lower().endswith(TORCH_SUFFIXES) or data[:2] == b"PK" or data[:1] == b"\x80":
         state, metadata, container = _torch_state_dict(name, data), {}, "torch"
     else:
-        state, metadata, container = _safetensors(name, data), _metadata(data), "safetensors"
+        state, metadata, container = _safetensors(name, data), header_metadata(data), "safetensors"
     if "spec" in metadata and all(k.startswith(("linear.", "bn.")) for k in state):
-        run_id, model = read_checkpoint(path)  # the public form: stored as it is
+        run_id, model = parse_checkpoint(name, data)  # the public form: stored as it is
         stated = json.loads(metadata["spec"]).keys()
         return Imported(run_id, model, data, form="public", spec_source="metadata",
                         unstated=tuple(k for k in UNSTATED if k not in stated), **provenance)
@@ -106,7 +103,7 @@ def _safetensors(name: str, data: bytes) -> dict[str, torch.Tensor]:
 
     try:
         tensors = load(data)
-        _metadata(data)
+        header_metadata(data)
     except (SafetensorError, ValueError, RuntimeError, UnicodeDecodeError, OverflowError) as e:
         raise NeuronInfoError(f"{name} is not a safetensors checkpoint ({str(e).splitlines()[0]}); write it with "
                               "safetensors, or save a state_dict with torch.save as .pt") from None
@@ -151,7 +148,7 @@ def _spec_file(path: Location) -> dict:
 
 # ----------------------------------------------------------------------------- the imports table
 
-def record_import(wh, imported: Imported) -> None:
+def record_import(wh: Warehouse, imported: Imported) -> None:
     """Add the file's provenance to the run's ``imports`` partition (one row per original file)."""
     from store.tables import has_partition, partition_file, write_partition
 
@@ -166,7 +163,7 @@ def record_import(wh, imported: Imported) -> None:
     write_partition(wh, "imports", imported.run_id, pa.Table.from_pylist(rows))
 
 
-def import_rows(wh, run_id: str) -> list[dict]:
+def import_rows(wh: Warehouse, run_id: str) -> list[dict]:
     """The run's rows of ``imports`` read from its file (empty when it was never imported)."""
     from store.tables import has_partition, partition_file
 
@@ -184,7 +181,7 @@ def _partition_rows(path: Location) -> list[dict]:
 
 # ----------------------------------------------------------------------------- export
 
-def export_run(wh, run_id: str, to: Location, fmt: str = "safetensors") -> Location:
+def export_run(wh: Warehouse, run_id: str, to: Location, fmt: str = "safetensors") -> Location:
     """Write the run as a plain ``nn.Sequential`` state_dict (``sequential_layers`` lists the layers)."""
     if fmt not in ("safetensors", "torch"):
         raise NeuronInfoError(f"unknown export format {fmt!r}; use safetensors or torch")
