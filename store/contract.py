@@ -135,7 +135,8 @@ warehouse/
   activations/<run_id>.zarr/           Zarr v3: per split (val, test) labels, raw outputs and codes per layer; train_mean
   tables/<table>/run_id=<id>/data.parquet   one hive partition per run (+ data.parquet.manifest.json: size, SHA-256, parameters)
   reports/<name>.html (+ .png)         self-contained reports (open offline)
-  inbox/                               drop checkpoints here for reanalyze; inbox/done/ and inbox/rejected/ are reserved
+  inbox/                               drop checkpoints here for reanalyze; inbox/done/ and inbox/rejected/ are reserved;
+                                       a sub-folder inbox/<name>/ with a spec.json is a batch of its own
 ```
 
 `run_id` is the first 16 hex digits of the SHA-256 of the checkpoint file's bytes: the same weights
@@ -150,7 +151,10 @@ is JSON with at least `dataset`, `input_dim`, `n_classes`, `hidden_sizes`, and o
 `activation` (`relu`|`sigmoid`), `regularizer` (`none`|`l2`|`dropout`|`dropout_bn`), `dropout`,
 `weight_decay`, `seed`, `epochs`, `lr`, `momentum`, `batch_size`, `n_val`. Hidden layer l (1-based) is
 the output of linear l-1 after its (batch norm and) activation. The spec is checked against the
-tensor shapes before anything is loaded.
+tensor shapes before anything is loaded. Checkpoints as people save them (a `torch.save`d state_dict,
+safetensors without the metadata, layers named `0.`, `fc1`, `layers.0`, ...) are converted into this
+format by `neuroninfo import` and the inbox ([python.md](python.md)); the `imports` view records where
+they came from.
 
 ## Views
 

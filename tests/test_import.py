@@ -275,3 +275,23 @@ def test_notebook_example_runs_with_the_python_api_alone(tmp_path):
                          text=True, timeout=900, cwd=ROOT, env=os.environ | {"NEURONINFO_THREADS": "1", "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "round trip: same test error" in out.stdout
+
+
+def test_reanalyze_flow_passes_a_sub_folder_spec_and_repair_keeps_an_import_imported(tmp_path, references):
+    """Through the Prefect flow (CLI reanalyze): a .pt in a sub-folder with spec.json is analysed; a damaged
+    runs row of that imported run is rebuilt by verify --repair with origin and NULLs intact."""
+    wh = open_warehouse(tmp_path / "wh")
+    batch = wh.inbox / "from-colleague"
+    batch.mkdir(parents=True)
+    torch.save(sequential(False).state_dict(), batch / "net.pt")
+    (batch / "spec.json").write_text(json.dumps(GIVEN))
+    code, out, err = run_cli("reanalyze", "--warehouse", str(wh.root), "--bits", "1", "--random-repeats", "1", "--steps", "2")
+    assert code == 0 and "1 analysed, 0 rejected" in out, out + err
+    run_id = references[False][1]
+    assert (batch / "done" / "net.pt").exists() and (batch / "spec.json").exists()
+    part = wh.partition("runs", run_id) / "data.parquet"
+    part.write_bytes(part.read_bytes()[:-20])  # truncated
+    code, out, err = run_cli("verify", "--repair", "--warehouse", str(wh.root))
+    assert code == 0, out + err
+    assert table(wh, "SELECT run_id, origin, seed, epochs, group_name FROM runs") == [
+        {"run_id": run_id, "origin": "imported", "seed": None, "epochs": None, "group_name": f"imported-{run_id}"}]
