@@ -14,10 +14,10 @@ from pathlib import Path
 import duckdb
 from torch import nn
 
-Warehouseish = str | os.PathLike
+WarehouseLocation = str | os.PathLike
 
 
-def _open(warehouse: Warehouseish, create: bool = True):
+def _open(warehouse: WarehouseLocation, create: bool = True):
     from store.catalog import ensure_catalog
     from store.lifecycle import prepare
 
@@ -26,7 +26,7 @@ def _open(warehouse: Warehouseish, create: bool = True):
     return wh
 
 
-def connect(warehouse: Warehouseish, allowed_paths: tuple[str, ...] | list[str] = ()) -> duckdb.DuckDBPyConnection:
+def connect(warehouse: WarehouseLocation, allowed_paths: tuple[str, ...] | list[str] = ()) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with every public view, read-only and sandboxed: it reads only the
     warehouse's checked files and ``allowed_paths`` (your own files or folders to join), no network, no
     extension installs, settings locked."""
@@ -35,14 +35,14 @@ def connect(warehouse: Warehouseish, allowed_paths: tuple[str, ...] | list[str] 
     return sandboxed_connection(_open(warehouse, create=False), tuple(str(p) for p in allowed_paths))
 
 
-def load_model(warehouse: Warehouseish, run_id: str) -> nn.Module:
+def load_model(warehouse: WarehouseLocation, run_id: str) -> nn.Module:
     """The run's network (``pipeline.model.MLP``, an ``nn.Module``) in eval mode; ``model.spec`` is its spec."""
     from store.checkpoints import load_run
 
     return load_run(_open(warehouse, create=False), run_id).eval()
 
 
-def load_data(warehouse: Warehouseish, run_id: str, data_dir: str | os.PathLike | None = None):
+def load_data(warehouse: WarehouseLocation, run_id: str, data_dir: str | os.PathLike | None = None):
     """The run's dataset split as its analysis used it (``.train``, ``.val``, ``.test``, each with float32
     ``x`` of shape (N, input_dim) and int64 labels ``y``)."""
     from flows.stages import data_of
@@ -51,7 +51,7 @@ def load_data(warehouse: Warehouseish, run_id: str, data_dir: str | os.PathLike 
 
 
 def import_checkpoint(
-    warehouse: Warehouseish,
+    warehouse: WarehouseLocation,
     path: str | os.PathLike,
     data_dir: str | os.PathLike | None = None,
     **spec: object,
@@ -66,7 +66,7 @@ def import_checkpoint(
 
 
 def analyse_checkpoint(
-    warehouse: Warehouseish,
+    warehouse: WarehouseLocation,
     path: str | os.PathLike,
     data_dir: str | os.PathLike | None = None,
     bits: tuple[int, ...] = (1, 2, 3),
@@ -83,7 +83,7 @@ def analyse_checkpoint(
     return analyse_run(_open(warehouse), run_id, data_dir, tuple(bits), tuple(strategies), random_repeats, steps)
 
 
-def export_model(warehouse: Warehouseish, run_id: str, to: str | os.PathLike, format: str = "safetensors") -> Path | str:
+def export_model(warehouse: WarehouseLocation, run_id: str, to: str | os.PathLike, format: str = "safetensors") -> Path | str:
     """Write the run as a plain ``nn.Sequential`` state_dict (``format`` safetensors or torch); return the path.
     ``layers(warehouse, run_id)`` lists the layers that load it."""
     from store.imports import export_run
@@ -91,7 +91,7 @@ def export_model(warehouse: Warehouseish, run_id: str, to: str | os.PathLike, fo
     return export_run(_open(warehouse, create=False), run_id, to, format)
 
 
-def layers(warehouse: Warehouseish, run_id: str) -> nn.Sequential:
+def layers(warehouse: WarehouseLocation, run_id: str) -> nn.Sequential:
     """An ``nn.Sequential`` of the documented layers for ``export_model``'s state_dict (Linear, activation
     per hidden layer, then the output Linear), ready for ``load_state_dict``."""
     from pipeline.convert import sequential_modules

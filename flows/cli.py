@@ -134,8 +134,15 @@ def print_summary(wh, run_ids: list[str]) -> None:
 def cmd_import(args) -> str:
     from flows.api import import_checkpoint
 
+    from dataclasses import fields
+
+    from pipeline.spec import NetworkSpec
+
     spec = {"dataset": args.dataset, "activation": args.activation, "regularizer": args.regularizer,
             "input_mean": args.input_mean, "input_std": args.input_std}
+    if (args.input_mean or args.input_std) and "input_mean" not in {f.name for f in fields(NetworkSpec)}:
+        print("neuroninfo import: warning: --input-mean/--input-std are not applied yet (this version feeds [0, 1] inputs)",
+              file=sys.stderr)
     return import_checkpoint(args.warehouse, args.file, args.data_dir, **{k: v for k, v in spec.items() if v is not None})
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from pipeline.errors import NeuronInfoError
+from pipeline.model import MLP
 from pipeline.spec import NetworkSpec
 
 BN_PARAMS = ("weight", "bias", "running_mean", "running_var")
@@ -261,7 +262,7 @@ def sequential_modules(spec: NetworkSpec) -> torch.nn.Sequential:
     return nn.Sequential(*modules).eval()
 
 
-def sequential_state_dict(model) -> dict[str, torch.Tensor]:
+def sequential_state_dict(model: MLP) -> dict[str, torch.Tensor]:
     """A plain ``nn.Sequential`` state_dict (keys ``0.weight, 0.bias, 2.weight, ...``) computing the same
     function as ``model`` (an ``pipeline.model.MLP``) in eval mode."""
     out = {}
