@@ -171,6 +171,30 @@ def test_layer_order_is_numeric_and_post_activation_norm_is_folded():
     torch.testing.assert_close(ours, net(x).detach())
 
 
+def test_modulelist_with_an_output_layer_and_a_dataparallel_prefix():
+    net = sequential(True)
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    norms = [m for m in net if isinstance(m, nn.BatchNorm1d)]
+    state = {f"module.hidden.{2 * i}.{p}": getattr(lin, p) for i, lin in enumerate(linears[:-1]) for p in ("weight", "bias")}
+    state |= {f"module.hidden.{2 * i + 1}.{p}": getattr(bn, p) for i, bn in enumerate(norms)
+              for p in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")}
+    state |= {f"module.out.{p}": getattr(linears[-1], p) for p in ("weight", "bias")}
+    converted = convert_state_dict(state)
+    assert (converted.hidden_sizes, converted.batch_norm, converted.naming) == (SIZES, True, "modulelist")
+    torch.testing.assert_close(converted.tensors["bn.1.running_var"], norms[1].running_var)
+    torch.testing.assert_close(converted.tensors["linear.2.weight"], linears[-1].weight.detach())
+
+
+def test_connect_is_sandboxed(references, tmp_path):
+    wh = references[False][0]
+    con = api.connect(wh.root)
+    assert con.sql("SELECT count(*) FROM imports").fetchall() == [(1,)]
+    for hostile in ("SELECT * FROM read_text('/etc/hostname')", f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'"):
+        with pytest.raises(Exception, match="[Pp]ermission|disabled|not allowed"):
+            con.sql(hostile)
+    assert not (tmp_path / "x.csv").exists()
+
+
 BAD = {  # name: (state_dict, a word of the reason)
     "ambiguous": ({"fc1.weight": torch.zeros(4, 64), "fc1.bias": torch.zeros(4), "layers.0.weight": torch.zeros(4, 4),
                    "layers.0.bias": torch.zeros(4)}, "cannot tell the layer order"),
