@@ -127,8 +127,11 @@ def test_each_form_imports_to_the_run_of_its_public_equivalent(form, references,
     stages.measure_run(wh, run_id)
     sql = "SELECT test_error, val_error FROM runs"
     assert table(wh, sql) == table(ref_wh, sql)
-    sql = "SELECT layer, neuron, bits, entropy, mutual_info, kl_selectivity, labeled_mi FROM neuron_stats ORDER BY ALL"
-    assert table(wh, sql) == table(ref_wh, sql)
+    sql = "SELECT layer, neuron, bits, entropy, mutual_info, kl_selectivity, labeled_mi FROM neuron_stats ORDER BY layer, neuron, bits"
+    ours, theirs = table(wh, sql), table(ref_wh, sql)
+    assert len(ours) == len(theirs) == sum(SIZES)
+    for a, b in zip(ours, theirs):  # DuckDB's parallel sums may differ in the last bit
+        assert a == pytest.approx(b, abs=1e-12)
     runs = table(wh, "SELECT origin, seed, epochs, lr, group_name, regularizer FROM runs")
     assert runs == [{"origin": "imported", "seed": None, "epochs": None, "lr": None, "group_name": f"imported-{run_id}",
                      "regularizer": "dropout_bn" if bn else "none"}]
