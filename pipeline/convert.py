@@ -7,9 +7,9 @@ Recognised layer names (``module.`` prefixes of DataParallel are dropped, ``num_
   orders. A BatchNorm right after its Linear (index + 1) is the norm before the activation; one further
   away follows the activation and is folded into the next Linear (eps 1e-5, torch's default);
 - ``fc1..fcN`` (with ``bn1..bnN`` after the Linear of the same number), ordered numerically;
-- ``layers.{i}`` / ``hidden.{i}`` ModuleLists, optionally followed by an output layer named ``out``,
-  ``output``, ``head`` or ``classifier``;
+- ``layers.{i}`` / ``hidden.{i}`` ModuleLists;
 - the project's own ``linear.{i}`` / ``bn.{i}``.
+All but the last may end in one output layer named ``out``, ``output``, ``head`` or ``classifier``.
 
 Hidden sizes and batch norm come from the shapes; the activation cannot be inferred (``spec_for`` takes it
 from what the user says). Anything ambiguous or inconsistent is a NeuronInfoError listing what was found.
@@ -110,36 +110,31 @@ def _kind(name: str, tensors: dict) -> str:
 
 
 def _ordered_layers(modules: dict) -> tuple[str, list[_Layer]]:
-    """Recognise the naming scheme and put the modules in network order."""
-    names = list(modules)
-    schemes = {
-        "public": [re.fullmatch(r"(linear|bn)\.(\d+)", n) for n in names],
-        "sequential": [re.fullmatch(rf"(?:({'|'.join(CONTAINERS)})\.)?(\d+)", n) for n in names],
-        "fc": [re.fullmatch(r"(fc|bn)(\d+)", n) for n in names],
+    """Recognise the naming scheme and put the modules in network order (an output layer named
+    ``out``/``output``/``head``/``classifier`` comes last)."""
+    heads = [n for n in modules if n in HEADS]
+    body = [n for n in modules if n not in HEADS]
+    patterns = {
+        "public": r"(linear|bn)\.(\d+)",
+        "sequential": rf"(?:({'|'.join(CONTAINERS)})\.)?(\d+)",
+        "fc": r"(fc|bn)(\d+)",
     }
-    heads = [n for n in names if n in HEADS]
-    body = [n for n in names if n not in HEADS]
-    matching = [s for s, hits in schemes.items() if all(hits)]
-    if not matching and len(heads) == 1 and body:
-        matching = [s for s in ("sequential",) if all(re.fullmatch(rf"(?:({'|'.join(CONTAINERS)})\.)?(\d+)", n) for n in body)]
-    if len(matching) != 1:
+    matching = [s for s, pattern in patterns.items() if body and all(re.fullmatch(pattern, n) for n in body)]
+    if len(matching) != 1 or len(heads) > 1 or (heads and matching == ["public"]):
         raise NeuronInfoError(f"cannot tell the layer order from the names {_found(modules)}; use nn.Sequential indices, "
                               "fc1..fcN, layers.{i}/hidden.{i} (+ out) or linear.{i}/bn.{i}")
     naming = matching[0]
-    if naming == "public":
-        order = sorted(names, key=lambda n: (int(n.split(".")[1]), n.startswith("bn")))
-        return naming, [_Layer(_kind(n, modules[n]), n, None, modules[n]) for n in order]
-    if naming == "fc":
-        order = sorted(names, key=lambda n: (int(re.sub(r"\D", "", n)), n.startswith("bn")))
-        return naming, [_Layer(_kind(n, modules[n]), n, None, modules[n]) for n in order]
+    tail = [_Layer(_kind(n, modules[n]), n, None, modules[n]) for n in heads]
+    if naming in ("public", "fc"):
+        order = sorted(body, key=lambda n: (int(re.sub(r"\D", "", n)), n.startswith("bn")))
+        return naming, [_Layer(_kind(n, modules[n]), n, None, modules[n]) for n in order] + tail
     containers = {re.fullmatch(r"(?:(\w+)\.)?\d+", n).group(1) for n in body}
     if len(containers) > 1:
         raise NeuronInfoError(f"layers under several containers ({', '.join(sorted(map(str, containers)))}) in {_found(modules)}; "
                               "the layer order is ambiguous")
     order = sorted(body, key=lambda n: int(n.rsplit(".", 1)[-1]))
     layers = [_Layer(_kind(n, modules[n]), n, int(n.rsplit(".", 1)[-1]), modules[n]) for n in order]
-    layers += [_Layer(_kind(n, modules[n]), n, None, modules[n]) for n in heads]
-    return ("sequential" if containers == {None} else "modulelist"), layers
+    return ("sequential" if containers == {None} else "modulelist"), layers + tail
 
 
 def _to_public(layers: list[_Layer], naming: str) -> Converted:

@@ -161,6 +161,8 @@ def test_layer_order_is_numeric_and_post_activation_norm_is_folded():
     for i, (a, b) in enumerate(zip(widths, widths[1:])):
         state[f"fc{i + 1}.weight"], state[f"fc{i + 1}.bias"] = torch.randn(b, a), torch.randn(b)
     assert convert_state_dict(state).hidden_sizes == tuple(widths[1:-1])  # fc10, fc11 after fc9
+    state["out.weight"], state["out.bias"] = torch.randn(3, widths[-1]), torch.randn(3)  # an output layer named out
+    assert convert_state_dict(state).hidden_sizes == tuple(widths[1:])
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.BatchNorm1d(5), nn.Linear(5, 3)).eval()
