@@ -30,7 +30,8 @@ from store.paths import Location, Warehouse, exists, join, location, name_of, pa
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net")
 TORCH_SUFFIXES = (".pt", ".pth")
-UNSTATED = ("seed", "epochs", "lr")  # hyper-parameters a file may not tell: NULL in `runs` unless stated
+UNSTATED = ("seed", "epochs", "lr")
+PUBLIC_SPEC_KEYS = {"dataset", "input_dim", "n_classes", "hidden_sizes"}  # a spec the public form needs  # hyper-parameters a file may not tell: NULL in `runs` unless stated
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,12 @@ def read_import(
         state, metadata, container = _torch_state_dict(name, data), {}, "torch"
     else:
         state, metadata, container = _safetensors(name, data), header_metadata(data), "safetensors"
-    if "spec" in metadata and all(k.startswith(("linear.", "bn.")) for k in state):
+    in_metadata = _spec_json(name, metadata["spec"]) if "spec" in metadata else {}
+    if PUBLIC_SPEC_KEYS <= in_metadata.keys() and all(k.startswith(("linear.", "bn.")) for k in state):
         run_id, model = parse_checkpoint(name, data)  # the public form: stored as it is
-        stated = json.loads(metadata["spec"]).keys()
         return Imported(run_id, model, data, form="public", spec_source="metadata",
-                        unstated=tuple(k for k in UNSTATED if k not in stated), **provenance)
-    sources = [("metadata", _spec_json(name, metadata["spec"]) if "spec" in metadata else {})]
+                        unstated=tuple(k for k in UNSTATED if k not in in_metadata), **provenance)
+    sources = [("metadata", in_metadata)]  # a partial spec (e.g. only dataset and activation) is one source
     sources += [("sidecar", _spec_file(s)) for s in (sidecars_beside(path) if sidecars is None else sidecars)]
     sources += [("folder", _spec_file(folder_spec) if folder_spec is not None else {})]
     sources += [("options", {k: v for k, v in (options or {}).items() if v is not None})]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import save as save_safetensors
+from safetensors.torch import load as load_safetensors
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -86,13 +87,17 @@ def write_form(folder: Path, form: str) -> tuple[Path, dict, bool]:
         save_file({k: v.contiguous() for k, v in sequential(False).state_dict().items()}, folder / "net.safetensors")
         (folder / "net.json").write_text(json.dumps(GIVEN))
         return folder / "net.safetensors", {}, False
+    if form == "partial_metadata.safetensors":  # public names, a spec in the metadata saying only what shapes cannot
+        tensors = load_safetensors(public_bytes(sequential(False), False))
+        (folder / "partial.safetensors").write_bytes(save_safetensors(tensors, metadata={"spec": json.dumps(GIVEN)}))
+        return folder / "partial.safetensors", {}, False
     if form == "wrapped.pt":  # a training script's checkpoint dict
         torch.save({"state_dict": sequential(False).state_dict(), "epoch": 7, "best_acc": 0.9}, folder / "ckpt.pt")
         return folder / "ckpt.pt", GIVEN, False
     raise AssertionError(form)
 
 
-FORMS = ["sequential.pt", "sequential_bn.pth", "fc.pt", "sidecar.safetensors", "wrapped.pt"]
+FORMS = ["sequential.pt", "sequential_bn.pth", "fc.pt", "sidecar.safetensors", "wrapped.pt", "partial_metadata.safetensors"]
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +144,7 @@ def test_each_form_imports_to_the_run_of_its_public_equivalent(form, references,
     assert imports == [{"original_name": path.name, "original_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                         "form": {"sequential.pt": "torch/sequential", "sequential_bn.pth": "torch/sequential",
                                  "fc.pt": "torch/fc", "sidecar.safetensors": "safetensors/sequential",
-                                 "wrapped.pt": "torch/sequential"}[form],
+                                 "wrapped.pt": "torch/sequential", "partial_metadata.safetensors": "safetensors/public"}[form],
                         "unstated": ["seed", "epochs", "lr"]}]
 
 
