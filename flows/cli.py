@@ -25,6 +25,13 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def _run_id(text: str) -> str:
     """A run_id: 16 lowercase hex digits (so it is safe in paths and SQL)."""
     if len(text) != 16 or any(c not in "0123456789abcdef" for c in text):
@@ -78,11 +85,40 @@ def cmd_measure(args) -> str:
     return measure_run(_warehouse(args), args.run_id, force=True)
 
 
+def cmd_pairs(args) -> str:
+    from flows.stages import pairs_run
+
+    return pairs_run(_warehouse(args), args.run_id, args.bits, args.top, args.across_layers, force=True)
+
+
 def cmd_ablate(args) -> str:
     from flows.stages import ablate_run, MEASURES
 
     return ablate_run(_warehouse(args), args.run_id, args.strategy, args.random_repeats, args.steps, args.data_dir,
                       args.measures or MEASURES, force=True)
+
+
+def cmd_baselines(args) -> str:
+    from flows.stages import baselines_run
+
+    return baselines_run(_warehouse(args), args.run_id, args.data_dir)
+
+
+def cmd_prune(args) -> str:
+    from flows.pruning import prune_run
+
+    run_id, notes = prune_run(_warehouse(args), args.run_id, args.measure, args.keep, args.bits, args.scope,
+                              args.strategy, args.finetune_epochs, args.data_dir)
+    for note in notes:
+        print(f"prune: {note}", file=sys.stderr)
+    return run_id
+
+
+def cmd_prune_sweep(args) -> str:
+    from flows.pruning import prune_sweep_run
+
+    return prune_sweep_run(_warehouse(args), args.run_id, args.measures, args.bits, args.keeps, args.scope,
+                           args.strategy, args.finetune_epochs, args.data_dir)
 
 
 def cmd_train_and_measure(args) -> None:
@@ -300,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--warehouse", help="warehouse directory or fsspec URL, e.g. s3://bucket/prefix (default $NEURONINFO_WAREHOUSE or ./warehouse)")
     common.add_argument("--data-dir", help="directory holding the official dataset files (default $NEURONINFO_DATA)")
     common.add_argument("--verbose", action="store_true", help="show Prefect's own log lines (hidden by default)")
+    common.add_argument("--storage-options", help="JSON fsspec options for an object-store warehouse, e.g. "
+                        "'{\"endpoint_url\": \"http://127.0.0.1:9000\"}' (default $NEURONINFO_STORAGE_OPTIONS)")
 
     parser = _Parser(prog="neuroninfo", description="Which neurons of a network matter, and why.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
@@ -329,13 +367,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", type=_run_id)
     p.set_defaults(func=cmd_measure)
 
+    p = verbs.add_parser("pairs", parents=[common], help="neuron_pairs + neuron_redundancy: redundancy and synergy of neuron pairs (DuckDB SQL)")
+    p.add_argument("run_id", type=_run_id)
+    p.add_argument("--bits", type=int, default=1, help="quantizer bits of the codes (captured before)")
+    p.add_argument("--top", type=int, help="only the N neurons of each layer with the highest mutual_info")
+    p.add_argument("--across-layers", action="store_true", help="also pair neurons of different layers")
+    p.set_defaults(func=cmd_pairs)
+
     p = verbs.add_parser("ablate", parents=[common], help="cumulative ablation curves on the test split")
     p.add_argument("run_id", type=_run_id)
     p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"), help="zero,mean")
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
-    p.add_argument("--measures", type=_words, help="comma-separated measures (default: all six)")
+    p.add_argument("--measures", type=_words, help="comma-separated measures (default: the information measures, and the pair "
+                   "aggregates once `pairs` has run; baseline criteria such as taylor need: neuroninfo baselines RUN_ID)")
     p.set_defaults(func=cmd_ablate)
+
+    p = verbs.add_parser("baselines", parents=[common], help="the usual pruning criteria per neuron (neuron_baselines)")
+    p.add_argument("run_id", type=_run_id)
+    p.set_defaults(func=cmd_baselines)
+
+    p = verbs.add_parser("prune", parents=[common], help="cut the least important neurons; register the smaller network")
+    p.add_argument("run_id", type=_run_id)
+    p.add_argument("--measure", required=True, help="information measure or baseline criterion, e.g. mutual_info, taylor")
+    p.add_argument("--bits", type=int, default=1, help="quantizer bits of an information measure (default 1)")
+    p.add_argument("--keep", type=float, required=True, help="fraction of hidden neurons to keep, e.g. 0.5")
+    p.add_argument("--scope", choices=("layer", "network"), default="network")
+    p.add_argument("--strategy", choices=("zero", "mean"), default="mean")
+    p.add_argument("--finetune-epochs", type=int, default=0)
+    p.set_defaults(func=cmd_prune)
+
+    p = verbs.add_parser("prune-sweep", parents=[common], help="pruning_curves: test error vs kept fraction per criterion")
+    p.add_argument("run_id", type=_run_id)
+    p.add_argument("--measures", type=_words, help="criteria (default: every information measure and baseline, and random)")
+    p.add_argument("--bits", type=int, default=1)
+    p.add_argument("--keeps", type=_floats, default=(0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1))
+    p.add_argument("--scope", choices=("layer", "network"), default="network")
+    p.add_argument("--strategy", choices=("zero", "mean"), default="mean")
+    p.add_argument("--finetune-epochs", type=_ints, default=(0, 1), help="e.g. 0,1")
+    p.set_defaults(func=cmd_prune_sweep)
 
     p = verbs.add_parser("train-and-measure", parents=[common], help="the whole flow over a grid (Prefect)")
     p.add_argument("--preset", default="fashion-mnist")
@@ -421,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["NEURONINFO_CLI"] = "1"  # progress lines print here (flows.train_and_measure.progress_to_run_log)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     args = build_parser().parse_args(argv)
+    if args.storage_options:  # through the environment: flow subprocesses and Dask workers inherit it
+        os.environ["NEURONINFO_STORAGE_OPTIONS"] = args.storage_options
     if not args.verbose:  # Prefect's per-task chatter; its warnings and errors still show
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from store.catalog import QueryInterrupted

@@ -13,13 +13,13 @@ from flows import stages
 from store import activations as act
 from store.catalog import refresh_catalog
 from store.checkpoints import load_run, store_checkpoint
-from store.imports import import_rows
 from store.integrity import Problem
 from store.paths import Warehouse, read_bytes, remove_tree
 from store.tables import partition_params
 from store.verify import verify_run
 
 MEASURE_TABLES = {"counts", "neuron_stats", "specific_info"}
+PAIR_TABLES = {"neuron_pairs", "neuron_redundancy"}
 
 
 def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: str | Path | None = None) -> list[str]:
@@ -33,11 +33,12 @@ def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: st
         done.append(f"run {run_id}: checkpoint re-recorded")
     if "runs" in kinds:
         model = load_run(wh, run_id)
-        created = (partition_params(wh, "runs", run_id) or {}).get("created_at")
-        imported = import_rows(wh, run_id)  # an imported run stays one, with the same unstated fields
+        params = partition_params(wh, "runs", run_id) or {}
+        created = params.get("created_at")
         stages.register_run(wh, run_id, model, stages.data_of(model.spec, data_dir),
-                            datetime.fromisoformat(created) if created else None, "imported" if imported else "trained",
-                            tuple(imported[0]["unstated"]) if imported else ())
+                            datetime.fromisoformat(created) if created else None,
+                            params.get("origin", "trained"), params.get("lineage"), params.get("provenance"),
+                            tuple(params.get("unstated") or ()))
         done.append(f"run {run_id}: runs row recomputed")
     if "activations" in kinds:
         params = partition_params(wh, "quantizers", run_id) or {}
@@ -51,8 +52,13 @@ def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: st
     if kinds & MEASURE_TABLES:
         stages.measure_run(wh, run_id, force=True)
         done.append(f"run {run_id}: counts, neuron_stats, specific_info recomputed")
-    if "ablation_curves" in kinds:
-        params = partition_params(wh, "ablation_curves", run_id) or {}
+    if kinds & PAIR_TABLES:  # every bits value with the options recorded beside the files
+        params = partition_params(wh, "neuron_redundancy", run_id) or partition_params(wh, "neuron_pairs", run_id) or {}
+        for b, options in sorted((params.get("bits") or {"1": {}}).items()):
+            stages.pairs_run(wh, run_id, int(b), options.get("top_n"), options.get("across_layers", False), force=True)
+        done.append(f"run {run_id}: neuron_pairs, neuron_redundancy recomputed")
+    if kinds & {"ablation_curves", "ablation_orderings"}:
+        params = partition_params(wh, "ablation_curves", run_id) or partition_params(wh, "ablation_orderings", run_id) or {}
         stages.ablate_run(wh, run_id, tuple(params.get("strategies", ("zero", "mean"))), params.get("random_repeats", 5),
                           params.get("steps"), data_dir, tuple(params.get("measures", stages.MEASURES)), force=True)
         done.append(f"run {run_id}: ablation curves recomputed")

@@ -1,4 +1,4 @@
-"""Serve the deployments `train-and-measure/default` and `reanalyze-checkpoints/scheduled`.
+"""Serve the deployments `train-and-measure/default`, `reanalyze-checkpoints/scheduled` and `prune-sweep/default`.
 
 Needs a Prefect API (PREFECT_API_URL); `make serve` (flows/serve_local.py) starts one when none answers.
 """
@@ -8,13 +8,14 @@ import os
 
 from prefect import serve
 
+from flows.prune_sweep import prune_sweep
 from flows.reanalyze import reanalyze_checkpoints
 from flows.train_and_measure import train_and_measure
 from store.paths import open_warehouse
 
 
 def serve_deployments(cron: str = "*/15 * * * *", warehouse: str | None = None, data_dir: str | None = None) -> None:
-    """Register both deployments and run their flow runs here until stopped (schedules on)."""
+    """Register the deployments and run their flow runs here until stopped (schedules on)."""
     root = str(open_warehouse(warehouse).root)
     os.environ["NEURONINFO_WAREHOUSE"] = root  # flow runs are subprocesses: they inherit it
     if data_dir:
@@ -23,4 +24,5 @@ def serve_deployments(cron: str = "*/15 * * * *", warehouse: str | None = None, 
         # the main job: 5 epochs (quick); pass -p epochs=15 (or null) for the preset's full training
         train_and_measure.to_deployment(name="default", parameters={"warehouse": root, "epochs": 5}, tags=["neuroninfo"]),
         reanalyze_checkpoints.to_deployment(name="scheduled", cron=cron, parameters={"warehouse": root}, tags=["neuroninfo"]),
+        prune_sweep.to_deployment(name="default", parameters={"warehouse": root}, tags=["neuroninfo"]),
     )

@@ -26,6 +26,7 @@ from store.imports import Imported
 from store.integrity import read_record
 from store.paths import Location, Warehouse, join, name_of
 from store.runs import run_id_for_spec, write_run
+from store.schemas import SCHEMAS
 from store.tables import has_partition, partition_file, partition_params
 
 SPLITS = ("val", "test")
@@ -88,12 +89,16 @@ def grid_specs(
 
 
 def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None, origin: str = "trained",
-                 unstated: tuple[str, ...] = ()) -> None:
-    """Evaluate the unablated network and write its `runs` row."""
+                 lineage: dict | None = None, made_by: str | None = None, unstated: tuple[str, ...] = ()) -> None:
+    """Evaluate the unablated network and write its `runs` row (``lineage``, ``made_by``, ``unstated``: see
+    store.runs.write_run)."""
+    from pipeline.prune import n_params
+
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
-    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, origin, unstated)
+    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, n_params(model), origin, lineage, made_by,
+              unstated)
     refresh_catalog(wh)
 
 
@@ -194,6 +199,8 @@ def analyse_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None, 
     """Capture, measure and ablate a registered run (the stages after training or import)."""
     capture_run(wh, run_id, bits, data_dir=data_dir)
     measure_run(wh, run_id)
+    if 1 in bits:  # pairs at 1 bit within layers, before ablate: its aggregates are ranked too
+        pairs_run(wh, run_id, 1)
     ablate_run(wh, run_id, strategies, random_repeats, steps, data_dir)
     return run_id
 
@@ -213,7 +220,12 @@ def is_complete(wh: Warehouse, run_id: str) -> bool:
     return all(has_partition(wh, t, run_id) for t in ("runs", "quantizers", "neuron_stats", "ablation_curves"))
 
 
-MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity")
+PAIR_MEASURES = ("unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min")  # neuron_redundancy (pairs_run)
+MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity",
+            *PAIR_MEASURES)
+# criteria of neuron_baselines a pruning may rank by (ablation_damage is the target they predict: never one)
+BASELINES = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "torch_pruning_magnitude", "act_mean", "act_var", "act_abs_mean", "taylor", "conductance")
+CRITERIA = MEASURES + BASELINES
 
 
 def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
@@ -244,21 +256,83 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
     return run_id
 
 
+def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = None, across_layers: bool = False,
+              force: bool = False) -> str:
+    """neuron_pairs and neuron_redundancy of a run at one bits value (DuckDB SQL over its validation codes)."""
+    import numpy as np
+
+    from store.catalog import query, sql_text
+    from store.pairs import LayerCodes, pair_tables, write_pairs
+
+    store = act.open_activations(wh, run_id)
+    if bits not in store.bits:
+        raise NeuronInfoError(f"run {run_id} has no {bits}-bit codes; run: neuroninfo capture {run_id} --bits {bits}")
+    if top_n is not None and top_n < 2:
+        raise NeuronInfoError(f"--top must be at least 2 (neurons per layer to pair up), got {top_n}")
+    made_from = {"activations": store.fingerprint()}  # the quantizers the codes come from
+    recorded = partition_params(wh, "neuron_redundancy", run_id) or {}
+    fresh = recorded.get("activations") == made_from["activations"]
+    if not force and fresh and bits in stored_bits(wh, "neuron_redundancy", run_id):
+        return run_id
+    selected = {layer: np.arange(size) for layer, size in zip(store.layers, store.layer_sizes)}
+    if top_n is not None:
+        if bits not in stored_bits(wh, "neuron_stats", run_id):
+            raise NeuronInfoError(f"--top ranks by mutual_info, which run {run_id} lacks at {bits} bits; run: neuroninfo measure {run_id}")
+        top = query(wh, sql_text("pairs_top_neurons", run_id=run_id, bits=bits, top_n=top_n)).to_pydict()
+        selected = {l: np.array([n for tl, n in zip(top["layer"], top["neuron"]) if tl == l]) for l in selected}
+    layers = [LayerCodes(l, store.codes("val", l, bits)[:, neurons], neurons) for l, neurons in selected.items()]
+    n_classes = load_run(wh, run_id).spec.n_classes
+    options = {**(recorded.get("bits", {}) if fresh else {}), str(bits): {"top_n": top_n, "across_layers": across_layers}}
+    tables = pair_tables(store.labels("val"), n_classes, layers, bits, across_layers)
+    write_pairs(wh, run_id, tables, bits, keep_other_bits=fresh, params={**made_from, "bits": options})
+    refresh_catalog(wh)
+    return run_id
+
+
+def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None) -> str:
+    """The usual pruning criteria per neuron (``neuron_baselines``): torch on the validation split, ablation damage on the test split."""
+    import sys
+
+    from pipeline import baselines as bl
+    from store.baselines import baselines_table, write_baselines
+
+    model = load_run(wh, run_id)
+    store = act.open_activations(wh, run_id)
+    data = data_of(model.spec, data_dir)
+    set_threads()
+    means = [store.train_mean(layer) for layer in store.layers]
+    norms = bl.weight_norms(model)
+    taylor = bl.taylor(model, data.val.x, data.val.y)
+    conductance = bl.conductance(model, data.val.x, data.val.y)
+    if conductance is None:
+        print("baselines: conductance skipped (captum is not installed; pip install 'neuroninfo[baselines]')", file=sys.stderr)
+    group = bl.torch_pruning_magnitude(model)
+    if group is None:
+        print("baselines: torch_pruning_magnitude skipped (torch-pruning is not installed; pip install 'neuroninfo[baselines]')", file=sys.stderr)
+    damage = bl.ablation_damage(model, data.test.x, data.test.y, "zero")
+    damage_mean = bl.ablation_damage(model, data.test.x, data.test.y, "mean", means)
+    values = [{**norms[i], "taylor": taylor[i], "conductance": None if conductance is None else conductance[i],
+               "torch_pruning_magnitude": None if group is None else group[i],
+               "ablation_damage": damage[i], "ablation_damage_mean": damage_mean[i]} for i in range(model.n_hidden)]
+    write_baselines(wh, run_id, baselines_table(values, [store.raw("val", layer) for layer in store.layers]))
+    refresh_catalog(wh)
+    return run_id
+
+
 def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -> list:
-    """The low-first and high-first orderings of every measure (and bits), layer by layer and network-wide."""
+    """The low-first and high-first orderings of every measure or baseline criterion (and bits), layer by
+    layer and network-wide."""
     import numpy as np
 
     from pipeline.ablation import Ordering
-    from store.catalog import query, sql_text
 
-    unknown = [m for m in measures if m not in MEASURES]
+    unknown = [m for m in measures if m not in CRITERIA]
     if unknown:
-        raise NeuronInfoError(f"unknown measure {unknown[0]!r}; use one of {', '.join(MEASURES)}")
-    if not has_partition(wh, "neuron_stats", run_id):
-        raise NeuronInfoError(f"run {run_id} has no measures yet; run: neuroninfo measure {run_id}")
-    table = query(wh, sql_text("rankings", run_id=run_id)).to_pydict()
-    columns = {k: np.asarray(v) for k, v in table.items() if k != "bits"}
-    bits = np.array([-1 if b is None else b for b in table["bits"]])
+        hint = " (it uses the test split: a target, not a criterion)" if unknown[0].startswith("ablation_damage") else ""
+        raise NeuronInfoError(f"unknown measure {unknown[0]!r}{hint}; use one of {', '.join(CRITERIA)}")
+    columns = _ranking_columns(wh, run_id, measures)
+    bits = np.array([-1 if b is None else b for b in columns.pop("bits")])
+    columns = {k: np.asarray(v) for k, v in columns.items()}
     orderings = []
     for measure in measures:
         for b in sorted(set(bits[columns["measure"] == measure])):
@@ -273,6 +347,22 @@ def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -
                     neurons = np.stack([layer[keep][order], neuron[keep][order]], axis=1).astype(np.int64)
                     orderings.append(Ordering(scope, which, measure, None if b < 0 else int(b), ordering, 0, neurons))
     return orderings
+
+
+def _ranking_columns(wh: Warehouse, run_id: str, measures) -> dict[str, list]:
+    """Rows of sql/rankings.sql and/or sql/rankings_baselines.sql, whichever these measures need."""
+    from store.catalog import query, sql_text
+
+    out = {}
+    for names, table, model, what, verb in ((MEASURES, "neuron_stats", "rankings", "measures", "measure"),
+                                            (BASELINES, "neuron_baselines", "rankings_baselines", "baselines", "baselines")):
+        if not any(m in names for m in measures):
+            continue
+        if not has_partition(wh, table, run_id):
+            raise NeuronInfoError(f"run {run_id} has no {what} yet; run: neuroninfo {verb} {run_id}")
+        for key, values in query(wh, sql_text(model, run_id=run_id)).to_pydict().items():
+            out.setdefault(key, []).extend(values)
+    return out
 
 
 def ablate_run(
@@ -305,6 +395,7 @@ def ablate_run(
         curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps, on_curve=progress.advance)
     params = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures),
               **made_from}
+    write_partition(wh, "ablation_orderings", run_id, ordering_positions([o for o in orderings if o.ordering == "random"]), params)
     write_partition(wh, "ablation_curves", run_id, curves, params)  # params: what verify --repair re-runs
     refresh_catalog(wh)
     return run_id
@@ -328,6 +419,22 @@ def report_path(wh: Warehouse, name: str) -> Location:
     import re
 
     return join(wh.reports, re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html")
+
+
+def ordering_positions(orderings: list) -> "pa.Table":
+    """The rows of `ablation_orderings`: each ordering's neurons, position by position."""
+    import numpy as np
+    import pyarrow as pa
+
+    parts = []
+    for o in orderings:
+        n = len(o.neurons)
+        parts.append(pa.table({
+            "scope": [o.scope] * n, "layer": pa.array([o.layer] * n, pa.int32()), "repeat": pa.array([o.repeat] * n, pa.int32()),
+            "position": np.arange(n, dtype=np.int64), "neuron_layer": o.neurons[:, 0].astype(np.int32),
+            "neuron": o.neurons[:, 1].astype(np.int32),
+        }))
+    return pa.concat_tables(parts) if parts else SCHEMAS["ablation_orderings"].empty_table()
 
 
 def report_runs(wh: Warehouse, run_ids: list[str]) -> list[Location]:

@@ -1,4 +1,4 @@
-"""Flow `train-and-measure`: expand a grid of networks and run train -> capture -> measure -> ablate -> report.
+"""Flow `train-and-measure`: expand a grid of networks and run train -> capture -> measure -> pairs -> ablate -> report.
 
 Tasks are coarse (one per network and stage) and pass run_ids, never arrays. The warehouse is the
 cache: a spec trained before is not retrained, and a stage whose output exists for a run_id is skipped.
@@ -60,6 +60,14 @@ def measure_task(warehouse: str, run_id: str) -> str:
     return stages.measure_run(open_warehouse(warehouse), run_id)
 
 
+@task(name="pairs", **RETRIES)
+def pairs_task(warehouse: str, run_id: str, pair_bits: list[int]) -> str:
+    progress_to_run_log()
+    for b in pair_bits:
+        stages.pairs_run(open_warehouse(warehouse), run_id, b)
+    return run_id
+
+
 @task(name="ablate", **RETRIES)
 def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repeats: int, steps: int | None, data_dir: str | None) -> str:
     progress_to_run_log()
@@ -72,11 +80,16 @@ def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
     return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids)]
 
 
-def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir) -> list:
-    """Chain capture -> measure -> ablate for one run (futures wait on each other); return the chain's futures."""
+def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=(1,)) -> list:
+    """Chain capture -> measure -> pairs -> ablate for one run (futures wait on each other); return the chain's futures.
+
+    pairs (within layers, at each of ``pair_bits`` that is captured) runs before ablate, so its per-neuron
+    aggregates get ablation curves too."""
     captured = capture_task.submit(warehouse, run_id_future, bits, data_dir)
     measured = measure_task.submit(warehouse, captured)
-    return [run_id_future, captured, measured, ablate_task.submit(warehouse, measured, strategies, random_repeats, steps, data_dir)]
+    paired = pairs_task.submit(warehouse, measured, [b for b in pair_bits if b in bits])
+    ablated = ablate_task.submit(warehouse, paired, strategies, random_repeats, steps, data_dir)
+    return [run_id_future, captured, measured, paired, ablated]
 
 
 def chain_result(chain: list):
@@ -104,6 +117,7 @@ def train_and_measure(
     steps: int | None = None,
     warehouse: str | None = None,
     data_dir: str | None = None,
+    pair_bits: list[int] = [1],
 ) -> list[str]:
     """Train and analyse every network of activations x regularizers x seeds; return their run_ids."""
     specs = stages.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
@@ -111,7 +125,7 @@ def train_and_measure(
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in specs]
-    chains = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir) for t in trained]
+    chains = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir, pair_bits) for t in trained]
     run_ids = [chain_result(chain) for chain in chains]
     reports = report_task.submit(warehouse, run_ids).result()
     for path in reports:

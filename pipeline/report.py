@@ -15,7 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import vl_convert
 
-MEASURES = ["entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity"]
+from pipeline.report_pairs import pairs_chart
+
+MEASURES = ["entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity",
+            "unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min"]  # the last four: neuron_redundancy
 ORDERINGS = ["low_first", "random", "high_first"]
 ORDERING_SCALE = alt.Scale(domain=ORDERINGS, range=["#2563eb", "#9ca3af", "#dc2626"])
 PANEL = {"width": 170, "height": 120}
@@ -110,7 +113,7 @@ def network_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str =
     curves = _rows(tables["curves"], scope="network", strategy=strategy, bits=(bits, None))
     return alt.layer(*_curve_layers(), data=alt.Data(values=curves)).properties(**PANEL).facet(
         **_by_measure()).properties(
-        title=alt.Title(f"Whole-network cumulative ablation (to {strategy})",
+        title=alt.Title(f"Whole-network cumulative ablation (to {strategy}; measures at {_bits_text(bits)})",
                         subtitle="mean over seeds (random: seeds × repeats), band min–max; "
                                  f"measures at {_bits_text(bits)}"))
 
@@ -130,7 +133,7 @@ def composition_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopL
     ).properties(width=140, height=90).facet(
         row=alt.Row("ordering:N", sort=["low_first", "high_first"], title=None),
         column=alt.Column("measure:N", sort=MEASURES, title=None),
-    ).properties(title=alt.Title("Layer composition of the network-wide ablation order",
+    ).properties(title=alt.Title(f"Layer composition of the network-wide ablation order (measures at {_bits_text(bits)})",
                                  subtitle="share of the ablated neurons that come from each hidden layer; "
                                           f"measures at {_bits_text(bits)}"))
 
@@ -142,7 +145,7 @@ def layer_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str = "
         width=140, height=100).facet(
         row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
         column=alt.Column("measure:N", sort=MEASURES, title=None),
-    ).properties(title=alt.Title(f"Layer-wise cumulative ablation (to {strategy})",
+    ).properties(title=alt.Title(f"Layer-wise cumulative ablation (to {strategy}; measures at {_bits_text(bits)})",
                                  subtitle=f"x: fraction of the layer's neurons; measures at {_bits_text(bits)}; "
                                           "band min–max over seeds"))
 
@@ -158,13 +161,15 @@ def bits_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLe
         panels = ["low_first", "high_first"] if r["ordering"] == "random" else [r["ordering"]]
         data += [{**r, "panel": p, "resolution": label} for p in panels]
     labels = sorted({r["resolution"] for r in data} - {"random"}) + ["random"]
-    colors = ["#fdae61", "#d7301f", "#7f0000", "#54278f"][: len(labels) - 1] + ["#9ca3af"]
+    colors = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a"][: len(labels) - 1] + ["#9ca3af"]  # distinct hues (Dark2)
     scale = alt.Scale(domain=labels, range=colors)
-    return alt.layer(*_curve_layers("resolution", scale, "quantizer", band=False), data=alt.Data(values=data)).properties(
+    dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][: len(labels) - 1] + [[1, 0]]
+    dash = alt.StrokeDash("resolution:N", scale=alt.Scale(domain=labels, range=dashes), title="quantizer")
+    return alt.layer(*_curve_layers("resolution", scale, "quantizer", band=False, dash=dash), data=alt.Data(values=data)).properties(
         width=150, height=110).facet(
         row=alt.Row("panel:N", sort=["low_first", "high_first"], title=None),
         column=alt.Column("measure:N", sort=MEASURES, title=None),
-    ).properties(title=alt.Title(f"Quantizer resolution: whole-network ablation (to {strategy})",
+    ).properties(title=alt.Title(f"Quantizer resolution: whole-network ablation (to {strategy}; every bits value)",
                                  subtitle="top: least informative first; bottom: most informative first; grey: random"))
 
 
@@ -174,7 +179,7 @@ def strategy_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopLeve
     dash = alt.StrokeDash("strategy:N", title="ablate to", scale=alt.Scale(domain=["zero", "mean"], range=[[1, 0], [5, 3]]))
     return alt.layer(*_curve_layers(band=False, dash=dash), data=alt.Data(values=rows)).properties(
         **PANEL).facet(**_by_measure()).properties(
-        title=alt.Title("Ablation to zero vs to the training-set mean (whole network)",
+        title=alt.Title(f"Ablation to zero vs to the training-set mean (whole network; measures at {_bits_text(bits)})",
                         subtitle=f"solid: zero, dashed: mean; measures at {_bits_text(bits)}"))
 
 
@@ -183,7 +188,8 @@ def _row_label(r: dict) -> str:
 
 
 def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLevelMixin:
-    """The summary table: AUC differences (with pass marks) and Spearman correlations, per scope."""
+    """The summary table: effect sizes (AUC differences with their 95 % intervals over seeds) and Spearman
+    correlations, per scope."""
     options = sorted(set(tables["auc"].column("strategy").to_pylist()) | {strategy}, key=lambda s: s != "zero")
     strategy = alt.param(name="strategy", value=strategy, bind=alt.binding_select(options=options, name="ablate to "))
     auc = []
@@ -191,11 +197,10 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
         if None in (r["auc_low_first"], r["auc_random"], r["auc_high_first"]):
             continue
         base = {**r, "row": _row_label(r)}
-        auc.append({**base, "test": "random − low_first", "diff": r["auc_random"] - r["auc_low_first"],
-                    "pass": bool(r["low_beats_random"])})
-        auc.append({**base, "test": "high_first − random", "diff": r["auc_high_first"] - r["auc_random"],
-                    "pass": bool(r["random_beats_high"])})
-    rows = sorted({(MEASURES.index(r["measure"]), r["bits"] or 0, r["row"]) for r in auc})
+        auc.append({**base, "test": "random − low_first", "diff": r["low_effect"], "half": r["low_effect_half"]})
+        auc.append({**base, "test": "high_first − random", "diff": r["high_effect"], "half": r["high_effect_half"]})
+    rank = {m: i for i, m in enumerate(MEASURES)}  # baseline criteria (neuron_baselines) sort after the measures
+    rows = sorted({(rank.get(r["measure"], len(MEASURES)), r["bits"] or 0, r["row"]) for r in auc})
     row_order = [r[2] for r in rows]
     scopes = sorted({r["scope_label"] for r in auc}, key=lambda s: (s == "network", s))
     y = alt.Y("row:N", sort=row_order, title=None)
@@ -217,11 +222,11 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
                    alt.Tooltip("strategy:N"), alt.Tooltip("auc_low_first:Q", title="AUC low_first", format=".4f"),
                    alt.Tooltip("auc_random:Q", title="AUC random", format=".4f"),
                    alt.Tooltip("auc_high_first:Q", title="AUC high_first", format=".4f"),
-                   alt.Tooltip("n_runs:Q", title="runs")]
+                   alt.Tooltip("half:Q", title="95% interval ±", format=".4f"), alt.Tooltip("n_runs:Q", title="runs")]
     panels = []
     for test, caption in [("random − low_first", "low_first beats random? AUC(random) − AUC(low_first)"),
                           ("high_first − random", "random beats high_first? AUC(high_first) − AUC(random)")]:
-        data = [{**r, "label": f"{r['diff']:+.3f} {'yes' if r['pass'] else 'no'}"} for r in auc if r["test"] == test]
+        data = [{**r, "label": _effect_label(r["diff"], r["half"])} for r in auc if r["test"] == test]
         panels.append(heat(data, "diff", "label", caption, [-limit, limit], auc_tooltip))
     corr = [{**r, "row": _row_label(r), "label": "n/a" if r["spearman"] is None else f"{r['spearman']:+.2f}"}
             for r in tables["rank_correlation"].to_pylist()]
@@ -235,8 +240,38 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
     panels[0] = panels[0].add_params(strategy)
     return alt.hconcat(*panels).resolve_scale(color="independent").properties(
         title=alt.Title("Summary: area under the ablation curves (test error, fraction ablated in [0, 1])",
-                        subtitle="lower AUC = better; 'yes' when the difference is > 0; mean over seeds; "
-                                 "ablation strategy from the selector"))
+                        subtitle="cells: mean difference over seeds ± the half-width of its 95 % t-interval "
+                                 "(1 seed: no interval); lower AUC = better; ablation strategy from the selector "
+                                 "(the PNG shows zero)"))
+
+
+def _effect_label(mean: float, half: float | None) -> str:
+    """An effect size with its interval, e.g. '+0.012 ± 0.004', or '+0.012 (1 seed)' without one."""
+    return f"{mean:+.3f} (1 seed)" if half is None else f"{mean:+.3f} ± {half:.3f}"
+
+
+def pruning_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
+    """Test error of the physically pruned networks against their parameter count, per criterion;
+    one panel per number of fine-tuning epochs; information measures solid, baselines dashed."""
+    rows = tables["pruning"].to_pylist()
+    pick = alt.selection_point(fields=["criterion"], bind="legend")
+    x = alt.X("n_params:Q", title="parameters of the pruned network", scale=alt.Scale(type="log"))
+    tooltip = [alt.Tooltip("criterion:N"), alt.Tooltip("kind:N"), alt.Tooltip("keep:Q", title="kept fraction"),
+               alt.Tooltip("n_params:Q", format=",.0f"), alt.Tooltip("error_mean:Q", title="test error (mean)", format=".2%"),
+               alt.Tooltip("error_min:Q", title="min", format=".2%"), alt.Tooltip("error_max:Q", title="max", format=".2%"),
+               alt.Tooltip("n_runs:Q", title="seeds")]
+    color = alt.Color("criterion:N", title="criterion", legend=alt.Legend(symbolType="stroke", columns=2))
+    dash = alt.StrokeDash("kind:N", title="kind", scale=alt.Scale(domain=["information", "baseline", "random"],
+                                                                  range=[[1, 0], [5, 3], [1, 2]]))
+    band = alt.Chart().mark_area(fillOpacity=0.08).encode(x=x, y=alt.Y("error_min:Q", axis=alt.Axis(format=".0%")),
+                                                          y2="error_max:Q", color=color)
+    line = alt.Chart().mark_line(point=True, strokeWidth=1.6).encode(
+        x=x, y=Y_ERROR, color=color, strokeDash=dash, tooltip=tooltip,
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12))).add_params(pick)
+    return alt.layer(band, line, data=alt.Data(values=rows)).properties(width=320, height=220).facet(
+        column=alt.Column("finetune_epochs:O", title="fine-tuning epochs after pruning")).properties(
+        title=alt.Title("Pruning: test error vs parameters by criterion",
+                        subtitle="network scope; band: min-max over seeds; click a legend entry to highlight it"))
 
 
 CHARTS = {
@@ -258,6 +293,13 @@ CHARTS = {
                        "Whole-network curves of each quantized measure computed at 1, 2 and 3 bits."),
     "zero_vs_mean": ("Ablation to zero vs to the mean (Fig. 11)",
                      "Whole-network curves when an ablated neuron outputs 0 or its training-set mean."),
+    "pairs": ("Redundancy and synergy between neurons (pairs)",
+              "Left: red_min (Williams-Beer I_min redundancy, bits) between the 40 neurons of each layer with the highest "
+              "I(T;Y), ordered by average-linkage clustering so blocks of redundant neurons show. Below: how red_min "
+              "and synergy_min are distributed over all pairs of each layer. I_min over-states redundancy between "
+              "neurons that say equally much about the same classes (docs/measures-pairs.md). The orderings by "
+              "unique_min, max_red_min, mean_synergy_min and max_synergy_min appear in the ablation charts above. "
+              "Shown when `neuroninfo pairs` has run."),
     "summary": ("Summary",
                 "Area under each ablation curve (AUC: mean test error over the fraction ablated, in [0, 1]; lower is "
                 "better), averaged over seeds and random repeats. Left: does ablating the least informative neurons "
@@ -265,6 +307,11 @@ CHARTS = {
                 "Right: Spearman correlation between a neuron's measure and its ablation importance — the mean "
                 "increase in test error in the step of a random ablation order that removes it (a Monte-Carlo "
                 "Shapley estimate), within each layer (layer-wise random orderings) and over the whole network."),
+    "pruning": ("Pruning by criterion",
+                "Each run physically pruned (neuroninfo prune-sweep) by every criterion — information measures and the "
+                "usual baselines (weight magnitude, Torch-Pruning's group magnitude, Taylor, Captum conductance, "
+                "activation statistics) and random — at kept fractions 0.9 to 0.1, without and with fine-tuning. "
+                "Lower is better at the same parameter count. Shown only when a sweep exists."),
 }
 
 
@@ -274,36 +321,38 @@ def build_charts(tables: dict[str, pa.Table]) -> dict[str, alt.TopLevelMixin]:
     bits = _default_bits(tables)
     strategies = set(tables["curves"].column("strategy").to_pylist())
     strategy = "zero" if "zero" in strategies or not strategies else sorted(strategies)[0]
-    return {
+    charts = {
         "distributions": distributions_chart(tables),
         "network_ablation": network_chart(tables, bits, strategy),
         "layer_composition": composition_chart(tables, bits),
         "layer_ablation": layer_chart(tables, bits, strategy),
         "quantizer_bits": bits_chart(tables, strategy),
         "zero_vs_mean": strategy_chart(tables, bits),
+        **({"pairs": pairs} if (pairs := pairs_chart(tables)) is not None else {}),
         "summary": summary_chart(tables, strategy),
     }
+    if "pruning" in tables and tables["pruning"].num_rows:
+        charts["pruning"] = pruning_chart(tables)
+    return charts
 
 
 def summary_table(tables: dict[str, pa.Table]) -> str:
-    """The summary numbers as an HTML table (AUCs, pass marks, Spearman) for the page."""
+    """The summary numbers as an HTML table (AUCs, effect sizes with intervals, Spearman) for the page."""
     key = ("scope_label", "measure", "bits", "strategy")
     rho = {tuple(r[k] for k in key): r["spearman"] for r in tables["rank_correlation"].to_pylist()}
     head = ["scope", "measure", "bits", "ablate to", "AUC low_first", "AUC random", "AUC high_first",
-            "low_first beats random", "random beats high_first", "Spearman ρ", "runs"]
+            "AUC(random) − AUC(low_first)", "AUC(high_first) − AUC(random)", "Spearman ρ", "runs"]
 
     def cell(v):
-        if isinstance(v, bool):
-            return "yes" if v else "no"
         if isinstance(v, float):
             return f"{v:.4f}"
         return "" if v is None else str(v)
 
     rows = []
     for r in tables["auc"].to_pylist():
+        effects = [None if r[k] is None else _effect_label(r[k], r[f"{k}_half"]) for k in ("low_effect", "high_effect")]
         values = [r["scope_label"], r["measure"], r["bits"], r["strategy"], r["auc_low_first"], r["auc_random"],
-                  r["auc_high_first"], r["low_beats_random"], r["random_beats_high"], rho.get(tuple(r[k] for k in key)),
-                  r["n_runs"]]
+                  r["auc_high_first"], *effects, rho.get(tuple(r[k] for k in key)), r["n_runs"]]
         rows.append("<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in values) + "</tr>")
     header = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
     body = "\n".join([header, *rows])

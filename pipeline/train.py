@@ -35,10 +35,22 @@ def train(spec: NetworkSpec, data: Dataset, progress: bool = True) -> MLP:
         return _train(spec, data, progress)
 
 
+def finetune(model: MLP, data: Dataset, epochs: int, progress: bool = False) -> MLP:
+    """Train an existing model (e.g. a pruned one) for ``epochs`` more epochs with its spec's optimizer
+    settings; dropout masks and batch order come from ``spec.seed`` again. Changes ``model`` in place."""
+    with _TRAINING:
+        set_threads()
+        torch.manual_seed(model.spec.seed)
+        return _fit(model, model.spec, data, epochs, progress)
+
+
 def _train(spec: NetworkSpec, data: Dataset, progress: bool) -> MLP:
     set_threads()
     torch.manual_seed(spec.seed)
-    model = MLP(spec)
+    return _fit(MLP(spec), spec, data, spec.epochs, progress)
+
+
+def _fit(model: MLP, spec: NetworkSpec, data: Dataset, epochs: int, progress: bool) -> MLP:
     optimizer = torch.optim.RMSprop(
         model.parameters(), lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay
     )
@@ -46,7 +58,7 @@ def _train(spec: NetworkSpec, data: Dataset, progress: bool) -> MLP:
     order = torch.Generator().manual_seed(spec.seed)
     x, y = data.train.x, data.train.y
     n_batches = (len(x) + spec.batch_size - 1) // spec.batch_size
-    for epoch in range(1, spec.epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
         started, total_loss = time.perf_counter(), 0.0
         perm = torch.randperm(len(x), generator=order)
@@ -58,11 +70,11 @@ def _train(spec: NetworkSpec, data: Dataset, progress: bool) -> MLP:
             optimizer.step()
             total_loss += loss.item()
             if progress and sys.stderr.isatty() and b % 50 == 0:
-                _bar(epoch, spec.epochs, b / n_batches, total_loss / (b + 1))
+                _bar(epoch, epochs, b / n_batches, total_loss / (b + 1))
         if progress:
             val_error = error_rate(model, data.val.x, data.val.y)
             seconds = time.perf_counter() - started
-            note(("\r" if sys.stderr.isatty() else "") + f"{spec.name} epoch {epoch}/{spec.epochs}: loss "
+            note(("\r" if sys.stderr.isatty() else "") + f"{spec.name} epoch {epoch}/{epochs}: loss "
                  f"{total_loss / n_batches:.4f}, val error {val_error:.4f}, {len(x) / seconds:,.0f} samples/s")
     return model.eval()
 

@@ -2,6 +2,8 @@
 -- One row per (measure, bits, layer, neuron) with its position in each ordering; ties in a measure
 -- are broken by neuron index (layer, then neuron, for the whole network) so every curve is reproducible.
 -- Parameter: ${run_id}. class_selectivity does not depend on the quantizer: it is ranked once, bits NULL.
+-- The per-neuron pair aggregates of neuron_redundancy are ranked for a bits value only when they cover
+-- every neuron of the network (pairs computed without --top).
 WITH stats AS (
     SELECT * FROM neuron_stats WHERE run_id = '${run_id}'
 ),
@@ -18,8 +20,24 @@ unquantized AS (
     FROM stats
     WHERE bits = (SELECT min(bits) FROM stats)
 ),
+redundancy AS (
+    SELECT * FROM neuron_redundancy WHERE run_id = '${run_id}'
+),
+complete_bits AS (
+    SELECT bits FROM redundancy
+    GROUP BY bits
+    HAVING count(*) = (SELECT count(DISTINCT (layer, neuron)) FROM stats)
+),
+pair_values AS (
+    UNPIVOT (SELECT layer, neuron, bits, unique_min, max_red_min, mean_synergy_min, max_synergy_min
+             FROM redundancy WHERE bits IN (SELECT bits FROM complete_bits))
+    ON unique_min, max_red_min, mean_synergy_min, max_synergy_min
+    INTO NAME measure VALUE value
+),
 all_values AS (
-    SELECT * FROM quantized UNION ALL SELECT * FROM unquantized
+    SELECT * FROM quantized
+    UNION ALL SELECT * FROM unquantized
+    UNION ALL SELECT measure, bits, layer, neuron, value FROM pair_values
 )
 SELECT
     measure,

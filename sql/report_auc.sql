@@ -1,9 +1,9 @@
 -- report_auc: area under each ablation curve, normalised to [0, 1] over frac_ablated (trapezoid rule
--- over the stored k grid, divided by the frac range), averaged over random repeats within a run, then
--- over the selected runs. Lower area = lower test error while ablating. A measure's low_first
--- ordering "beats random" when its mean area is below random's; random "beats high_first" when
--- random's mean area is below high_first's. One row per scope (each layer, the network), measure,
--- bits and strategy.
+-- over the stored k grid, divided by the frac range), averaged over random repeats within a run; then,
+-- over the selected runs (seeds), the mean area of each ordering and the effect sizes with a 95 %
+-- t-interval (n - 1 degrees of freedom): how much lower the low_first area is than random's, and how
+-- much higher high_first's is. Lower area = lower test error while ablating. One row per scope (each
+-- layer, the network), measure, bits and strategy.
 WITH curves AS (
     SELECT a.* FROM ablation_curves AS a JOIN selected_runs USING (run_id)
 ),
@@ -24,38 +24,61 @@ per_run AS (
     FROM per_curve
     GROUP BY ALL
 ),
-per_ordering AS (
-    SELECT scope, layer, measure, bits, ordering, strategy, avg(auc) AS auc, count(*) AS n_runs
+random_per_run AS (
+    SELECT run_id, scope, layer, strategy, auc AS auc_random
     FROM per_run
-    GROUP BY ALL
+    WHERE ordering = 'random'
 ),
-ranked AS (
-    SELECT scope, layer, measure, bits, strategy,
+ranked_per_run AS (
+    SELECT run_id, scope, layer, measure, bits, strategy,
         max(auc) FILTER (WHERE ordering = 'low_first') AS auc_low_first,
-        max(auc) FILTER (WHERE ordering = 'high_first') AS auc_high_first,
-        max(n_runs) AS n_runs
-    FROM per_ordering
+        max(auc) FILTER (WHERE ordering = 'high_first') AS auc_high_first
+    FROM per_run
     WHERE ordering <> 'random'
     GROUP BY ALL
 ),
-random AS (
-    SELECT scope, layer, strategy, auc AS auc_random
-    FROM per_ordering
-    WHERE ordering = 'random'
+effects_per_run AS (
+    SELECT r.*, q.auc_random,
+        q.auc_random - r.auc_low_first AS low_effect,   -- > 0: low_first hurts less than random
+        r.auc_high_first - q.auc_random AS high_effect  -- > 0: high_first hurts more than random
+    FROM ranked_per_run AS r
+    LEFT JOIN random_per_run AS q
+        ON q.run_id = r.run_id AND q.scope = r.scope AND q.layer IS NOT DISTINCT FROM r.layer AND q.strategy = r.strategy
+),
+t_quantiles(df, t) AS (  -- two-sided 95 % quantiles of Student's t
+    VALUES (1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (5, 2.571), (6, 2.447), (7, 2.365), (8, 2.306),
+           (9, 2.262), (10, 2.228), (12, 2.179), (15, 2.131), (20, 2.086), (30, 2.042), (60, 2.000), (1000000, 1.960)
+),
+over_runs AS (
+    SELECT scope, layer, measure, bits, strategy,
+        avg(auc_low_first) AS auc_low_first, avg(auc_random) AS auc_random, avg(auc_high_first) AS auc_high_first,
+        avg(low_effect) AS low_effect, stddev_samp(low_effect) AS low_sd,
+        avg(high_effect) AS high_effect, stddev_samp(high_effect) AS high_sd,
+        count(*) AS n_runs
+    FROM effects_per_run
+    GROUP BY ALL
 )
 SELECT
-    r.scope,            -- 'layer' | 'network'
-    r.layer,            -- hidden layer 1..L; NULL for network scope
-    CASE WHEN r.scope = 'network' THEN 'network' ELSE 'layer ' || r.layer END AS scope_label,  -- for display
-    r.measure,          -- the ranking measure
-    r.bits,             -- quantizer bits; NULL for class_selectivity
-    r.strategy,         -- 'zero' | 'mean'
-    r.auc_low_first,    -- normalised area under the low_first curve (mean test error over the curve, fraction)
-    q.auc_random,       -- the same for random orderings (mean over repeats, then runs)
-    r.auc_high_first,   -- the same for the high_first curve
-    r.auc_low_first < q.auc_random AS low_beats_random,    -- ablating low-ranked neurons first hurts less than random
-    q.auc_random < r.auc_high_first AS random_beats_high,  -- ablating high-ranked neurons first hurts more than random
-    r.n_runs            -- runs averaged
-FROM ranked AS r
-LEFT JOIN random AS q ON q.scope = r.scope AND q.layer IS NOT DISTINCT FROM r.layer AND q.strategy = r.strategy
-ORDER BY r.scope DESC, r.layer, r.measure, r.bits, r.strategy
+    o.scope,            -- 'layer' | 'network'
+    o.layer,            -- hidden layer 1..L; NULL for network scope
+    CASE WHEN o.scope = 'network' THEN 'network' ELSE 'layer ' || o.layer END AS scope_label,  -- for display
+    o.measure,          -- the ranking measure
+    o.bits,             -- quantizer bits; NULL for class_selectivity
+    o.strategy,         -- 'zero' | 'mean'
+    o.auc_low_first,    -- normalised area under the low_first curve (mean test error over the curve, fraction), mean over runs
+    o.auc_random,       -- the same for random orderings (mean over repeats, then runs)
+    o.auc_high_first,   -- the same for the high_first curve
+    o.auc_low_first < o.auc_random AS low_beats_random,    -- on average, ablating low-ranked neurons first hurts less than random
+    o.auc_random < o.auc_high_first AS random_beats_high,  -- on average, ablating high-ranked neurons first hurts more than random
+    o.low_effect,       -- mean over runs of AUC(random) - AUC(low_first)
+    o.low_effect_half,  -- half-width of its 95 % t-interval; NULL with one run (no interval)
+    o.high_effect,      -- mean over runs of AUC(high_first) - AUC(random)
+    o.high_effect_half, -- half-width of its 95 % t-interval; NULL with one run
+    o.n_runs            -- runs (seeds) averaged
+FROM (
+    SELECT v.*,
+        (SELECT t FROM t_quantiles WHERE df >= v.n_runs - 1 ORDER BY df LIMIT 1) * v.low_sd / sqrt(v.n_runs) AS low_effect_half,
+        (SELECT t FROM t_quantiles WHERE df >= v.n_runs - 1 ORDER BY df LIMIT 1) * v.high_sd / sqrt(v.n_runs) AS high_effect_half
+    FROM over_runs AS v
+) AS o
+ORDER BY o.scope DESC, o.layer, o.measure, o.bits, o.strategy

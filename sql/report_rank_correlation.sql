@@ -6,8 +6,8 @@
 -- importance = the mean over random repeats. Layer scope uses the layer's own random curves, network
 -- scope the network-wide ones. Spearman's rho (average ranks for ties) between measure value and
 -- importance is computed per run over the neurons of the scope, then averaged over runs.
--- Source `random_positions` (run_id, scope, layer, repeat, position, neuron_layer, neuron) holds the
--- random orderings (pipeline.ablation.random_orderings); reads report_measure_values.
+-- The random orderings are read from the view `ablation_orderings`, as ablation stored them (never
+-- regenerated here); reads report_measure_values.
 WITH random_curves AS (
     SELECT a.run_id, scope, layer, strategy, repeat, n_ablated, test_error,
         lag(n_ablated) OVER w AS k_prev,
@@ -25,7 +25,7 @@ blocks AS (
 importance AS (
     SELECT p.run_id, p.scope, p.neuron_layer AS layer, p.neuron, b.strategy,
         round(avg(b.increase_per_neuron), 12) AS importance
-    FROM random_positions AS p
+    FROM ablation_orderings AS p
     JOIN blocks AS b
         ON b.run_id = p.run_id AND b.scope = p.scope AND b.layer IS NOT DISTINCT FROM p.layer
         AND b.repeat = p.repeat AND p.position >= b.k_prev AND p.position < b.k

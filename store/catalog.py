@@ -120,11 +120,17 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
     if not wh.local:  # DuckDB reads the URLs in read_parquet through the fsspec filesystem
         wh.fs.invalidate_cache()  # object-store listings are cached per process; other processes write too
         con.register_filesystem(wh.fs)
-    files, problems = scan_tables(wh, tables)
-    for table in tables:
-        listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
-        con.execute(sql_text(f"staging_{table}", files=listed))
-    con.execute(sql_text("views"))
+    for attempt in range(3):  # a concurrent `rm` (or a rejected inbox run) may remove a listed file before the views bind
+        files, problems = scan_tables(wh, tables)
+        try:
+            for table in tables:
+                listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
+                con.execute(sql_text(f"staging_{table}", files=listed))
+            con.execute(sql_text("views"))
+            break
+        except duckdb.IOException as e:
+            if "No files found that match" not in str(e) or attempt == 2:
+                raise
     con.register("problems_arrow", pa.Table.from_pylist([dict(zip(PROBLEMS_SCHEMA.names, astuple(p))) for p in problems],
                                                         schema=PROBLEMS_SCHEMA))
     con.execute(f"CREATE OR REPLACE {problems_table} warehouse_problems AS SELECT * FROM problems_arrow")

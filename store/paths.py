@@ -45,11 +45,39 @@ def parent_of(loc: Location) -> Location:
     return loc.parent if isinstance(loc, Path) else posixpath.dirname(loc)
 
 
+# Object stores retry transient failures (a restarting endpoint, throttling, dropped connections) with
+# exponential backoff before an error reaches a stage: botocore's "standard" mode for S3.
+DEFAULT_STORAGE_OPTIONS = {"s3": {"config_kwargs": {"retries": {"max_attempts": 10, "mode": "standard"}}}}
+
+
+def storage_options(protocol: str) -> dict:
+    """fsspec options for ``protocol``: the defaults above, overridden by ``$NEURONINFO_STORAGE_OPTIONS``
+    (JSON, e.g. ``{"endpoint_url": "http://127.0.0.1:9000", "anon": false}``; the CLI's
+    ``--storage-options`` sets it, so flows' subprocesses and Dask workers inherit it)."""
+    import json
+
+    options = dict(DEFAULT_STORAGE_OPTIONS.get(protocol, {}))
+    text = os.environ.get("NEURONINFO_STORAGE_OPTIONS", "").strip()
+    if text:
+        from pipeline.errors import NeuronInfoError
+
+        try:
+            given = json.loads(text)
+        except ValueError as e:
+            raise NeuronInfoError(f"storage options are not JSON ({e}); pass e.g. --storage-options '{{\"anon\": true}}'") from None
+        if not isinstance(given, dict):
+            raise NeuronInfoError("storage options must be a JSON object, e.g. {\"endpoint_url\": \"http://host:9000\"}")
+        options.update(given)
+    return options
+
+
 def filesystem(loc: Location) -> tuple[AbstractFileSystem, str]:
     """The fsspec filesystem holding ``loc`` and the path within it (local ones make directories on write)."""
     url = os.fspath(loc)
-    local = fsspec.core.split_protocol(url)[0] in (None, "file", "local")
-    return fsspec.core.url_to_fs(url, **({"auto_mkdir": True} if local else {}))
+    protocol = fsspec.core.split_protocol(url)[0]
+    if protocol in (None, "file", "local"):
+        return fsspec.core.url_to_fs(url, auto_mkdir=True)
+    return fsspec.core.url_to_fs(url, **storage_options(protocol))
 
 
 def exists(loc: Location) -> bool:
@@ -172,7 +200,7 @@ def open_warehouse(path: str | os.PathLike | None = None, create: bool = True) -
                 makedirs(join(root, sub))
     except NeuronInfoError:
         raise
-    except (ImportError, ValueError, OSError) as e:  # unknown protocol, missing backend, unreachable endpoint, no permission
+    except Exception as e:  # noqa: BLE001 - unknown protocol, missing backend, unreachable endpoint, no permission
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise NeuronInfoError(f"cannot open warehouse {given}: {first}; check the path or URL and its credentials") from None
     return Warehouse(root)

@@ -15,9 +15,6 @@ STEPS = 50  # points per downsampled curve (plus k = 0)
 MAX_CHART_ROWS = 4500  # Altair refuses data over 5,000 rows: the layer-wise chart draws 18 curves per layer
 BINS = 20  # histogram bins per measure
 
-POSITIONS = pa.schema([("run_id", pa.string()), ("scope", pa.string()), ("layer", pa.int32()), ("repeat", pa.int32()),
-                       ("position", pa.int64()), ("neuron_layer", pa.int32()), ("neuron", pa.int32())])
-
 # table name -> model; report_measure_values (a temp view) is created first
 MODELS = {
     "runs": "report_runs",
@@ -26,7 +23,11 @@ MODELS = {
     "layer_composition": "report_layer_composition",
     "auc": "report_auc",
     "rank_correlation": "report_rank_correlation",
+    "pair_heatmap": "report_pair_heatmap",  # empty without neuron_pairs
+    "pair_hist": "report_pair_hist",
+    "pruning": "report_pruning",
 }
+HEATMAP_TOP = 40  # most informative neurons per layer in the red_min heatmap
 
 
 def runs_of_group(wh: Warehouse, group_name: str) -> list[str]:
@@ -63,8 +64,8 @@ def groups_of_runs(wh: Warehouse, run_ids: list[str]) -> dict[str, list[str]]:
 def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
     """Every table the report charts need, for these runs (curves averaged over them).
 
-    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation (see the models'
-    column comments in ``sql/report_*.sql``).
+    Keys: runs, measure_hist, curves, layer_composition, auc, rank_correlation, pair_heatmap, pair_hist, pruning
+    (see the models' column comments in ``sql/report_*.sql``).
     """
     run_ids = list(dict.fromkeys(run_ids))
     if not run_ids:
@@ -74,18 +75,18 @@ def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
         con.execute("SET enable_progress_bar = false")
         con.register("selected_runs", pa.table({"run_id": pa.array(run_ids, pa.string())}))
         _check_complete(con, run_ids)
-        con.register("random_positions", _random_positions(con))
         con.execute(sql_text("report_measure_values"))
-        params = {"steps": STEPS, "layer_steps": _layer_steps(con), "bins": BINS}
+        params = {"steps": STEPS, "layer_steps": _layer_steps(con), "bins": BINS, "top": HEATMAP_TOP}
         return {name: con.sql(sql_text(model, **params)).to_arrow_table() for name, model in MODELS.items()}
     finally:
         con.close()
 
 
 def _layer_steps(con) -> int:
-    """Points per layer curve: STEPS, fewer for deep networks (layers x 6 measures x 3 orderings curves in one chart)."""
+    """Points per layer curve: STEPS, fewer for deep networks (layers x 10 measures x 3 orderings curves in one
+    chart: the 6 of neuron_stats and the 4 pair aggregates of neuron_redundancy)."""
     layers = con.sql("SELECT max(len(hidden_sizes)) FROM runs JOIN selected_runs USING (run_id)").fetchall()[0][0] or 1
-    return max(10, min(STEPS, MAX_CHART_ROWS // (18 * layers) - 1))
+    return max(10, min(STEPS, MAX_CHART_ROWS // (30 * layers) - 1))
 
 
 def _check_complete(con, run_ids: list[str], views=("runs", "neuron_stats", "ablation_curves")) -> None:
@@ -102,22 +103,3 @@ def _check_complete(con, run_ids: list[str], views=("runs", "neuron_stats", "abl
         missing = [r for r in run_ids if r not in have]
         if missing:
             raise NeuronInfoError(message.format(missing[0]))
-
-
-def _random_positions(con) -> pa.Table:
-    """Where each neuron sits in each random ordering the ablation used (pipeline.ablation.random_orderings)."""
-    from pipeline.ablation import random_orderings
-
-    runs = con.sql(
-        "SELECT r.run_id, any_value(r.hidden_sizes), coalesce(max(a.repeat) + 1, 0) "
-        "FROM runs AS r JOIN selected_runs USING (run_id) "
-        "LEFT JOIN ablation_curves AS a ON a.run_id = r.run_id AND a.ordering = 'random' GROUP BY r.run_id"
-    ).fetchall()
-    parts = [POSITIONS.empty_table()]
-    for run_id, sizes, repeats in runs:
-        for o in random_orderings(sizes, repeats):
-            n = len(o.neurons)
-            columns = [[run_id] * n, [o.scope] * n, [o.layer] * n, [o.repeat] * n, range(n),
-                       o.neurons[:, 0], o.neurons[:, 1]]
-            parts.append(pa.table([pa.array(c, f.type) for c, f in zip(columns, POSITIONS)], schema=POSITIONS))
-    return pa.concat_tables(parts)

@@ -19,21 +19,28 @@ def write_run(
     val_error: float,
     test_error: float,
     created_at: datetime | None = None,
+    n_params: int | None = None,
     origin: str = "trained",
+    lineage: dict | None = None,
+    made_by: str | None = None,
     unstated: tuple[str, ...] = (),
 ) -> None:
     """Record a run (``sizes`` holds n_train, n_val, n_test). Rewriting the same run replaces its row
-    (``created_at`` keeps the first registration's time when a repair rewrites it).
+    (``created_at`` and ``made_by``, the provenance JSON, keep the first registration's when a repair rewrites it).
 
-    ``origin``: 'trained' | 'imported'. An imported run is named ``...-imported-<run_id[:8]>`` and is a
-    group of its own (``imported-<run_id>``), so it never joins a seed group; ``unstated`` hyper-parameters
-    (seed, epochs, lr its files did not tell) are NULL."""
+    ``origin``: 'trained' | 'pruned' | 'imported'. A pruned run's ``lineage`` holds parent_run_id,
+    pruned_by, kept_fraction and a name suffix (its name and group get it, so it never joins the group
+    of networks trained with its new sizes). An imported run is named ``...-imported-<run_id[:8]>`` and is
+    a group of its own (``imported-<run_id>``); its ``unstated`` hyper-parameters (seed, epochs, lr its
+    files did not tell) are NULL. All are recorded with the partition for a repair."""
     created_at = created_at or datetime.now(timezone.utc)
+    lineage = lineage or {}
+    suffix = lineage.get("suffix", "")
     imported = origin == "imported"
     sizes_text = "x".join(str(h) for h in spec.hidden_sizes)
     row = {
-        "name": f"{spec.dataset}-{sizes_text}-{spec.activation}-{spec.regularizer}-imported-{run_id[:8]}" if imported else spec.name,
-        "group_name": f"imported-{run_id}" if imported else spec.group,
+        "name": f"{spec.dataset}-{sizes_text}-{spec.activation}-{spec.regularizer}-imported-{run_id[:8]}" if imported else spec.name + suffix,
+        "group_name": f"imported-{run_id}" if imported else spec.group + suffix,
         "dataset": spec.dataset,
         "input_dim": spec.input_dim,
         "n_classes": spec.n_classes,
@@ -52,10 +59,16 @@ def write_run(
         "test_error": test_error,
         "spec": spec.to_json(),
         "created_at": created_at,
+        "provenance": made_by or json.dumps(provenance(), sort_keys=True),
         "origin": origin,
-        "provenance": json.dumps(provenance(), sort_keys=True),
+        "parent_run_id": lineage.get("parent_run_id"),
+        "pruned_by": lineage.get("pruned_by"),
+        "kept_fraction": lineage.get("kept_fraction"),
+        "n_params": n_params,
     }
-    write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]), {"created_at": created_at.isoformat()})
+    params = {"created_at": created_at.isoformat(), "origin": origin, "lineage": lineage or None, "provenance": row["provenance"],
+              "unstated": list(unstated) or None}
+    write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]), params)
 
 
 PACKAGES = ("neuroninfo", "torch", "numpy", "duckdb", "zarr", "pyarrow", "prefect")
@@ -93,10 +106,9 @@ def _git_commit() -> str | None:
 
 def run_id_for_spec(wh: Warehouse, spec: NetworkSpec) -> str | None:
     """The run already trained from exactly this spec (training is deterministic), if its checkpoint exists.
-    Imported runs never count (nor pruned ones): their weights are not what training this spec gives."""
+    Pruned and imported runs never count: a pruned 150x50 network is not what training 150x50 gives."""
     from store.catalog import query
 
     spec_json = spec.to_json().replace("'", "''")
-    rows = query(wh, f"SELECT run_id FROM runs WHERE spec = '{spec_json}' AND coalesce(origin, 'trained') = 'trained' "
-                     "ORDER BY created_at").to_pylist()
+    rows = query(wh, f"SELECT run_id FROM runs WHERE spec = '{spec_json}' AND origin = 'trained' ORDER BY created_at").to_pylist()
     return next((r["run_id"] for r in rows if exists(wh.checkpoint(r["run_id"]))), None)

@@ -82,6 +82,18 @@ def test_served_train_and_measure(served):
     assert {(r["run_id"], r["scope"], r["strategy"]) for r in curves} == {(i, s, t) for i in ids for s in ("layer", "network") for t in ("zero", "mean")}
 
 
+def test_served_prune_sweep(served):
+    """prune-sweep/default computes the baselines and writes pruning_curves for a measured run."""
+    env, wh = served
+    if not table_rows(wh, "SELECT run_id FROM neuron_stats LIMIT 1"):
+        run_deployment(env, "train-and-measure/default", TINY)
+    run_id = table_rows(wh, "SELECT run_id FROM runs WHERE origin = 'trained' ORDER BY seed LIMIT 1")[0]["run_id"]
+    run_deployment(env, "prune-sweep/default", {"run_ids": [run_id], "keeps": [0.5], "finetune_epochs": [0]})
+    assert table_rows(wh, f"SELECT count(*) AS n FROM neuron_baselines WHERE run_id = '{run_id}'") == [{"n": 16 + 8}]
+    measures = {r["measure"] for r in table_rows(wh, f"SELECT measure FROM pruning_curves WHERE run_id = '{run_id}'")}
+    assert {"mutual_info", "taylor", "weight_l1_in", "random"} <= measures and "ablation_damage" not in measures
+
+
 def test_served_reanalysis_of_the_inbox(served, trained_run):
     env, wh = served
     src_wh, run_id = trained_run

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.stages import ablate_run, capture_run, measure_run, train_run
+from flows.stages import ablate_run, capture_run, measure_run, pairs_run, train_run
 from pipeline.spec import preset_spec
 from store.catalog import query
 from store.paths import open_warehouse
@@ -20,14 +20,15 @@ EPS = 1e-9
 
 @pytest.fixture(scope="module")
 def fashion_runs(tmp_path_factory):
-    """Two real Fashion-MNIST networks (ReLU + dropout, sigmoid + batch norm), captured, measured and ablated
-    (on a coarse k-grid)."""
+    """Two real Fashion-MNIST networks (ReLU + dropout, sigmoid + batch norm), captured, measured, pairs at 1 bit,
+    and ablated (on a coarse k-grid)."""
     wh = open_warehouse(tmp_path_factory.mktemp("fashion"))
     for activation, regularizer in (("relu", "dropout"), ("sigmoid", "dropout_bn")):
         spec = preset_spec("fashion-mnist", 784, 10, activation=activation, regularizer=regularizer, epochs=1)
         run_id = train_run(wh, spec, progress=False)
         capture_run(wh, run_id, bits=(1, 2, 3))
         measure_run(wh, run_id)
+        pairs_run(wh, run_id)
         ablate_run(wh, run_id, random_repeats=2, steps=5)
     return wh
 
@@ -48,6 +49,20 @@ def test_information_inequalities_hold(fashion_runs):
         assert row[key] == 0, (key, row)
     [informative] = query(fashion_runs, "SELECT max(mutual_info) AS top FROM neuron_stats WHERE bits = 1").to_pylist()
     assert informative["top"] > 0.2  # trained neurons carry real class information
+
+
+def test_pair_inequalities_hold(fashion_runs):
+    """Data tests on neuron_pairs: 0 <= red_min <= red_mmi, I(Ti;Y) <= I(Ti,Tj;Y) <= H(Y), atoms add up."""
+    [row] = query(fashion_runs, f"""
+        SELECT count(*) AS n,
+               count(*) FILTER (WHERE red_min < -{EPS} OR red_min > red_mmi + {EPS}) AS red_min_out_of_bounds,
+               count(*) FILTER (WHERE joint_mi < greatest(mutual_info_i, mutual_info_j) - {EPS} OR joint_mi > log2(10) + {EPS}) AS joint_mi_out_of_bounds,
+               count(*) FILTER (WHERE pair_mi < -{EPS} OR unique_i_min < -{EPS} OR unique_j_min < -{EPS}) AS negative,
+               count(*) FILTER (WHERE abs(unique_i_min + unique_j_min + red_min + synergy_min - joint_mi) > 1e-12) AS atoms_off
+        FROM neuron_pairs""").to_pylist()
+    assert row["n"] == 2 * (300 * 299 // 2 + 100 * 99 // 2)
+    for key in ("red_min_out_of_bounds", "joint_mi_out_of_bounds", "negative", "atoms_off"):
+        assert row[key] == 0, (key, row)
 
 
 def test_readme_queries_run_as_written(fashion_runs):

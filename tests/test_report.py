@@ -332,7 +332,7 @@ def test_partial_inputs_still_render(tables, tmp_path):
     auc = keep(t["auc"], strategy="mean")
     t["auc"] = auc.set_column(auc.schema.get_field_index("auc_random"), "auc_random", pa.nulls(auc.num_rows, pa.float64()))
     t["rank_correlation"] = t["rank_correlation"].slice(0, 0)
-    assert "(to mean)" in str(build_charts(t)["network_ablation"].to_dict()["title"])
+    assert "(to mean; measures at " in str(build_charts(t)["network_ablation"].to_dict()["title"])  # titles name strategy and bits
     page = write_report(t, tmp_path / "partial.html", "partial")
     assert all((tmp_path / f"partial-{name}.png").stat().st_size > 1000 for name in CHART_NAMES)
     assert page.stat().st_size > 100_000

@@ -1,0 +1,217 @@
+"""Scale-out on the S3 protocol: a local S3-compatible server (moto's server mode, 127.0.0.1 only)
+holds a warehouse that the CLI, the flows and a reader use at once; its results equal a local
+warehouse's; a server that stops mid-run and comes back is ridden out by retries, one that stays down
+is one clear line, and a rerun completes with nothing duplicated."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("moto.server", reason="the S3 tests need the test extra (moto[server], s3fs)")
+pytest.importorskip("s3fs")
+
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+from flows import stages  # noqa: E402
+from store.catalog import query  # noqa: E402
+from store.paths import open_warehouse  # noqa: E402
+
+pytestmark = pytest.mark.slow
+BUCKET = "neuroninfo-tests"
+CLI = [sys.executable, "-m", "flows.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class S3Server:
+    """moto's S3 server in a thread of this process: stopping and starting it keeps the buckets."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = None
+
+    def start(self):
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self):
+        self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A running S3 server with one bucket; the environment points fsspec (and subprocesses) at it."""
+    server = S3Server()
+    server.start()
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "FSSPEC_S3_ENDPOINT_URL": server.url, "AWS_ENDPOINT_URL": server.url}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    import boto3
+
+    boto3.client("s3", endpoint_url=server.url).create_bucket(Bucket=BUCKET)
+    yield server
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.stop()
+
+
+def analysed(wh, spec):
+    run_id = stages.train_run(wh, spec, progress=False)
+    stages.capture_run(wh, run_id, bits=(1, 2))
+    stages.measure_run(wh, run_id)
+    stages.ablate_run(wh, run_id, random_repeats=2, steps=6)
+    return run_id
+
+
+def rows(wh, sql):
+    return query(wh, sql).to_pylist()
+
+
+def test_an_s3_warehouse_gives_the_local_results(s3, tmp_path, tiny_spec):
+    local = open_warehouse(tmp_path / "local")
+    remote = open_warehouse(f"s3://{BUCKET}/same")
+    run_id = analysed(local, tiny_spec)
+    assert analysed(remote, tiny_spec) == run_id  # same weights, same id
+    stats = "SELECT * EXCLUDE (run_id) FROM neuron_stats ORDER BY layer, neuron, bits"
+    for a, b in zip(rows(local, stats), rows(remote, stats)):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], abs=1e-12) if isinstance(a[key], float) else a[key] == b[key]
+    curves = "SELECT * EXCLUDE (run_id) FROM ablation_curves ORDER BY ALL"
+    assert rows(local, curves) == rows(remote, curves)
+    pages = stages.report_runs(remote, [run_id])
+    assert remote.fs.exists(str(pages[0]).split("://", 1)[1])
+    code = subprocess.run([*CLI, "verify", "--warehouse", str(remote.root)], capture_output=True, text=True, timeout=300)
+    assert code.returncode == 0 and "0 problem(s) found" in code.stdout, code.stdout + code.stderr
+    # damage on S3 is found and contained like on disk
+    part = f"{BUCKET}/same/tables/neuron_stats/run_id={run_id}/data.parquet"
+    remote.fs.pipe_file(part, remote.fs.cat_file(part)[:100])
+    assert rows(remote, "SELECT count(*) AS n FROM neuron_stats") == [{"n": 0}]
+    assert rows(remote, "SELECT kind FROM warehouse_problems") == [{"kind": "neuron_stats"}]
+    repaired = subprocess.run([*CLI, "verify", "--repair", "--warehouse", str(remote.root)], capture_output=True, text=True,
+                              timeout=600)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert len(rows(remote, "SELECT * FROM neuron_stats")) == len(rows(local, "SELECT * FROM neuron_stats"))
+
+
+def test_reanalyze_an_s3_inbox(s3, tmp_path, tiny_spec):
+    from dataclasses import replace
+
+    source = open_warehouse(tmp_path / "source")
+    run_id = stages.train_run(source, replace(tiny_spec, seed=3), progress=False)
+    remote = open_warehouse(f"s3://{BUCKET}/inbox-test")
+    remote.fs.pipe_file(f"{BUCKET}/inbox-test/inbox/net.safetensors", (source.checkpoint(run_id)).read_bytes())
+    remote.fs.pipe_file(f"{BUCKET}/inbox-test/inbox/junk.safetensors", b"\x00junk" * 50)
+    out = subprocess.run([*CLI, "reanalyze", "--warehouse", str(remote.root), "--steps", "4", "--random-repeats", "1"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 3 and "1 analysed, 1 rejected" in out.stdout, out.stdout + out.stderr
+    assert rows(remote, "SELECT count(DISTINCT run_id) AS n FROM ablation_curves") == [{"n": 1}]
+    assert sorted(remote.fs.ls(f"{BUCKET}/inbox-test/inbox/done", detail=False)) == [f"{BUCKET}/inbox-test/inbox/done/net.safetensors"]
+
+
+def test_two_writers_and_a_reader_on_s3(s3, tmp_path, tiny_spec):
+    from dataclasses import replace
+
+    remote = open_warehouse(f"s3://{BUCKET}/busy")
+    run_ids = [stages.train_run(remote, replace(tiny_spec, seed=s), progress=False) for s in (4, 5)]
+    for run_id in run_ids:
+        stages.capture_run(remote, run_id, bits=(1, 2, 3))
+    writers = [subprocess.Popen([*CLI, "measure", r, "--warehouse", str(remote.root)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for r in run_ids]
+    seen = []
+    while any(w.poll() is None for w in writers) or not seen:
+        seen.append(rows(remote, "SELECT count(*) AS n FROM neuron_stats")[0]["n"])
+    for w in writers:
+        out, err = w.communicate()
+        assert w.returncode == 0, err
+    per_run = (24 + 12) * 3
+    assert set(seen) <= {0, per_run, 2 * per_run}  # whole runs only, never a part
+    assert rows(remote, "SELECT run_id, count(*) AS n FROM neuron_stats GROUP BY run_id ORDER BY run_id") == \
+        [{"run_id": r, "n": per_run} for r in sorted(run_ids)]
+
+
+def test_a_server_that_stops_mid_run_is_ridden_out_and_a_dead_one_is_one_line(s3, tiny_spec):
+    from dataclasses import replace
+
+    remote = open_warehouse(f"s3://{BUCKET}/outage")
+    run_id = stages.train_run(remote, replace(tiny_spec, seed=6), progress=False)
+    stages.capture_run(remote, run_id, bits=(1, 2))
+    stages.measure_run(remote, run_id)
+    s3.stop()  # down before the stage's first request, so the outage certainly falls inside the run
+    worker = subprocess.Popen([*CLI, "ablate", run_id, "--steps", "4", "--random-repeats", "1", "--warehouse", str(remote.root)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    assert worker.poll() is None  # still waiting on the endpoint
+    s3.start()  # transient: botocore's standard retries (exponential backoff) carry the stage through
+    out, err = worker.communicate(timeout=600)
+    assert worker.returncode == 0 and out.strip().splitlines()[-1] == run_id, err
+    curves = rows(remote, f"SELECT count(*) AS n, count(DISTINCT (scope, layer, measure, bits, ordering, strategy, repeat, n_ablated)) AS keys "
+                          f"FROM ablation_curves WHERE run_id = '{run_id}'")[0]
+    assert curves["n"] == curves["keys"] > 0  # nothing duplicated
+
+    s3.stop()  # permanent: one clear line, exit 2
+    try:
+        env = dict(os.environ, NEURONINFO_STORAGE_OPTIONS='{"config_kwargs": {"retries": {"max_attempts": 2, "mode": "standard"}}}')
+        dead = subprocess.run([*CLI, "sql", "SELECT 1", "--warehouse", str(remote.root)], env=env, capture_output=True,
+                              text=True, timeout=300)
+    finally:
+        s3.start()
+    assert dead.returncode == 2 and len(dead.stderr.strip().splitlines()) == 1, dead.stderr
+    assert "cannot open warehouse" in dead.stderr
+    rerun = subprocess.run([*CLI, "ablate", run_id, "--steps", "4", "--random-repeats", "1", "--warehouse", str(remote.root)],
+                           capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0
+    again = rows(remote, f"SELECT count(*) AS n FROM ablation_curves WHERE run_id = '{run_id}'")[0]["n"]
+    assert again == curves["n"]
+    assert np.isfinite(rows(remote, "SELECT max(test_error) AS e FROM ablation_curves")[0]["e"])
+
+
+def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_path):
+    """`dask scheduler` + two `dask worker` processes (one torch thread each) run the flow's tasks into an
+    S3 warehouse; the results equal those of the same grid run locally with threads."""
+    dask = [os.path.join(os.path.dirname(sys.executable), "dask")]  # the venv's dask command
+    port = free_port()
+    env = dict(os.environ, NEURONINFO_THREADS="1")
+    scheduler = subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = [subprocess.Popen([*dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--no-dashboard",
+                                 "--host", "127.0.0.1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(2)]
+    grid = ["--preset", "synthetic", "--dataset", "synthetic-4", "--hidden", "16,8", "--epochs", "1", "--seeds", "0,1",
+            "--bits", "1", "--random-repeats", "1", "--steps", "4"]
+    try:
+        remote = open_warehouse(f"s3://{BUCKET}/dask")
+        out = subprocess.run([*CLI, "train-and-measure", *grid, "--task-runner", "dask", "--dask-address",
+                              f"tcp://127.0.0.1:{port}", "--warehouse", str(remote.root)],
+                             env=env, capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    finally:
+        for process in [*workers, scheduler]:
+            process.terminate()
+        for process in [*workers, scheduler]:
+            process.wait(60)
+    local = open_warehouse(tmp_path / "local")
+    out = subprocess.run([*CLI, "train-and-measure", *grid, "--warehouse", str(local.root)], env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    runs = "SELECT run_id, test_error FROM runs ORDER BY run_id"
+    assert rows(remote, runs) == rows(local, runs) and len(rows(local, runs)) == 2
+    curves = "SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves ORDER BY ALL"
+    assert rows(remote, curves) == rows(local, curves)
+    stats = "SELECT * FROM neuron_stats ORDER BY run_id, layer, neuron, bits"
+    for a, b in zip(rows(remote, stats), rows(local, stats), strict=True):
+        for key in a:
+            assert a[key] == pytest.approx(b[key], abs=1e-12) if isinstance(a[key], float) else a[key] == b[key]
