@@ -167,6 +167,38 @@ def print_summary(wh, run_ids: list[str]) -> None:
     print(f"  {me} sql \"SELECT measure, ordering, round(avg(test_error), 3) AS mean_error FROM ablation_curves WHERE run_id IN ({ids}) AND scope = 'network' AND strategy = 'zero' GROUP BY ALL ORDER BY ALL\"{where}")
 
 
+def cmd_import(args) -> str:
+    from flows.api import import_checkpoint
+
+    from dataclasses import fields
+
+    from pipeline.spec import NetworkSpec
+
+    spec = {"dataset": args.dataset, "activation": args.activation, "regularizer": args.regularizer,
+            "input_mean": args.input_mean, "input_std": args.input_std}
+    if (args.input_mean or args.input_std) and "input_mean" not in {f.name for f in fields(NetworkSpec)}:
+        print("neuroninfo import: warning: --input-mean/--input-std are not applied yet (this version feeds [0, 1] inputs)",
+              file=sys.stderr)
+    return import_checkpoint(args.warehouse, args.file, args.data_dir, **{k: v for k, v in spec.items() if v is not None})
+
+
+def cmd_export(args) -> None:
+    from flows.api import export_model
+
+    print(export_model(args.warehouse, args.run_id, args.to, args.format))
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    """Comma-separated numbers (one per input channel)."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one number, got {text!r}")
+    return values
+
+
 REJECTED_EXIT = 3  # reanalyze: some inbox files were rejected; verify: problems were found
 
 
@@ -400,6 +432,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int)
     p.set_defaults(func=cmd_reanalyze)
+
+    p = verbs.add_parser("import", parents=[common], help="register a checkpoint as people save it (.pt/.pth state_dict, safetensors)")
+    p.add_argument("file", help="a .safetensors, .pt or .pth file (a sidecar <file>.json or <stem>.json beside it is read)")
+    p.add_argument("--dataset", help="the dataset it was trained on (unless its spec metadata or sidecar says)")
+    p.add_argument("--activation", help="relu | sigmoid (unless its spec metadata or sidecar says)")
+    p.add_argument("--regularizer", help="none | l2 | dropout (dropout_bn is inferred from batch norm tensors)")
+    p.add_argument("--input-mean", type=_floats, help="per-channel input mean the network was trained with, e.g. 0.1307")
+    p.add_argument("--input-std", type=_floats, help="per-channel input std, e.g. 0.3081")
+    p.set_defaults(func=cmd_import)
+
+    p = verbs.add_parser("export", parents=[common], help="write a run as a plain nn.Sequential state_dict")
+    p.add_argument("run_id", type=_run_id)
+    p.add_argument("--to", required=True, help="the file to write")
+    p.add_argument("--format", choices=("safetensors", "torch"), default="safetensors")
+    p.set_defaults(func=cmd_export)
 
     p = verbs.add_parser("report", parents=[common], help="render reports/*.html (one run, one group, or every group)")
     which = p.add_mutually_exclusive_group()

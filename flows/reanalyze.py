@@ -19,11 +19,12 @@ from store.paths import location, open_warehouse
 
 @task(name="analyse-inbox-file", cache_policy=NO_CACHE)  # no retries: a bad file fails the same way every time
 def analyse_file_task(warehouse: str, path: str, symlink: bool, sidecars: list[str], data_dir: str | None, bits: list[int],
-                      strategies: list[str], random_repeats: int, steps: int | None) -> dict:
+                      strategies: list[str], random_repeats: int, steps: int | None, folder_spec: str | None = None) -> dict:
     from store.inbox import InboxFile
 
     progress_to_run_log()
-    item = InboxFile(location(path), tuple(location(s) for s in sidecars), symlink)
+    item = InboxFile(location(path), tuple(location(s) for s in sidecars), symlink,
+                     location(folder_spec) if folder_spec else None)
     outcome = stages.analyse_inbox_file(open_warehouse(warehouse), item, data_dir, tuple(bits), tuple(strategies),
                                         random_repeats, steps)
     if outcome.status == "rejected":
@@ -46,7 +47,8 @@ def reanalyze_checkpoints(
     folder = location(inbox) if inbox else wh.inbox
     files = pending_files(folder)
     futures = [analyse_file_task.submit(str(wh.root), str(f.path), f.symlink, [str(s) for s in f.sidecars], data_dir,
-                                        bits, strategies, random_repeats, steps) for f in files]
+                                        bits, strategies, random_repeats, steps,
+                                        str(f.folder_spec) if f.folder_spec else None) for f in files]
     outcomes = [f.result() for f in futures]
     analysed = sorted({o["run_id"] for o in outcomes if o["status"] == "analysed"})
     if analysed:

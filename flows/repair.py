@@ -37,7 +37,8 @@ def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: st
         created = params.get("created_at")
         stages.register_run(wh, run_id, model, stages.data_of(model.spec, data_dir),
                             datetime.fromisoformat(created) if created else None,
-                            params.get("origin", "trained"), params.get("lineage"), params.get("provenance"))
+                            params.get("origin", "trained"), params.get("lineage"), params.get("provenance"),
+                            tuple(params.get("unstated") or ()))
         done.append(f"run {run_id}: runs row recomputed")
     if "activations" in kinds:
         params = partition_params(wh, "quantizers", run_id) or {}

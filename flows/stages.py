@@ -22,8 +22,9 @@ from store.catalog import refresh_catalog
 from store.atomic import write_bytes
 from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.inbox import InboxFile
+from store.imports import Imported
 from store.integrity import read_record
-from store.paths import Location, Warehouse, join, location, name_of, read_bytes
+from store.paths import Location, Warehouse, join, name_of
 from store.runs import run_id_for_spec, write_run
 from store.schemas import SCHEMAS
 from store.tables import has_partition, partition_file, partition_params
@@ -88,14 +89,16 @@ def grid_specs(
 
 
 def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None, origin: str = "trained",
-                 lineage: dict | None = None, made_by: str | None = None) -> None:
-    """Evaluate the unablated network and write its `runs` row (``lineage``, ``made_by``: see store.runs.write_run)."""
+                 lineage: dict | None = None, made_by: str | None = None, unstated: tuple[str, ...] = ()) -> None:
+    """Evaluate the unablated network and write its `runs` row (``lineage``, ``made_by``, ``unstated``: see
+    store.runs.write_run)."""
     from pipeline.prune import n_params
 
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
-    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, n_params(model), origin, lineage, made_by)
+    write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, n_params(model), origin, lineage, made_by,
+              unstated)
     refresh_catalog(wh)
 
 
@@ -165,15 +168,40 @@ def capture_run(
     return run_id
 
 
-def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None = None) -> str:
-    """Validate a checkpoint file from outside (a path or URL), copy it into the warehouse and register it; return run_id."""
-    from store.checkpoints import read_checkpoint
+def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None = None, options: dict | None = None,
+                      sidecars: tuple[Location, ...] | None = None, folder_spec: Location | None = None) -> str:
+    """Read a checkpoint file from outside (a path or URL; any form store.imports reads), store it in the
+    public format and register it; return run_id."""
+    from store.imports import read_import
 
-    run_id, model = read_checkpoint(path)
-    data = data_of(model.spec, data_dir)
-    store_checkpoint(wh, run_id, read_bytes(location(path)))
+    return register_import(wh, read_import(path, options, sidecars, folder_spec), data_dir)
+
+
+def register_import(wh: Warehouse, imported: Imported, data_dir: str | Path | None = None) -> str:
+    """Store an ``store.imports.Imported`` checkpoint, register its run (origin 'imported', unless the run
+    is already known) and record where it came from; return run_id."""
+    from store.imports import import_rows, record_import
+
+    run_id = imported.run_id
+    data = data_of(imported.model.spec, data_dir)
+    store_checkpoint(wh, run_id, imported.data)
     if not has_partition(wh, "runs", run_id):
-        register_run(wh, run_id, model, data, origin="imported")
+        register_run(wh, run_id, imported.model, data, origin="imported", unstated=imported.unstated)
+        record_import(wh, imported)
+    elif import_rows(wh, run_id):
+        record_import(wh, imported)  # another file of the same imported run
+    refresh_catalog(wh)
+    return run_id
+
+
+def analyse_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None, bits: tuple[int, ...] = (1, 2, 3),
+                strategies: tuple[str, ...] = ("zero", "mean"), random_repeats: int = 5, steps: int | None = None) -> str:
+    """Capture, measure and ablate a registered run (the stages after training or import)."""
+    capture_run(wh, run_id, bits, data_dir=data_dir)
+    measure_run(wh, run_id)
+    if 1 in bits:  # pairs at 1 bit within layers, before ablate: its aggregates are ranked too
+        pairs_run(wh, run_id, 1)
+    ablate_run(wh, run_id, strategies, random_repeats, steps, data_dir)
     return run_id
 
 
@@ -473,19 +501,16 @@ def analyse_inbox_file(
     try:
         if item.symlink:
             raise NeuronInfoError("symbolic links are not followed in the inbox; copy the checkpoint file itself in")
-        from store.checkpoints import read_checkpoint
+        from store.imports import read_import
 
-        run_id = read_checkpoint(item.path)[0]
+        imported = read_import(item.path, sidecars=item.sidecars, folder_spec=item.folder_spec)
+        run_id = imported.run_id
         if is_complete(wh, run_id):
             finish(item, f"duplicate of run {run_id}")
             return InboxOutcome(name, "duplicate", run_id, f"duplicate of run {run_id}")
         created = not has_partition(wh, "runs", run_id)
-        import_checkpoint(wh, item.path, data_dir)
-        capture_run(wh, run_id, bits, data_dir=data_dir)
-        measure_run(wh, run_id)
-        if 1 in bits:  # pairs at 1 bit within layers, before ablate: its aggregates are ranked too
-            pairs_run(wh, run_id, 1)
-        ablate_run(wh, run_id, strategies, random_repeats, steps, data_dir)
+        register_import(wh, imported, data_dir)
+        analyse_run(wh, run_id, data_dir, bits, strategies, random_repeats, steps)
     except Exception as error:  # noqa: BLE001 - any failure rejects this file, never the batch
         reason = one_line(error)
         if created and run_id:

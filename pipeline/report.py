@@ -365,7 +365,8 @@ def _caption(runs: pa.Table) -> str:
         return ""
     first = rows[0]
     sizes = "-".join(str(h) for h in first["hidden_sizes"])
-    seeds = ", ".join(f"seed {r['seed']} ({r['run_id']}, test error {r['test_error']:.2%})" for r in rows)
+    seeds = ", ".join(f"{'seed ' + str(r['seed']) if r['seed'] is not None else 'imported, seed not stated'} "
+                      f"({r['run_id']}, test error {r['test_error']:.2%})" for r in rows)
     return (f"{first['dataset']}, hidden layers {sizes}, {first['activation']}, {first['regularizer']}; "
             f"{len(rows)} run{'s' if len(rows) != 1 else ''}: {seeds}.")
 

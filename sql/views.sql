@@ -71,6 +71,17 @@ SELECT
     n_ablated, frac_ablated, test_error
 FROM stg_ablation_curves;
 
+-- imports: where an imported run came from (one row per original file; the checkpoint itself is public-format).
+CREATE OR REPLACE VIEW imports AS
+SELECT
+    run_id,
+    original_name, original_sha256, original_bytes,
+    form,          -- 'public' | '<safetensors|torch>/<sequential|modulelist|fc|public>'
+    spec_source,   -- metadata, sidecar, folder, options ('+'-joined)
+    unstated,      -- hyper-parameters no source stated (NULL in runs)
+    imported_at
+FROM stg_imports;
+
 -- ablation_orderings: the random orderings ablation used, position by position (reports read them back).
 CREATE OR REPLACE VIEW ablation_orderings AS
 SELECT

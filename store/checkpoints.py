@@ -45,17 +45,24 @@ def store_checkpoint(wh: Warehouse, run_id: str, data: bytes) -> None:
         record(path, data)
 
 
-def read_checkpoint(path: Location | os.PathLike) -> tuple[str, MLP]:
-    """Load and validate a checkpoint file (a local path or an fsspec URL); return (run_id, model in eval mode)."""
-    path = location(path)
+def checkpoint_file(path: Location | os.PathLike) -> bytes:
+    """The bytes of a checkpoint file (a local path or an fsspec URL); a one-line error when there is none."""
     try:
-        data = read_bytes(path)
+        return read_bytes(location(path))
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise NeuronInfoError(f"checkpoint {path} does not exist; train a network first or give the right path") from None
-    name = name_of(path)
+
+
+def read_checkpoint(path: Location | os.PathLike) -> tuple[str, MLP]:
+    """Load and validate a checkpoint file (a local path or an fsspec URL); return (run_id, model in eval mode)."""
+    return parse_checkpoint(name_of(location(path)), checkpoint_file(path))
+
+
+def parse_checkpoint(name: str, data: bytes) -> tuple[str, MLP]:
+    """Validate the bytes of a public-format checkpoint called ``name``; return (run_id, model in eval mode)."""
     try:
         tensors = load_bytes(data)
-        metadata = _metadata(data)
+        metadata = header_metadata(data)
     except (SafetensorError, ValueError, RuntimeError, UnicodeDecodeError, OverflowError) as e:
         if data[:1] == b"\x80" or data[:2] == b"PK":  # pickle protocol 2+ or a torch.save zip
             raise NeuronInfoError(
@@ -91,7 +98,8 @@ def load_run(wh: Warehouse, run_id: str) -> MLP:
     return read_checkpoint(path)[1]
 
 
-def _metadata(data: bytes) -> dict:
+def header_metadata(data: bytes) -> dict:
+    """The ``__metadata__`` of a safetensors header (ValueError when the header is malformed)."""
     import json
     import struct
 

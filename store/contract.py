@@ -16,7 +16,7 @@ import pyarrow as pa
 import yaml
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "sql" / "contracts"
-FIRST = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves")  # reading order of the docs
+FIRST = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves", "imports")  # reading order of the docs
 
 ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -24,6 +24,7 @@ ARROW_TYPES = {
     "BIGINT": pa.int64(),
     "DOUBLE": pa.float64(),
     "INTEGER[]": pa.list_(pa.int32()),
+    "VARCHAR[]": pa.list_(pa.string()),
     "DOUBLE[]": pa.list_(pa.float64()),
     "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"),
 }
@@ -134,7 +135,8 @@ warehouse/
   activations/<run_id>.zarr/           Zarr v3: per split (val, test) labels, raw outputs and codes per layer; train_mean
   tables/<table>/run_id=<id>/data.parquet   one hive partition per run (+ data.parquet.manifest.json: size, SHA-256, parameters)
   reports/<name>.html (+ .png)         self-contained reports (open offline)
-  inbox/                               drop checkpoints here for reanalyze; inbox/done/ and inbox/rejected/ are reserved
+  inbox/                               drop checkpoints here for reanalyze; inbox/done/ and inbox/rejected/ are reserved;
+                                       a sub-folder inbox/<name>/ with a spec.json is a batch of its own
 ```
 
 `run_id` is the first 16 hex digits of the SHA-256 of the checkpoint file's bytes: the same weights
@@ -149,7 +151,10 @@ is JSON with at least `dataset`, `input_dim`, `n_classes`, `hidden_sizes`, and o
 `activation` (`relu`|`sigmoid`), `regularizer` (`none`|`l2`|`dropout`|`dropout_bn`), `dropout`,
 `weight_decay`, `seed`, `epochs`, `lr`, `momentum`, `batch_size`, `n_val`. Hidden layer l (1-based) is
 the output of linear l-1 after its (batch norm and) activation. The spec is checked against the
-tensor shapes before anything is loaded.
+tensor shapes before anything is loaded. Checkpoints as people save them (a `torch.save`d state_dict,
+safetensors without the metadata, layers named `0.`, `fc1`, `layers.0`, ...) are converted into this
+format by `neuroninfo import` and the inbox ([python.md](python.md)); the `imports` view records where
+they came from.
 
 ## Views
 

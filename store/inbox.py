@@ -1,8 +1,10 @@
 """The inbox: users drop checkpoint files into ``warehouse/inbox/``; each leaves it for ``done/`` or ``rejected/``.
 
-Layout: ``rejected/`` and ``done/`` are reserved; other sub-folders are reserved for checkpoint import
-(ignored here). A ``<file>.json`` or ``<file-stem>.json`` beside a checkpoint is its sidecar and travels
-with it. A rejected file gets ``<name>.reason.txt`` beside it. Hidden files are ignored.
+Layout: ``rejected/`` and ``done/`` are reserved. A ``<file>.json`` or ``<file-stem>.json`` beside a
+checkpoint is its sidecar and travels with it. Any other sub-folder (one level deep) is a batch of its
+own: its ``spec.json`` (optional) applies to every file in it, each file is handled on its own and
+leaves for that sub-folder's own ``done/`` or ``rejected/``. A rejected file gets ``<name>.reason.txt``
+beside it. Hidden files and folders are ignored.
 Folders and files are locations (store.paths): local paths or fsspec URLs.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from store.paths import Location, exists, filesystem, join, location, makedirs, 
 REJECTED = "rejected"
 DONE = "done"
 RESERVED = (REJECTED, DONE)
+FOLDER_SPEC = "spec.json"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class InboxFile:
     path: Location
     sidecars: tuple[Location, ...] = field(default=())
     symlink: bool = False
+    folder_spec: Location | None = None  # the sub-folder's spec.json, for a file in a sub-folder that has one
 
 
 def _entries(folder: Location) -> list[dict]:
@@ -37,8 +41,9 @@ def _entries(folder: Location) -> list[dict]:
 
 
 def pending_files(inbox: Location | os.PathLike) -> list[InboxFile]:
-    """The files waiting in the inbox, by name, each with its sidecars. A plain file squatting on a
-    reserved folder name is moved aside (``<name>.file``) and offered like any other file."""
+    """The files waiting in the inbox, by name, each with its sidecars, then those of each sub-folder (by
+    folder name). A plain file squatting on a reserved folder name is moved aside (``<name>.file``) and
+    offered like any other file."""
     inbox = location(inbox)
     makedirs(inbox)
     entries = {posixpath.basename(e["name"].rstrip("/")): e for e in _entries(inbox)}
@@ -47,7 +52,22 @@ def pending_files(inbox: Location | os.PathLike) -> list[InboxFile]:
             aside = join(inbox, f"{name}.{uuid.uuid4().hex[:6]}.file")
             move(join(inbox, name), aside)
             entries[name_of(aside)] = dict(entries.pop(name), name=str(aside))
+    found = _files_of(inbox, entries)
+    for name in sorted(entries):
+        entry = entries[name]
+        if entry["type"] == "directory" and name not in RESERVED and not name.startswith(".") and not entry.get("islink"):
+            found += _files_of(join(inbox, name), {posixpath.basename(e["name"].rstrip("/")): e for e in _entries(join(inbox, name))},
+                               sub_folder=True)
+    return found
+
+
+def _files_of(folder: Location, entries: dict[str, dict], sub_folder: bool = False) -> list[InboxFile]:
+    """The pending files among one folder's entries (a sub-folder's ``spec.json`` is its spec, not a file)."""
     files = {n: e for n, e in entries.items() if e["type"] != "directory" and not n.startswith(".")}
+    folder_spec = None
+    if sub_folder and FOLDER_SPEC in files:
+        files.pop(FOLDER_SPEC)
+        folder_spec = join(folder, FOLDER_SPEC)
     sidecar_of = {}
     for name in files:
         if name.endswith(".json"):
@@ -56,8 +76,8 @@ def pending_files(inbox: Location | os.PathLike) -> list[InboxFile]:
             if owner is not None:
                 sidecar_of[name] = owner
     return [
-        InboxFile(join(inbox, name), tuple(join(inbox, s) for s, o in sorted(sidecar_of.items()) if o == name),
-                  bool(files[name].get("islink")))
+        InboxFile(join(folder, name), tuple(join(folder, s) for s, o in sorted(sidecar_of.items()) if o == name),
+                  bool(files[name].get("islink")), folder_spec)
         for name in sorted(files) if name not in sidecar_of
     ]
 

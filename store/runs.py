@@ -23,19 +23,24 @@ def write_run(
     origin: str = "trained",
     lineage: dict | None = None,
     made_by: str | None = None,
+    unstated: tuple[str, ...] = (),
 ) -> None:
     """Record a run (``sizes`` holds n_train, n_val, n_test). Rewriting the same run replaces its row
     (``created_at`` and ``made_by``, the provenance JSON, keep the first registration's when a repair rewrites it).
 
     ``origin``: 'trained' | 'pruned' | 'imported'. A pruned run's ``lineage`` holds parent_run_id,
     pruned_by, kept_fraction and a name suffix (its name and group get it, so it never joins the group
-    of networks trained with its new sizes). Both are recorded with the partition for a repair."""
+    of networks trained with its new sizes). An imported run is named ``...-imported-<run_id[:8]>`` and is
+    a group of its own (``imported-<run_id>``); its ``unstated`` hyper-parameters (seed, epochs, lr its
+    files did not tell) are NULL. All are recorded with the partition for a repair."""
     created_at = created_at or datetime.now(timezone.utc)
     lineage = lineage or {}
     suffix = lineage.get("suffix", "")
+    imported = origin == "imported"
+    sizes_text = "x".join(str(h) for h in spec.hidden_sizes)
     row = {
-        "name": spec.name + suffix,
-        "group_name": spec.group + suffix,
+        "name": f"{spec.dataset}-{sizes_text}-{spec.activation}-{spec.regularizer}-imported-{run_id[:8]}" if imported else spec.name + suffix,
+        "group_name": f"imported-{run_id}" if imported else spec.group + suffix,
         "dataset": spec.dataset,
         "input_dim": spec.input_dim,
         "n_classes": spec.n_classes,
@@ -44,9 +49,9 @@ def write_run(
         "regularizer": spec.regularizer,
         "weight_decay": spec.weight_decay,
         "dropout": spec.dropout,
-        "seed": spec.seed,
-        "epochs": spec.epochs,
-        "lr": spec.lr,
+        "seed": None if "seed" in unstated else spec.seed,
+        "epochs": None if "epochs" in unstated else spec.epochs,
+        "lr": None if "lr" in unstated else spec.lr,
         "n_train": sizes["n_train"],
         "n_val": sizes["n_val"],
         "n_test": sizes["n_test"],
@@ -61,7 +66,8 @@ def write_run(
         "kept_fraction": lineage.get("kept_fraction"),
         "n_params": n_params,
     }
-    params = {"created_at": created_at.isoformat(), "origin": origin, "lineage": lineage or None, "provenance": row["provenance"]}
+    params = {"created_at": created_at.isoformat(), "origin": origin, "lineage": lineage or None, "provenance": row["provenance"],
+              "unstated": list(unstated) or None}
     write_partition(wh, "runs", run_id, pa.Table.from_pylist([row]), params)
 
 

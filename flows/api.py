@@ -1,0 +1,99 @@
+"""The Python API for notebooks and scripts (docs/python.md): the CLI's verbs as functions, no Prefect.
+
+    from flows import api
+    con = api.connect("warehouse")                     # read-only, sandboxed DuckDB with every view
+    stats = con.sql("SELECT * FROM neuron_stats").df()  # or .arrow() / .pl()
+    model = api.load_model("warehouse", run_id)        # torch.nn.Module in eval mode
+    run_id = api.analyse_checkpoint("warehouse", "net.pt", dataset="mnist", activation="relu")
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+from torch import nn
+
+WarehouseLocation = str | os.PathLike
+
+
+def _open(warehouse: WarehouseLocation, create: bool = True):
+    from store.catalog import ensure_catalog
+    from store.lifecycle import prepare
+
+    wh = prepare(warehouse, create=create)
+    ensure_catalog(wh)
+    return wh
+
+
+def connect(warehouse: WarehouseLocation, allowed_paths: tuple[str, ...] | list[str] = ()) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with every public view, read-only and sandboxed: it reads only the
+    warehouse's checked files and ``allowed_paths`` (your own files or folders to join), no network, no
+    extension installs, settings locked."""
+    from store.catalog import sandboxed_connection
+
+    return sandboxed_connection(_open(warehouse, create=False), tuple(str(p) for p in allowed_paths))
+
+
+def load_model(warehouse: WarehouseLocation, run_id: str) -> nn.Module:
+    """The run's network (``pipeline.model.MLP``, an ``nn.Module``) in eval mode; ``model.spec`` is its spec."""
+    from store.checkpoints import load_run
+
+    return load_run(_open(warehouse, create=False), run_id).eval()
+
+
+def load_data(warehouse: WarehouseLocation, run_id: str, data_dir: str | os.PathLike | None = None):
+    """The run's dataset split as its analysis used it (``.train``, ``.val``, ``.test``, each with float32
+    ``x`` of shape (N, input_dim) and int64 labels ``y``)."""
+    from flows.stages import data_of
+
+    return data_of(load_model(warehouse, run_id).spec, data_dir)
+
+
+def import_checkpoint(
+    warehouse: WarehouseLocation,
+    path: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    **spec: object,
+) -> str:
+    """Register a checkpoint file in any supported form (docs/python.md) and return its run_id. ``spec``
+    holds what the file does not say: ``dataset``, ``activation``, ``regularizer``, ``input_mean``, ...
+    (a sidecar or the file's own metadata wins over them)."""
+    from flows.stages import import_checkpoint as register
+    from store.paths import location
+
+    return register(_open(warehouse), location(path), data_dir, options=spec)
+
+
+def analyse_checkpoint(
+    warehouse: WarehouseLocation,
+    path: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    bits: tuple[int, ...] = (1, 2, 3),
+    strategies: tuple[str, ...] = ("zero", "mean"),
+    random_repeats: int = 5,
+    steps: int | None = None,
+    **spec: object,
+) -> str:
+    """Import a checkpoint and run the inbox flow's stages on it (capture, measure, ablate) in this process;
+    return its run_id."""
+    from flows.stages import analyse_run
+
+    run_id = import_checkpoint(warehouse, path, data_dir, **spec)
+    return analyse_run(_open(warehouse), run_id, data_dir, tuple(bits), tuple(strategies), random_repeats, steps)
+
+
+def export_model(warehouse: WarehouseLocation, run_id: str, to: str | os.PathLike, format: str = "safetensors") -> Path | str:
+    """Write the run as a plain ``nn.Sequential`` state_dict (``format`` safetensors or torch); return the path.
+    ``layers(warehouse, run_id)`` lists the layers that load it."""
+    from store.imports import export_run
+
+    return export_run(_open(warehouse, create=False), run_id, to, format)
+
+
+def layers(warehouse: WarehouseLocation, run_id: str) -> nn.Sequential:
+    """An ``nn.Sequential`` of the documented layers for ``export_model``'s state_dict (Linear, activation
+    per hidden layer, then the output Linear), ready for ``load_state_dict``."""
+    from pipeline.convert import sequential_modules
+
+    return sequential_modules(load_model(warehouse, run_id).spec)
