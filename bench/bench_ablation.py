@@ -31,10 +31,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.ablation import Ordering, ablation_curves, k_grid, random_orderings  # noqa: E402
+from pipeline.criteria import QUANTIZED, UNQUANTIZED  # noqa: E402
 from pipeline.model import MLP  # noqa: E402
 from pipeline.spec import NetworkSpec  # noqa: E402
 
-MEASURES = ("entropy", "mutual_info", "kl_selectivity", "js_subset_separation", "labeled_mi", "class_selectivity")
+MEASURES = QUANTIZED + UNQUANTIZED  # the six single-neuron information measures
 
 
 def make_model(input_dim, hidden, seed=0):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline.activations import hidden_outputs
 from pipeline.data import Dataset, load_dataset
+from pipeline.criteria import BASELINES, CRITERIA, MEASURES, PAIR_AGGREGATES, sql_parameters
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP, error_rate
 from pipeline.progress import Progress, note
@@ -220,12 +221,7 @@ def is_complete(wh: Warehouse, run_id: str) -> bool:
     return all(has_partition(wh, t, run_id) for t in ("runs", "quantizers", "neuron_stats", "ablation_curves"))
 
 
-PAIR_MEASURES = ("unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min")  # neuron_redundancy (pairs_run)
-MEASURES = ("entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity",
-            *PAIR_MEASURES)
-# criteria of neuron_baselines a pruning may rank by (ablation_damage is the target they predict: never one)
-BASELINES = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "torch_pruning_magnitude", "act_mean", "act_var", "act_abs_mean", "taylor", "conductance")
-CRITERIA = MEASURES + BASELINES
+PAIR_MEASURES = PAIR_AGGREGATES  # the name tests and callers know
 
 
 def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
@@ -360,7 +356,7 @@ def _ranking_columns(wh: Warehouse, run_id: str, measures) -> dict[str, list]:
             continue
         if not has_partition(wh, table, run_id):
             raise NeuronInfoError(f"run {run_id} has no {what} yet; run: neuroninfo {verb} {run_id}")
-        for key, values in query(wh, sql_text(model, run_id=run_id)).to_pydict().items():
+        for key, values in query(wh, sql_text(model, run_id=run_id, **sql_parameters())).to_pydict().items():
             out.setdefault(key, []).extend(values)
     return out
 

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import vl_convert
 
+from pipeline.criteria import CRITERIA
 from pipeline.report_pairs import pairs_chart
 
-MEASURES = ["entropy", "mutual_info", "kl_selectivity", "labeled_mi", "js_subset_separation", "class_selectivity",
-            "unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min"]  # the last four: neuron_redundancy
+MEASURES = list(CRITERIA)  # facet and row order: information measures, pair aggregates, then baseline criteria
 ORDERINGS = ["low_first", "random", "high_first"]
 ORDERING_SCALE = alt.Scale(domain=ORDERINGS, range=["#2563eb", "#9ca3af", "#dc2626"])
 PANEL = {"width": 170, "height": 120}
@@ -199,7 +199,7 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
         base = {**r, "row": _row_label(r)}
         auc.append({**base, "test": "random − low_first", "diff": r["low_effect"], "half": r["low_effect_half"]})
         auc.append({**base, "test": "high_first − random", "diff": r["high_effect"], "half": r["high_effect_half"]})
-    rank = {m: i for i, m in enumerate(MEASURES)}  # baseline criteria (neuron_baselines) sort after the measures
+    rank = {m: i for i, m in enumerate(MEASURES)}
     rows = sorted({(rank.get(r["measure"], len(MEASURES)), r["bits"] or 0, r["row"]) for r in auc})
     row_order = [r[2] for r in rows]
     scopes = sorted({r["scope_label"] for r in auc}, key=lambda s: (s == "network", s))

@@ -9,7 +9,7 @@ WITH stats AS (
 ),
 measure_values AS (
     UNPIVOT stats
-    ON entropy, mutual_info, kl_selectivity, labeled_mi, js_subset_separation
+    ON ${quantized}
     INTO NAME measure VALUE value
 ),
 quantized AS (
@@ -29,9 +29,9 @@ complete_bits AS (
     HAVING count(*) = (SELECT count(DISTINCT (layer, neuron)) FROM stats)
 ),
 pair_values AS (
-    UNPIVOT (SELECT layer, neuron, bits, unique_min, max_red_min, mean_synergy_min, max_synergy_min
+    UNPIVOT (SELECT layer, neuron, bits, ${pair_aggregates}
              FROM redundancy WHERE bits IN (SELECT bits FROM complete_bits))
-    ON unique_min, max_red_min, mean_synergy_min, max_synergy_min
+    ON ${pair_aggregates}
     INTO NAME measure VALUE value
 ),
 all_values AS (

@@ -4,14 +4,14 @@
 -- A criterion that is NULL for a run (conductance, torch_pruning_magnitude without the extra) has no rows (UNPIVOT drops NULLs).
 -- Ties are broken by neuron index (layer, then neuron, for the whole network). Parameter: ${run_id}.
 WITH baselines AS (
-    SELECT layer, neuron, weight_l1_in, weight_l2_in, weight_l1_out, torch_pruning_magnitude, act_mean, act_var, act_abs_mean, taylor, conductance
+    SELECT layer, neuron, ${baselines}
     FROM neuron_baselines
     WHERE run_id = '${run_id}'
 ),
 all_values AS (
     SELECT measure, CAST(NULL AS INTEGER) AS bits, layer, neuron, value
     FROM (UNPIVOT baselines
-          ON weight_l1_in, weight_l2_in, weight_l1_out, torch_pruning_magnitude, act_mean, act_var, act_abs_mean, taylor, conductance
+          ON ${baselines}
           INTO NAME measure VALUE value)
 )
 SELECT

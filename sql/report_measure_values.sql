@@ -8,15 +8,15 @@ WITH stats AS (
     SELECT s.* FROM neuron_stats AS s JOIN selected_runs USING (run_id)
 ),
 quantized AS (
-    UNPIVOT (SELECT run_id, layer, neuron, bits, entropy, mutual_info, kl_selectivity, labeled_mi, js_subset_separation
+    UNPIVOT (SELECT run_id, layer, neuron, bits, ${quantized}
              FROM stats)
-    ON entropy, mutual_info, kl_selectivity, labeled_mi, js_subset_separation
+    ON ${quantized}
     INTO NAME measure VALUE value
 ),
 pair_aggregates AS (
-    UNPIVOT (SELECT r.run_id, layer, neuron, bits, unique_min, max_red_min, mean_synergy_min, max_synergy_min
+    UNPIVOT (SELECT r.run_id, layer, neuron, bits, ${pair_aggregates}
              FROM neuron_redundancy AS r JOIN selected_runs USING (run_id))
-    ON unique_min, max_red_min, mean_synergy_min, max_synergy_min
+    ON ${pair_aggregates}
     INTO NAME measure VALUE value
 ),
 unquantized AS (

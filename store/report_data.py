@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from pipeline.criteria import sql_parameters
 from pipeline.errors import NeuronInfoError
 from store.catalog import memory_connection, sql_text
 from store.paths import Warehouse
@@ -75,7 +76,7 @@ def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
         con.execute("SET enable_progress_bar = false")
         con.register("selected_runs", pa.table({"run_id": pa.array(run_ids, pa.string())}))
         _check_complete(con, run_ids)
-        con.execute(sql_text("report_measure_values"))
+        con.execute(sql_text("report_measure_values", **sql_parameters()))
         params = {"steps": STEPS, "layer_steps": _layer_steps(con), "bins": BINS, "top": HEATMAP_TOP}
         return {name: con.sql(sql_text(model, **params)).to_arrow_table() for name, model in MODELS.items()}
     finally:
