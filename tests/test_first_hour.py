@@ -125,3 +125,12 @@ def test_readme_runnable_block_runs_as_written(tmp_path, block):
     out = subprocess.run(["bash", "-euo", "pipefail", "-c", small], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "0 problem(s) found" in out.stdout
+
+
+def test_docs_links_stay_inside_the_repository():
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = page.read_text()
+        assert "../shared" not in text and "DESIGN.md" not in text, page.name
+        for target in re.findall(r"\]\(([^)]+)\)", text):
+            assert "://" not in target, (page.name, target)
+            assert (page.parent / target.split("#")[0]).exists(), (page.name, target)
