@@ -58,7 +58,7 @@ def _positive(text: str) -> float:
 
 
 def cmd_train(args) -> str:
-    from flows.stages import train_run
+    from flows.stages import say_adapted_n_val, train_run
     from pipeline.data import dataset_shape
     from pipeline.spec import preset_spec
 
@@ -70,6 +70,7 @@ def cmd_train(args) -> str:
         **({"dropout": args.dropout} if args.dropout is not None else {}),
         **({"weight_decay": args.weight_decay} if args.weight_decay is not None else {}),
     )
+    say_adapted_n_val(spec, args.n_val)
     return train_run(_warehouse(args), spec, args.data_dir)
 
 
@@ -224,6 +225,13 @@ def cmd_verify(args) -> int:
     found = verify(wh, list(args.run_ids) or None)
     for problem in found:
         print(problem.line())
+    if args.data_tests:
+        failed = data_test_failures(wh, list(args.run_ids))
+        for failure in failed:
+            print(failure.line())
+        if failed and not found:
+            print(f"{len(failed)} data test(s) failed (the files are whole: recompute the run, or report a bug)")
+            return REJECTED_EXIT
     if found and args.repair:
         from flows.repair import repair_run
 
@@ -241,6 +249,19 @@ def cmd_verify(args) -> int:
         return REJECTED_EXIT if left else 0
     print(f"{len(found)} problem(s) found" + ("; fix derivable ones with: neuroninfo verify --repair" if found else ""))
     return REJECTED_EXIT if found else 0
+
+
+def data_test_failures(wh, run_ids: list[str]) -> list:
+    """The column contracts' data tests (store.contract) over the views, for these runs or all of them."""
+    from store.catalog import memory_connection
+    from store.contract import run_data_tests
+
+    con = memory_connection(wh)
+    try:
+        failures = run_data_tests(con)
+    finally:
+        con.close()
+    return [f for f in failures if not run_ids or set(f.run_ids) & set(run_ids)]
 
 
 def cmd_rm(args) -> None:
@@ -467,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("verify", parents=[common], help="check every file against its checksum; --repair recomputes derived data")
     p.add_argument("run_ids", nargs="*", type=_run_id, metavar="RUN_ID")
     p.add_argument("--repair", action="store_true", help="recompute damaged derived data (activations, tables)")
+    p.add_argument("--data-tests", action="store_true", help="also run the views' data tests (sql/contracts/*.yml)")
     p.set_defaults(func=cmd_verify)
 
     p = verbs.add_parser("rm", parents=[common], help="delete a run and everything derived from it")

@@ -86,7 +86,17 @@ def grid_specs(
         for a, r, s in itertools.product(dict.fromkeys(activations), dict.fromkeys(regularizers), dict.fromkeys(seeds))
     ]
     check_available(dataset, data_dir, specs[0].n_val)
+    say_adapted_n_val(specs[0], n_val)
     return specs
+
+
+def say_adapted_n_val(spec: NetworkSpec, given: int | None) -> None:
+    """Tell the user when the validation split was shrunk to fit a small training set."""
+    from pipeline.data import DEFAULT_N_VAL
+
+    if given is None and spec.n_val < DEFAULT_N_VAL:
+        note(f"{spec.dataset}: validation split of {spec.n_val} samples (a sixth of its training set; "
+             f"the default {DEFAULT_N_VAL:,} does not fit); pass --n-val to choose")
 
 
 def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None, origin: str = "trained",

@@ -29,7 +29,7 @@ def test_every_public_view_has_a_contract_matching_its_columns(trained_run):
     assert set(SCHEMAS) == {v for v, c in contracts().items() if c.stored}
 
 
-def test_data_tests_pass_on_a_measured_run_and_catch_a_wrong_log_base(tmp_path, trained_run, monkeypatch):
+def test_data_tests_pass_on_a_measured_run_and_catch_a_wrong_log_base(tmp_path, trained_run, monkeypatch, capsys):
     import shutil
 
     from store.lifecycle import prepare
@@ -52,3 +52,8 @@ def test_data_tests_pass_on_a_measured_run_and_catch_a_wrong_log_base(tmp_path, 
     failed = {(f.view, f.test): f.run_ids for f in failures}
     assert failed[("neuron_stats", "entropy and mutual information agree with the counts (recomputed here, log base 2)")] == (run_id,)
     assert {view for view, _ in failed} <= {"neuron_stats", "specific_info"}  # nothing else is blamed
+
+    from flows.cli import main
+
+    assert main(["verify", "--data-tests", "--warehouse", str(wh.root)]) == 3  # the files are whole; the numbers are not
+    assert "data test failed: neuron_stats: entropy and mutual information agree with the counts" in capsys.readouterr().out

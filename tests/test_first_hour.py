@@ -29,6 +29,7 @@ def run_cli(*args, env=None, timeout=600):
 def test_default_train_on_synthetic_works_and_says_how_it_split(tmp_path):
     code, out, err = run_cli("train", "--dataset", "synthetic", "--epochs", "1", "--warehouse", str(tmp_path))
     assert code == 0, err
+    assert "validation split of 1000 samples" in err  # says so
     run_id = out.strip().splitlines()[-1]
     rows = query(open_warehouse(tmp_path), f"SELECT n_train, n_val, regularizer, name, provenance FROM runs WHERE run_id = '{run_id}'").to_pylist()
     assert rows[0]["n_val"] == 1000 and rows[0]["n_train"] == 5000  # a sixth of the 6,000 training samples
