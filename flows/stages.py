@@ -9,6 +9,8 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+
 from pipeline.activations import hidden_outputs
 from pipeline.data import Dataset, load_dataset
 from pipeline.criteria import BASELINES, CRITERIA, MEASURES, PAIR_AGGREGATES, sql_parameters
@@ -427,10 +429,9 @@ def report_path(wh: Warehouse, name: str) -> Location:
     return join(wh.reports, re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html")
 
 
-def ordering_positions(orderings: list) -> "pa.Table":
+def ordering_positions(orderings: list) -> pa.Table:
     """The rows of `ablation_orderings`: each ordering's neurons, position by position."""
     import numpy as np
-    import pyarrow as pa
 
     parts = []
     for o in orderings:
