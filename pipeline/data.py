@@ -30,6 +30,7 @@ import torch
 from numpy._core.multiarray import _reconstruct
 from numpy._core.numeric import _frombuffer
 
+from pipeline import npz_data
 from pipeline.errors import NeuronInfoError
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "synthetic")  # plus "synthetic-K", 2 <= K <= 10
@@ -64,28 +65,34 @@ class Dataset:
 
 
 def dataset_shape(name: str) -> tuple[int, int]:
-    """(input_dim, n_classes) of a dataset, without loading it."""
+    """(input_dim, n_classes) of a dataset, without loading it (an npz: dataset is read and checked)."""
+    if npz_data.is_npz(name):
+        return npz_data.shape(name)[:2]
     if name in _SHAPES:
         return _SHAPES[name]
     if name in _SYNTHETIC:
         return 64, _SYNTHETIC[name]
-    raise _error(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)} or synthetic-K (2 <= K <= 10)")
+    raise _error(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}, synthetic-K (2 <= K <= 10) or npz:PATH")
 
 
 def default_n_val(name: str) -> int:
     """Validation samples split off ``name``'s training set by default: 10,000, or a sixth of a smaller set."""
     dataset_shape(name)  # a one-line error for an unknown name
-    return min(DEFAULT_N_VAL, _TRAIN_SIZES[name] // 6)
+    return min(DEFAULT_N_VAL, _train_size(name) // 6)
+
+
+def _train_size(name: str) -> int:
+    return npz_data.shape(name)[2] if npz_data.is_npz(name) else _TRAIN_SIZES[name]
 
 
 def check_available(name: str, data_dir: str | Path | None = None, n_val: int | None = None) -> None:
     """A one-line error unless ``name``'s files can be found (or downloaded) and ``n_val`` fits its
     training set: before any work begins."""
     dataset_shape(name)
-    n = _TRAIN_SIZES[name]
+    n = _train_size(name)
     if n_val is not None and not 0 < n_val < n:
         raise _error(f"{name}: n_val={n_val} is out of range: the training set has {n} samples, so 1 <= n_val <= {n - 1}")
-    if name not in _SYNTHETIC:
+    if name not in _SYNTHETIC and not npz_data.is_npz(name):
         _find_files(name, data_dir)
 
 
@@ -94,6 +101,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None, seed: int = 0, n
     input_dim, n_classes = dataset_shape(name)
     if name in _SYNTHETIC:
         (x, y), (x_test, y_test) = _synthetic(n_classes)
+    elif npz_data.is_npz(name):
+        (x, y), (x_test, y_test) = npz_data.arrays(name)
     elif name == "cifar10":
         (x, y), (x_test, y_test) = _load_cifar(_find_files(name, data_dir))
     else:

@@ -27,6 +27,7 @@ PRESETS = {
     "fashion-mnist": Preset((300, 100), 15, 0.2, 1e-4),
     "cifar10": Preset((1024, 512, 512, 512), 30, 0.1, 1e-4),
     "synthetic": Preset((32, 16), 5, 0.2, 1e-4),
+    "npz": Preset((300, 100), 10, 0.2, 1e-4),  # a user's own data (--dataset npz:PATH): the mnist choices
 }
 
 
@@ -67,7 +68,7 @@ class NetworkSpec:
 
     def _differences(self) -> list[str]:
         """Short labels of the hyper-parameters that differ from the preset (all of them for a dataset without one)."""
-        preset = PRESETS.get(self.dataset) or PRESETS.get(self.dataset.split("-")[0])
+        preset = PRESETS.get(self.dataset) or PRESETS.get("npz" if self.dataset.startswith("npz:") else self.dataset.split("-")[0])
         usual = {
             "e": preset.epochs if preset else None,
             "lr": 1e-4, "mom": 0.9, "bs": 64,
@@ -162,7 +163,10 @@ def preset_spec(
     **overrides,
 ) -> NetworkSpec:
     """A spec from a preset (default: the dataset's own), applying dropout/L2 only where the regularizer uses them."""
-    key = preset or (dataset if dataset in PRESETS else dataset.split("-")[0])
+    from pipeline.npz_data import canonical, is_npz
+
+    dataset = canonical(dataset)
+    key = preset or (dataset if dataset in PRESETS else "npz" if is_npz(dataset) else dataset.split("-")[0])
     if key not in PRESETS:
         raise NeuronInfoError(f"unknown preset {key!r}; use one of {', '.join(PRESETS)}")
     p = PRESETS[key]
