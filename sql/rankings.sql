@@ -1,6 +1,7 @@
 -- rankings: the ablation orderings of one run, read back from neuron_stats.
 -- One row per (measure, bits, layer, neuron) with its position in each ordering; ties in a measure
--- are broken by neuron index (layer, then neuron, for the whole network) so every curve is reproducible.
+-- are broken by neuron index (layer, then neuron, for the whole network) so every curve is reproducible;
+-- values are compared rounded to 1e-12, so a last-bit difference of a parallel sum never reorders them.
 -- Parameter: ${run_id}. class_selectivity does not depend on the quantizer: it is ranked once, bits NULL.
 -- The per-neuron pair aggregates of neuron_redundancy are ranked for a bits value only when they cover
 -- every neuron of the network (pairs computed without --top).
@@ -46,9 +47,9 @@ SELECT
     neuron,
     value,
     -- position when ablating the least informative first, within the layer / the whole network
-    row_number() OVER (PARTITION BY measure, bits, layer ORDER BY value ASC, neuron) - 1 AS layer_low_first,
-    row_number() OVER (PARTITION BY measure, bits, layer ORDER BY value DESC, neuron) - 1 AS layer_high_first,
-    row_number() OVER (PARTITION BY measure, bits ORDER BY value ASC, layer, neuron) - 1 AS network_low_first,
-    row_number() OVER (PARTITION BY measure, bits ORDER BY value DESC, layer, neuron) - 1 AS network_high_first
+    row_number() OVER (PARTITION BY measure, bits, layer ORDER BY round(value, 12) ASC, neuron) - 1 AS layer_low_first,
+    row_number() OVER (PARTITION BY measure, bits, layer ORDER BY round(value, 12) DESC, neuron) - 1 AS layer_high_first,
+    row_number() OVER (PARTITION BY measure, bits ORDER BY round(value, 12) ASC, layer, neuron) - 1 AS network_low_first,
+    row_number() OVER (PARTITION BY measure, bits ORDER BY round(value, 12) DESC, layer, neuron) - 1 AS network_high_first
 FROM all_values
 ORDER BY measure, bits, layer, neuron

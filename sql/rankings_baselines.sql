@@ -21,9 +21,9 @@ SELECT
     neuron,
     value,
     -- position when ablating the least important first, within the layer / the whole network
-    row_number() OVER (PARTITION BY measure, layer ORDER BY value ASC, neuron) - 1 AS layer_low_first,
-    row_number() OVER (PARTITION BY measure, layer ORDER BY value DESC, neuron) - 1 AS layer_high_first,
-    row_number() OVER (PARTITION BY measure ORDER BY value ASC, layer, neuron) - 1 AS network_low_first,
-    row_number() OVER (PARTITION BY measure ORDER BY value DESC, layer, neuron) - 1 AS network_high_first
+    row_number() OVER (PARTITION BY measure, layer ORDER BY round(value, 12) ASC, neuron) - 1 AS layer_low_first,
+    row_number() OVER (PARTITION BY measure, layer ORDER BY round(value, 12) DESC, neuron) - 1 AS layer_high_first,
+    row_number() OVER (PARTITION BY measure ORDER BY round(value, 12) ASC, layer, neuron) - 1 AS network_low_first,
+    row_number() OVER (PARTITION BY measure ORDER BY round(value, 12) DESC, layer, neuron) - 1 AS network_high_first
 FROM all_values
 ORDER BY measure, layer, neuron

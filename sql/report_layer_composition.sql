@@ -4,8 +4,8 @@
 -- k = max(1, round(f * n)) neurons of the ordering are split by layer. Reads report_measure_values.
 WITH positions AS (
     SELECT run_id, measure, bits, layer, neuron,
-        row_number() OVER (PARTITION BY run_id, measure, bits ORDER BY value ASC, layer, neuron) - 1 AS low_first,
-        row_number() OVER (PARTITION BY run_id, measure, bits ORDER BY value DESC, layer, neuron) - 1 AS high_first,
+        row_number() OVER (PARTITION BY run_id, measure, bits ORDER BY round(value, 12) ASC, layer, neuron) - 1 AS low_first,
+        row_number() OVER (PARTITION BY run_id, measure, bits ORDER BY round(value, 12) DESC, layer, neuron) - 1 AS high_first,
         count(*) OVER (PARTITION BY run_id, measure, bits) AS n_neurons
     FROM report_measure_values
 ),

@@ -277,7 +277,8 @@ def test_pair_aggregates_are_ablation_measures(trained_run):
     for o in orderings:
         layer, neuron, value = (np.asarray(values[k]) for k in ("layer", "neuron", o.measure))
         keep = layer == o.layer if o.scope == "layer" else np.ones(len(layer), bool)
-        key = value[keep] if o.ordering == "low_first" else -value[keep]
+        rounded = np.round(value[keep], 12)  # the documented tie rule: values compared to 1e-12, then by index
+        key = rounded if o.ordering == "low_first" else -rounded
         order = np.lexsort((neuron[keep], layer[keep], key))
         assert o.neurons.tolist() == np.stack([layer[keep][order], neuron[keep][order]], 1).tolist()
 
