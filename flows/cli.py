@@ -70,8 +70,9 @@ def cmd_train(args) -> str:
         **({"dropout": args.dropout} if args.dropout is not None else {}),
         **({"weight_decay": args.weight_decay} if args.weight_decay is not None else {}),
     )
+    wh = _warehouse(args)  # a bad --warehouse is the one line, before any note
     say_adapted_n_val(spec, args.n_val)
-    return train_run(_warehouse(args), spec, args.data_dir)
+    return train_run(wh, spec, args.data_dir)
 
 
 def cmd_capture(args) -> str:
@@ -125,10 +126,10 @@ def cmd_prune_sweep(args) -> str:
 def cmd_train_and_measure(args) -> None:
     from flows.stages import grid_specs
 
+    wh = _warehouse(args)  # every mistake is one line before any server starts: the warehouse, then the grid
     grid_specs(args.preset, args.dataset, list(args.hidden) if args.hidden else None, list(args.activations),
                list(args.regularizers), list(args.seeds), args.epochs, args.n_val, list(args.bits), list(args.strategy),
-               args.data_dir)  # every mistake is one line before any server starts
-    wh = _warehouse(args)
+               args.data_dir)
     with private_server():
         return _train_and_measure(args, wh)
 
