@@ -10,12 +10,11 @@ Folders and files are locations (store.paths): local paths or fsspec URLs.
 from __future__ import annotations
 
 import os
-import posixpath
 import uuid
 from dataclasses import dataclass, field
 
 from store.atomic import write_bytes
-from store.paths import Location, exists, filesystem, join, location, makedirs, move, name_of, parent_of
+from store.paths import Location, entries, exists, join, location, makedirs, move, name_of, parent_of
 
 REJECTED = "rejected"
 DONE = "done"
@@ -31,32 +30,23 @@ class InboxFile:
     folder_spec: Location | None = None  # the sub-folder's spec.json, for a file in a sub-folder that has one
 
 
-def _entries(folder: Location) -> list[dict]:
-    fs, path = filesystem(folder)
-    fs.invalidate_cache(path)
-    try:
-        return fs.ls(path, detail=True)
-    except FileNotFoundError:
-        return []
-
-
 def pending_files(inbox: Location | os.PathLike) -> list[InboxFile]:
     """The files waiting in the inbox, by name, each with its sidecars, then those of each sub-folder (by
     folder name). A plain file squatting on a reserved folder name is moved aside (``<name>.file``) and
     offered like any other file."""
     inbox = location(inbox)
     makedirs(inbox)
-    entries = {posixpath.basename(e["name"].rstrip("/")): e for e in _entries(inbox)}
+    listed = entries(inbox)
     for name in RESERVED:
-        if name in entries and entries[name]["type"] != "directory":
+        if name in listed and listed[name]["type"] != "directory":
             aside = join(inbox, f"{name}.{uuid.uuid4().hex[:6]}.file")
             move(join(inbox, name), aside)
-            entries[name_of(aside)] = dict(entries.pop(name), name=str(aside))
-    found = _files_of(inbox, entries)
-    for name in sorted(entries):
-        entry = entries[name]
+            listed[name_of(aside)] = dict(listed.pop(name), name=str(aside))
+    found = _files_of(inbox, listed)
+    for name in sorted(listed):
+        entry = listed[name]
         if entry["type"] == "directory" and name not in RESERVED and not name.startswith(".") and not entry.get("islink"):
-            found += _files_of(join(inbox, name), {posixpath.basename(e["name"].rstrip("/")): e for e in _entries(join(inbox, name))},
+            found += _files_of(join(inbox, name), entries(join(inbox, name)),
                                sub_folder=True)
     return found
 

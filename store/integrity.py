@@ -97,11 +97,10 @@ def cheap_parquet_problem(loc: Location, size: int | None, entry: dict | None) -
     return None
 
 
-def deep_problem(loc: Location) -> str | None:
-    """Why a file fails its full check (size and SHA-256 against its record), or None."""
-    try:
-        data = read_bytes(loc)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+def deep_problem(loc: Location, data: bytes | None) -> str | None:
+    """Why a file (its bytes ``data``; None when it could not be read) fails its full check (size and
+    SHA-256 against its record), or None."""
+    if data is None:
         return "file is missing"
     entry = read_record(loc)
     if entry is None:

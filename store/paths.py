@@ -90,26 +90,25 @@ def read_bytes(loc: Location) -> bytes:
     return fs.cat_file(path)
 
 
-def list_files(folder: Location) -> list[str]:
-    """Names of the files directly in ``folder``, sorted ([] if it does not exist)."""
+def entries(folder: Location) -> dict[str, dict]:
+    """What is directly in ``folder``: name -> fsspec's detail (``type``, ``size``, ``islink``...); {} if it does not exist."""
     fs, path = filesystem(folder)
     fs.invalidate_cache(path)  # object-store listings are cached per process; other processes write too
     try:
-        entries = fs.ls(path, detail=True)
+        found = fs.ls(path, detail=True)
     except FileNotFoundError:
-        return []
-    return sorted(posixpath.basename(e["name"].rstrip("/")) for e in entries if e["type"] == "file")
+        return {}
+    return {posixpath.basename(e["name"].rstrip("/")): e for e in found}
+
+
+def list_files(folder: Location) -> list[str]:
+    """Names of the files directly in ``folder``, sorted ([] if it does not exist)."""
+    return sorted(name for name, e in entries(folder).items() if e["type"] == "file")
 
 
 def list_dirs(folder: Location) -> list[str]:
     """Names of the folders directly in ``folder``, sorted ([] if it does not exist)."""
-    fs, path = filesystem(folder)
-    fs.invalidate_cache(path)
-    try:
-        entries = fs.ls(path, detail=True)
-    except FileNotFoundError:
-        return []
-    return sorted(posixpath.basename(e["name"].rstrip("/")) for e in entries if e["type"] == "directory")
+    return sorted(name for name, e in entries(folder).items() if e["type"] == "directory")
 
 
 def makedirs(loc: Location) -> None:

@@ -43,10 +43,14 @@ def check_partition(wh: Warehouse, table: str, run_id: str) -> list[Problem]:
     path = join(wh.partition(table, run_id), DATA_FILE)
     if not exists(path) and not exists(manifest_path(path)):
         return []
-    problem = deep_problem(path)
+    try:
+        data = read_bytes(path)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        data = None
+    problem = deep_problem(path, data)
     if problem is None:
         try:
-            pq.read_table(pa.BufferReader(read_bytes(path)))
+            pq.read_table(pa.BufferReader(data))
         except Exception as e:  # recorded as written, yet unreadable: a writer bug, still recomputable
             problem = f"does not read as Parquet ({type(e).__name__})"
     return [Problem(run_id, table, str(path), problem, REPAIR)] if problem else []
