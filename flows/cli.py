@@ -72,7 +72,7 @@ def cmd_train(args) -> str:
     )
     wh = _warehouse(args)  # a bad --warehouse is the one line, before any note
     say_adapted_n_val(spec, args.n_val)
-    return train_run(wh, spec, args.data_dir)
+    return train_run(wh, spec, args.data_dir, inputs=args.inputs)
 
 
 def cmd_capture(args) -> str:
@@ -143,9 +143,36 @@ def _train_and_measure(args, wh):
         activations=list(args.activations), regularizers=list(args.regularizers), seeds=list(args.seeds),
         epochs=args.epochs, n_val=args.n_val, bits=list(args.bits), strategies=list(args.strategy),
         random_repeats=args.random_repeats, steps=args.steps, warehouse=str(wh.root), data_dir=args.data_dir,
+        inputs=args.inputs,
     )
     print_summary(wh, run_ids)
     return run_ids[-1] if run_ids else None
+
+
+def cmd_paper(args) -> str:
+    from flows.paper_plan import paper_plan
+
+    wh = _warehouse(args)
+    plan = paper_plan(list(args.datasets), list(args.seeds), args.quick, args.data_dir)  # one line before any server
+    with private_server():
+        from flows.paper import paper_grid
+        from flows.train_and_measure import task_runner_for
+
+        flow = paper_grid.with_options(task_runner=task_runner_for(args.task_runner, args.dask_address, args.workers))
+        run_ids = flow(datasets=list(args.datasets), seeds=list(args.seeds), quick=args.quick, warehouse=str(wh.root),
+                       data_dir=args.data_dir)
+    print_summary(wh, run_ids)
+    print_verdicts(wh)
+    return run_ids[-1] if run_ids else None
+
+
+def print_verdicts(wh) -> None:
+    """How many claim x configuration cells hold, are contradicted, inconclusive, or rest on one seed."""
+    from store.catalog import query
+
+    rows = query(wh, "SELECT verdict, count(*) AS n FROM scorecard GROUP BY verdict ORDER BY verdict").to_pylist()
+    print("scorecard: " + ", ".join(f"{r['n']} {r['verdict']}" for r in rows))
+    print(f"scorecard page: {wh.reports}/scorecard.html; table: neuroninfo sql \"SELECT * FROM scorecard\"")
 
 
 def print_summary(wh, run_ids: list[str]) -> None:
@@ -172,15 +199,8 @@ def print_summary(wh, run_ids: list[str]) -> None:
 def cmd_import(args) -> str:
     from flows.api import import_checkpoint
 
-    from dataclasses import fields
-
-    from pipeline.spec import NetworkSpec
-
     spec = {"dataset": args.dataset, "activation": args.activation, "regularizer": args.regularizer,
             "input_mean": args.input_mean, "input_std": args.input_std}
-    if (args.input_mean or args.input_std) and "input_mean" not in {f.name for f in fields(NetworkSpec)}:
-        print("neuroninfo import: warning: --input-mean/--input-std are not applied yet (this version feeds [0, 1] inputs)",
-              file=sys.stderr)
     return import_checkpoint(args.warehouse, args.file, args.data_dir, **{k: v for k, v in spec.items() if v is not None})
 
 
@@ -199,6 +219,12 @@ def _floats(text: str) -> tuple[float, ...]:
     if not values:
         raise argparse.ArgumentTypeError(f"expected at least one number, got {text!r}")
     return values
+
+
+def _inputs_argument(p) -> None:
+    p.add_argument("--inputs", choices=("standardized", "unit"), default="standardized",
+                   help="standardized (default): per-channel mean/std of the training split, stored in the spec; "
+                        "unit: the [0, 1] pixels as loaded")
 
 
 REJECTED_EXIT = 3  # reanalyze: some inbox files were rejected; verify: problems were found
@@ -376,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float)
     p.add_argument("--n-val", type=int, help="validation samples split off the training set (default 10000)")
+    _inputs_argument(p)
     p.set_defaults(func=cmd_train)
 
     p = verbs.add_parser("capture", parents=[common], help="store quantized hidden activations (Zarr)")
@@ -445,7 +472,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
+    _inputs_argument(p)
     p.set_defaults(func=cmd_train_and_measure)
+
+    p = verbs.add_parser("paper", parents=[common], help="the paper's whole grid, then its claims scorecard (Prefect)")
+    p.add_argument("--datasets", type=_words, default=("mnist", "fashion-mnist", "cifar10"),
+                   help="default mnist,fashion-mnist,cifar10: those whose files are missing are skipped with a line")
+    p.add_argument("--seeds", type=_ints, default=(0, 1, 2))
+    p.add_argument("--quick", action="store_true", help="2 epochs, the first seed, a 20-step k-grid: minutes per dataset")
+    p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
+    p.add_argument("--dask-address", help="scheduler address of a running Dask cluster")
+    p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
+    p.set_defaults(func=cmd_paper)
 
     p = verbs.add_parser("reanalyze", parents=[common], help="analyse checkpoints dropped into the inbox")
     p.add_argument("--inbox", help="default: <warehouse>/inbox")

@@ -1,4 +1,4 @@
-"""Serve the deployments `train-and-measure/default`, `reanalyze-checkpoints/scheduled` and `prune-sweep/default`.
+"""Serve the deployments `train-and-measure/default`, `reanalyze-checkpoints/scheduled` and `prune-sweep/default` and `paper/grid`.
 
 Needs a Prefect API (PREFECT_API_URL); `make serve` (flows/serve_local.py) starts one when none answers.
 """
@@ -8,6 +8,7 @@ import os
 
 from prefect import serve
 
+from flows.paper import paper_grid
 from flows.prune_sweep import prune_sweep
 from flows.reanalyze import reanalyze_checkpoints
 from flows.train_and_measure import train_and_measure
@@ -25,4 +26,5 @@ def serve_deployments(cron: str = "*/15 * * * *", warehouse: str | None = None, 
         train_and_measure.to_deployment(name="default", parameters={"warehouse": root, "epochs": 5}, tags=["neuroninfo"]),
         reanalyze_checkpoints.to_deployment(name="scheduled", cron=cron, parameters={"warehouse": root}, tags=["neuroninfo"]),
         prune_sweep.to_deployment(name="default", parameters={"warehouse": root}, tags=["neuroninfo"]),
+        paper_grid.to_deployment(name="grid", parameters={"warehouse": root}, tags=["neuroninfo"]),
     )

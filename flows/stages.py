@@ -6,19 +6,20 @@ there, so it can run from the CLI, inside a Prefect task, or on a Dask worker al
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 
 from pipeline.activations import hidden_outputs
-from pipeline.data import Dataset, load_dataset
+from pipeline.data import Dataset, Split, input_channels, load_dataset
 from pipeline.criteria import BASELINES, CRITERIA, MEASURES, PAIR_AGGREGATES, sql_parameters
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP, error_rate
 from pipeline.progress import Progress, note
 from pipeline.quantize import check_bits
 from pipeline.spec import NetworkSpec
+from pipeline.standardize import standardize, with_input_stats
 from pipeline.train import set_threads, train
 from store import activations as act
 from store.catalog import refresh_catalog
@@ -33,22 +34,45 @@ from store.schemas import SCHEMAS
 from store.tables import has_partition, partition_file, partition_params
 
 SPLITS = ("val", "test")
+INPUTS = ("standardized", "unit")  # how training scales the inputs (pipeline/standardize.py)
 
 
 @functools.lru_cache(maxsize=4)
-def dataset_for(name: str, data_dir: str | None, seed: int, n_val: int) -> Dataset:
-    """Load (and keep a few in memory) the dataset a spec was trained on."""
-    return load_dataset(name, data_dir=data_dir, seed=seed, n_val=n_val)
+def dataset_for(name: str, data_dir: str | None, seed: int, n_val: int, input_mean: tuple | None = None,
+                input_std: tuple | None = None) -> Dataset:
+    """Load (and keep a few in memory) the dataset a spec was trained on, standardized by ``input_mean/std`` if given."""
+    if input_mean is None:
+        return load_dataset(name, data_dir=data_dir, seed=seed, n_val=n_val)
+    data = dataset_for(name, data_dir, seed, n_val)
+    scale = lambda split: Split(standardize(split.x, input_mean, input_std), split.y)  # noqa: E731
+    return replace(data, train=scale(data.train), val=scale(data.val), test=scale(data.test))
 
 
 def data_of(spec: NetworkSpec, data_dir: str | Path | None) -> Dataset:
-    data = dataset_for(spec.dataset, str(data_dir) if data_dir else None, spec.seed, spec.n_val)
+    """The dataset ``spec`` was trained on, its inputs as the network takes them (standardized by the spec's stats)."""
+    data = dataset_for(spec.dataset, str(data_dir) if data_dir else None, spec.seed, spec.n_val, spec.input_mean,
+                       spec.input_std)
     if (data.input_dim, data.n_classes) != (spec.input_dim, spec.n_classes):
         raise NeuronInfoError(
             f"network {spec.name} takes {spec.input_dim} inputs and {spec.n_classes} classes but {spec.dataset} has "
             f"{data.input_dim} and {data.n_classes}; the checkpoint's spec does not match its dataset"
         )
     return data
+
+
+def check_inputs(inputs: str) -> None:
+    if inputs not in INPUTS:
+        raise NeuronInfoError(f"unknown input scaling {inputs!r}; use one of {', '.join(INPUTS)}")
+
+
+def resolve_inputs(spec: NetworkSpec, inputs: str, data_dir: str | Path | None) -> NetworkSpec:
+    """``spec`` with its input scaling settled: ``standardized`` adds the training split's per-channel stats
+    (unless the spec has them), ``unit`` keeps [0, 1] inputs."""
+    check_inputs(inputs)
+    if inputs == "unit" or spec.input_mean is not None:
+        return spec
+    train_x = data_of(spec, data_dir).train.x  # [0, 1]: this spec has no stats yet
+    return with_input_stats(spec, train_x, input_channels(spec.dataset))
 
 
 def grid_specs(
@@ -115,8 +139,11 @@ def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_
     refresh_catalog(wh)
 
 
-def train_run(wh: Warehouse, spec: NetworkSpec, data_dir: str | Path | None = None, progress: bool = True) -> str:
-    """Train a network (unless this spec was trained before: the warehouse is the cache); return run_id."""
+def train_run(wh: Warehouse, spec: NetworkSpec, data_dir: str | Path | None = None, progress: bool = True,
+              inputs: str = "standardized") -> str:
+    """Train a network (unless this spec was trained before: the warehouse is the cache); return run_id.
+    ``inputs``: ``standardized`` (by the training split's per-channel stats) or ``unit`` ([0, 1] as loaded)."""
+    spec = resolve_inputs(spec, inputs, data_dir)
     known = run_id_for_spec(wh, spec)
     if known:
         return known
@@ -472,6 +499,23 @@ def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Location:
         for file in sorted(Path(tmp).iterdir()):
             write_bytes(join(wh.reports, file.name), file.read_bytes())
     return join(wh.reports, filename)
+
+
+def scorecard_page(wh: Warehouse) -> Location:
+    """Write ``reports/scorecard.html`` from the ``scorecard`` view: every claim on every configuration."""
+    import tempfile
+
+    from pipeline.report_scorecard import write_scorecard
+    from store.catalog import query
+
+    rows = query(wh, "SELECT * FROM scorecard ORDER BY claim, group_name").to_pylist()
+    link = lambda page, chart: f"{name_of(report_path(wh, page))}#chart-{chart}"  # noqa: E731
+    if wh.local:
+        return write_scorecard(rows, wh.reports / "scorecard.html", link)
+    with tempfile.TemporaryDirectory() as tmp:
+        page = write_scorecard(rows, Path(tmp) / "scorecard.html", link)
+        write_bytes(join(wh.reports, "scorecard.html"), page.read_bytes())
+    return join(wh.reports, "scorecard.html")
 
 
 @dataclass(frozen=True)

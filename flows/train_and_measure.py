@@ -41,11 +41,11 @@ RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, retry_co
 
 
 @task(name="train", **RETRIES)
-def train_task(warehouse: str, spec_json: str, data_dir: str | None) -> str:
+def train_task(warehouse: str, spec_json: str, data_dir: str | None, inputs: str = "standardized") -> str:
     from pipeline.spec import NetworkSpec
 
     progress_to_run_log()
-    return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir)
+    return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir, inputs=inputs)
 
 
 @task(name="capture", **RETRIES)
@@ -78,6 +78,12 @@ def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repea
 def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
     progress_to_run_log()
     return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids)]
+
+
+@task(name="scorecard", **RETRIES)
+def scorecard_task(warehouse: str) -> str:
+    progress_to_run_log()
+    return str(stages.scorecard_page(open_warehouse(warehouse)))
 
 
 def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=(1,)) -> list:
@@ -118,13 +124,15 @@ def train_and_measure(
     warehouse: str | None = None,
     data_dir: str | None = None,
     pair_bits: list[int] = [1],
+    inputs: str = "standardized",
 ) -> list[str]:
     """Train and analyse every network of activations x regularizers x seeds; return their run_ids."""
     specs = stages.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
                               strategies, data_dir)
+    stages.check_inputs(inputs)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
-    trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in specs]
+    trained = [train_task.submit(warehouse, spec.to_json(), data_dir, inputs) for spec in specs]
     chains = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir, pair_bits) for t in trained]
     run_ids = [chain_result(chain) for chain in chains]
     reports = report_task.submit(warehouse, run_ids).result()

@@ -75,6 +75,11 @@ def dataset_shape(name: str) -> tuple[int, int]:
     raise _error(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}, synthetic-K (2 <= K <= 10) or npz:PATH")
 
 
+def input_channels(name: str) -> int:
+    """Channels of ``name``'s channel-major inputs: 3 for CIFAR-10, 1 for the grey-scale and other sets."""
+    return 3 if name == "cifar10" else 1
+
+
 def default_n_val(name: str) -> int:
     """Validation samples split off ``name``'s training set by default: 10,000, or a sixth of a smaller set."""
     dataset_shape(name)  # a one-line error for an unknown name

@@ -6,6 +6,7 @@ alone says how it was made. Presets hold the documented per-dataset choices (DES
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from pipeline.errors import NeuronInfoError
@@ -49,9 +50,18 @@ class NetworkSpec:
     momentum: float = 0.9
     batch_size: int = 64
     n_val: int = 10_000  # validation samples split off the official training set
+    # per-channel standardization of the [0, 1] inputs (pipeline/standardize.py); None: inputs as they are
+    input_mean: tuple[float, ...] | None = None
+    input_std: tuple[float, ...] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        for name in ("input_mean", "input_std"):
+            value = getattr(self, name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = (value,)  # one channel given as a number
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, name, tuple(value))
         _validate(self)
 
     @property
@@ -78,10 +88,13 @@ class NetworkSpec:
         }
         actual = {"e": self.epochs, "lr": self.lr, "mom": self.momentum, "bs": self.batch_size, "do": self.dropout,
                   "wd": self.weight_decay, "val": self.n_val}
-        return [f"{key}{actual[key]:g}" for key in usual if actual[key] != usual[key]]
+        labels = [f"{key}{actual[key]:g}" for key in usual if actual[key] != usual[key]]
+        return labels + (["unit"] if self.input_mean is None else [])  # [0, 1] inputs, not standardized
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """The spec as JSON; input stats only when set, so a [0, 1]-input spec reads as it did before them."""
+        fields_ = {k: v for k, v in asdict(self).items() if v is not None or k not in ("input_mean", "input_std")}
+        return json.dumps(fields_, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "NetworkSpec":
@@ -150,6 +163,25 @@ def _validate(spec: NetworkSpec) -> None:
         bad(f"dropout {spec.dropout} with regularizer {spec.regularizer!r}", "use regularizer dropout or dropout_bn")
     if spec.weight_decay and spec.regularizer != "l2":
         bad(f"weight_decay {spec.weight_decay} with regularizer {spec.regularizer!r}", "use regularizer l2")
+    _validate_input_stats(spec, bad)
+
+
+def _validate_input_stats(spec: NetworkSpec, bad) -> None:
+    mean, std = spec.input_mean, spec.input_std
+    if (mean is None) != (std is None):
+        bad("input_mean without input_std (or the reverse)", "give both, one value per channel, or neither")
+    if mean is None:
+        return
+    for name, values in (("input_mean", mean), ("input_std", std)):
+        if not isinstance(values, tuple) or not values or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            bad(f"{name} = {values!r}", "give finite numbers, one per input channel (1 grey-scale, 3 RGB)")
+    if len(mean) != len(std):
+        bad(f"{len(mean)} input_mean values but {len(std)} input_std values", "give one of each per channel")
+    if spec.input_dim % len(mean):
+        bad(f"{len(mean)} channels do not divide input_dim {spec.input_dim}", "give one value per channel")
+    if not all(s > 0 for s in std):
+        bad(f"input_std = {list(std)}", "every channel's std must be > 0")
 
 
 def preset_spec(

@@ -45,6 +45,23 @@ def sql_text(name: str, **params) -> str:
     return text
 
 
+def claims_sql() -> str:
+    """Every claim model of ``sql/claims/`` (one SELECT each), joined for ``sql/scorecard.sql``."""
+    files = sorted((SQL / "claims").glob("claim_*.sql"))
+    return "\nUNION ALL BY NAME\n".join(f"({p.read_text().strip().rstrip(';')}\n)" for p in files)
+
+
+# models run after the public views, in order (each creates views or macros the next may read)
+MART_MODELS = ("macros", "layer_stats", "ablation_auc", "neuron_ranks", "scorecard")
+
+
+def create_marts(con: duckdb.DuckDBPyConnection) -> None:
+    from pipeline.criteria import sql_parameters
+
+    for model in MART_MODELS:
+        con.execute(sql_text(model, claims=claims_sql(), **sql_parameters()))
+
+
 def staging_models() -> list[str]:
     return sorted(p.name[:-4] for p in SQL.iterdir() if p.name.startswith("staging_") and p.name.endswith(".sql"))
 
@@ -127,6 +144,7 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
                 listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
                 con.execute(sql_text(f"staging_{table}", files=listed))
             con.execute(sql_text("views"))
+            create_marts(con)
             break
         except duckdb.IOException as e:
             if "No files found that match" not in str(e) or attempt == 2:

@@ -1,0 +1,45 @@
+"""Flow `paper`: the paper's whole grid, then its claims scorecard (docs/scorecard.md).
+
+For each dataset whose files are present: activation {relu, sigmoid} x regularizer {none, l2, dropout,
+dropout_bn} x seeds, preset sizes and epochs, bits 1..3, ablation to zero and to the mean, layer and
+network scope. Everything is content-addressed, so a rerun skips finished work.
+"""
+from __future__ import annotations
+
+import time
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.paper_plan import PAPER_DATASETS, grid_progress, paper_plan
+from flows.train_and_measure import analyse, chain_result, progress_to_run_log, report_task, scorecard_task, train_task
+from pipeline.progress import note
+from store.paths import open_warehouse
+
+
+@flow(name="paper", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
+def paper_grid(
+    datasets: list[str] = list(PAPER_DATASETS),
+    seeds: list[int] = [0, 1, 2],
+    quick: bool = False,
+    warehouse: str | None = None,
+    data_dir: str | None = None,
+) -> list[str]:
+    """Train and analyse the paper's grid on every available dataset; write the report pages and the scorecard."""
+    progress_to_run_log()
+    plan = paper_plan(datasets, seeds, quick, data_dir)
+    for line in plan.skipped:
+        note(line)
+    warehouse = str(open_warehouse(warehouse).root)
+    print(f"paper: {len(plan.specs)} network(s) into warehouse {warehouse}")
+    trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in plan.specs]
+    chains = [analyse(warehouse, t, plan.bits, plan.strategies, plan.random_repeats, plan.steps_of(spec), data_dir,
+                      pair_bits=[]) for t, spec in zip(trained, plan.specs)]
+    started, run_ids = time.monotonic(), []
+    for chain in chains:
+        run_ids.append(chain_result(chain))
+        note(grid_progress(len(run_ids), len(chains), time.monotonic() - started))
+    for page in report_task.submit(warehouse, run_ids).result():
+        print(f"report: {page}")
+    print(f"scorecard: {scorecard_task.submit(warehouse).result()}")
+    return run_ids
