@@ -66,13 +66,13 @@ def cmd_train(args) -> str:
     spec = preset_spec(
         args.dataset, input_dim, n_classes, activation=args.activation, regularizer=args.regularizer,
         seed=args.seed, preset=args.preset, hidden_sizes=args.hidden, epochs=args.epochs, lr=args.lr,
-        n_val=args.n_val,
+        n_val=args.n_val, inputs=args.inputs,
         **({"dropout": args.dropout} if args.dropout is not None else {}),
         **({"weight_decay": args.weight_decay} if args.weight_decay is not None else {}),
     )
     wh = _warehouse(args)  # a bad --warehouse is the one line, before any note
     say_adapted_n_val(spec, args.n_val)
-    return train_run(wh, spec, args.data_dir, inputs=args.inputs)
+    return train_run(wh, spec, args.data_dir)
 
 
 def cmd_capture(args) -> str:
@@ -129,7 +129,7 @@ def cmd_train_and_measure(args) -> None:
     wh = _warehouse(args)  # every mistake is one line before any server starts: the warehouse, then the grid
     grid_specs(args.preset, args.dataset, list(args.hidden) if args.hidden else None, list(args.activations),
                list(args.regularizers), list(args.seeds), args.epochs, args.n_val, list(args.bits), list(args.strategy),
-               args.data_dir)
+               args.data_dir, args.inputs)
     with private_server():
         return _train_and_measure(args, wh)
 

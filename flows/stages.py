@@ -34,7 +34,6 @@ from store.schemas import SCHEMAS
 from store.tables import has_partition, partition_file, partition_params
 
 SPLITS = ("val", "test")
-INPUTS = ("standardized", "unit")  # how training scales the inputs (pipeline/standardize.py)
 
 
 @functools.lru_cache(maxsize=4)
@@ -60,16 +59,10 @@ def data_of(spec: NetworkSpec, data_dir: str | Path | None) -> Dataset:
     return data
 
 
-def check_inputs(inputs: str) -> None:
-    if inputs not in INPUTS:
-        raise NeuronInfoError(f"unknown input scaling {inputs!r}; use one of {', '.join(INPUTS)}")
-
-
-def resolve_inputs(spec: NetworkSpec, inputs: str, data_dir: str | Path | None) -> NetworkSpec:
-    """``spec`` with its input scaling settled: ``standardized`` adds the training split's per-channel stats
-    (unless the spec has them), ``unit`` keeps [0, 1] inputs."""
-    check_inputs(inputs)
-    if inputs == "unit" or spec.input_mean is not None:
+def resolve_inputs(spec: NetworkSpec, data_dir: str | Path | None) -> NetworkSpec:
+    """``spec`` with its input statistics: a ``standardized`` spec without them gets the training split's
+    per-channel mean and std; a ``unit`` spec (or one that has them) is returned as it is."""
+    if spec.inputs == "unit" or spec.input_mean is not None:
         return spec
     train_x = data_of(spec, data_dir).train.x  # [0, 1]: this spec has no stats yet
     return with_input_stats(spec, train_x, input_channels(spec.dataset))
@@ -87,6 +80,7 @@ def grid_specs(
     bits: list[int],
     strategies: list[str],
     data_dir: str | Path | None = None,
+    inputs: str = "standardized",
 ) -> list[NetworkSpec]:
     """Every network of the grid, each choice checked (a one-line error) before any work or server starts."""
     import itertools
@@ -108,7 +102,7 @@ def grid_specs(
         raise NeuronInfoError(f"unknown strategy {unknown[0]!r}; use one of {', '.join(STRATEGIES)}")
     specs = [
         preset_spec(dataset, input_dim, n_classes, activation=a, regularizer=r, seed=s, preset=preset,
-                    hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val)
+                    hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val, inputs=inputs)
         for a, r, s in itertools.product(dict.fromkeys(activations), dict.fromkeys(regularizers), dict.fromkeys(seeds))
     ]
     check_available(dataset, data_dir, specs[0].n_val)
@@ -139,11 +133,9 @@ def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_
     refresh_catalog(wh)
 
 
-def train_run(wh: Warehouse, spec: NetworkSpec, data_dir: str | Path | None = None, progress: bool = True,
-              inputs: str = "standardized") -> str:
-    """Train a network (unless this spec was trained before: the warehouse is the cache); return run_id.
-    ``inputs``: ``standardized`` (by the training split's per-channel stats) or ``unit`` ([0, 1] as loaded)."""
-    spec = resolve_inputs(spec, inputs, data_dir)
+def train_run(wh: Warehouse, spec: NetworkSpec, data_dir: str | Path | None = None, progress: bool = True) -> str:
+    """Train a network (unless this spec was trained before: the warehouse is the cache); return run_id."""
+    spec = resolve_inputs(spec, data_dir)
     known = run_id_for_spec(wh, spec)
     if known:
         return known

@@ -41,11 +41,11 @@ RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, retry_co
 
 
 @task(name="train", **RETRIES)
-def train_task(warehouse: str, spec_json: str, data_dir: str | None, inputs: str = "standardized") -> str:
+def train_task(warehouse: str, spec_json: str, data_dir: str | None) -> str:
     from pipeline.spec import NetworkSpec
 
     progress_to_run_log()
-    return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir, inputs=inputs)
+    return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir)
 
 
 @task(name="capture", **RETRIES)
@@ -128,11 +128,10 @@ def train_and_measure(
 ) -> list[str]:
     """Train and analyse every network of activations x regularizers x seeds; return their run_ids."""
     specs = stages.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
-                              strategies, data_dir)
-    stages.check_inputs(inputs)
+                              strategies, data_dir, inputs)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
-    trained = [train_task.submit(warehouse, spec.to_json(), data_dir, inputs) for spec in specs]
+    trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in specs]
     chains = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir, pair_bits) for t in trained]
     run_ids = [chain_result(chain) for chain in chains]
     reports = report_task.submit(warehouse, run_ids).result()

@@ -214,6 +214,7 @@ def spec_for(converted: Converted, given: dict) -> NetworkSpec:
     known = {f.name for f in fields(NetworkSpec)}
     values = {k: v for k, v in given.items() if k in known and v is not None} | inferred
     values["regularizer"] = "dropout_bn" if converted.batch_norm else (regularizer or "none")
+    values.setdefault("inputs", "unit" if values.get("input_mean") is None else "standardized")  # the file's own scaling
     if "n_val" not in values:
         from pipeline.data import default_n_val
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pipeline.errors import NeuronInfoError
 
 ACTIVATIONS = ("relu", "sigmoid")
+INPUTS = ("standardized", "unit")  # inputs standardized by training-split channel stats, or [0, 1] as loaded
 REGULARIZERS = ("none", "l2", "dropout", "dropout_bn")
 
 
@@ -50,7 +51,9 @@ class NetworkSpec:
     momentum: float = 0.9
     batch_size: int = 64
     n_val: int = 10_000  # validation samples split off the official training set
-    # per-channel standardization of the [0, 1] inputs (pipeline/standardize.py); None: inputs as they are
+    # inputs: "standardized" by the training split's per-channel mean and std (pipeline/standardize.py;
+    # training fills input_mean / input_std, one value per channel) or "unit" ([0, 1] as loaded, no stats)
+    inputs: str = "standardized"
     input_mean: tuple[float, ...] | None = None
     input_std: tuple[float, ...] | None = None
 
@@ -89,12 +92,14 @@ class NetworkSpec:
         actual = {"e": self.epochs, "lr": self.lr, "mom": self.momentum, "bs": self.batch_size, "do": self.dropout,
                   "wd": self.weight_decay, "val": self.n_val}
         labels = [f"{key}{actual[key]:g}" for key in usual if actual[key] != usual[key]]
-        return labels + (["unit"] if self.input_mean is None else [])  # [0, 1] inputs, not standardized
+        return labels + (["unit"] if self.inputs == "unit" else [])  # [0, 1] inputs, not standardized
 
     def to_json(self) -> str:
-        """The spec as JSON; input stats only when set, so a [0, 1]-input spec reads as it did before them."""
-        fields_ = {k: v for k, v in asdict(self).items() if v is not None or k not in ("input_mean", "input_std")}
-        return json.dumps(fields_, sort_keys=True)
+        """The spec as JSON. A [0, 1]-input spec leaves out ``inputs`` and the stats, so it reads exactly as
+        specs written before they existed (and keeps its run identity)."""
+        unit = self.inputs == "unit"
+        return json.dumps({k: v for k, v in asdict(self).items()
+                           if not (unit and k in ("inputs", "input_mean", "input_std"))}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "NetworkSpec":
@@ -106,6 +111,8 @@ class NetworkSpec:
         if not isinstance(data, dict):
             raise NeuronInfoError("spec must be a JSON object with dataset, input_dim, n_classes, hidden_sizes, ...")
         known = {f.name for f in fields(cls)}
+        if "inputs" not in data:  # written before the choice existed: standardized only if it has stats
+            data["inputs"] = "unit" if data.get("input_mean") is None else "standardized"
         required = {"dataset", "input_dim", "n_classes", "hidden_sizes"}
         missing = sorted(required - data.keys())
         if missing:
@@ -168,6 +175,10 @@ def _validate(spec: NetworkSpec) -> None:
 
 def _validate_input_stats(spec: NetworkSpec, bad) -> None:
     mean, std = spec.input_mean, spec.input_std
+    if spec.inputs not in INPUTS:
+        bad(f"unknown input scaling {spec.inputs!r}", f"use one of {', '.join(INPUTS)}")
+    if spec.inputs == "unit" and mean is not None:
+        bad("input_mean / input_std with inputs 'unit'", "use inputs 'standardized' with them, or drop them")
     if (mean is None) != (std is None):
         bad("input_mean without input_std (or the reverse)", "give both, one value per channel, or neither")
     if mean is None:

@@ -1,7 +1,7 @@
 -- Macros shared by the models. t_quantile_95(df): the two-sided 95 % quantile of Student's t with df
 -- degrees of freedom (exact to 3 decimals for df <= 30, then the next smaller tabulated df: conservative).
 CREATE OR REPLACE MACRO t_quantile_95(df) AS (
-    CASE
+    CAST(CASE
         WHEN df IS NULL OR df < 1 THEN NULL
         WHEN df <= 30 THEN [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
                             2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
@@ -10,5 +10,5 @@ CREATE OR REPLACE MACRO t_quantile_95(df) AS (
         WHEN df < 60 THEN 2.021
         WHEN df < 120 THEN 2.000
         ELSE 1.980
-    END
+    END AS DOUBLE)
 );

@@ -1,28 +1,11 @@
--- report_auc: area under each ablation curve, normalised to [0, 1] over frac_ablated (trapezoid rule
--- over the stored k grid, divided by the frac range), averaged over random repeats within a run; then,
--- over the selected runs (seeds), the mean area of each ordering and the effect sizes with a 95 %
+-- report_auc: the area under each ablation curve of the selected runs (view ablation_auc: normalised
+-- to [0, 1] over frac_ablated, averaged over random repeats within a run); then, over the runs (seeds), the mean area of each ordering and the effect sizes with a 95 %
 -- t-interval (n - 1 degrees of freedom): how much lower the low_first area is than random's, and how
 -- much higher high_first's is. Lower area = lower test error while ablating. One row per scope (each
 -- layer, the network), measure, bits and strategy.
-WITH curves AS (
-    SELECT a.* FROM ablation_curves AS a JOIN selected_runs USING (run_id)
-),
-segments AS (
-    SELECT *,
-        (frac_ablated - lag(frac_ablated) OVER w) * (test_error + lag(test_error) OVER w) / 2 AS area
-    FROM curves
-    WINDOW w AS (PARTITION BY run_id, scope, layer, measure, bits, ordering, strategy, repeat ORDER BY n_ablated)
-),
-per_curve AS (
-    SELECT run_id, scope, layer, measure, bits, ordering, strategy, repeat,
-        sum(area) / nullif(max(frac_ablated) - min(frac_ablated), 0) AS auc
-    FROM segments
-    GROUP BY ALL
-),
-per_run AS (
-    SELECT run_id, scope, layer, measure, bits, ordering, strategy, avg(auc) AS auc
-    FROM per_curve
-    GROUP BY ALL
+WITH per_run AS (
+    SELECT a.run_id, scope, layer, measure, bits, ordering, strategy, auc
+    FROM ablation_auc AS a JOIN selected_runs USING (run_id)
 ),
 random_per_run AS (
     SELECT run_id, scope, layer, strategy, auc AS auc_random
@@ -44,10 +27,6 @@ effects_per_run AS (
     FROM ranked_per_run AS r
     LEFT JOIN random_per_run AS q
         ON q.run_id = r.run_id AND q.scope = r.scope AND q.layer IS NOT DISTINCT FROM r.layer AND q.strategy = r.strategy
-),
-t_quantiles(df, t) AS (  -- two-sided 95 % quantiles of Student's t
-    VALUES (1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (5, 2.571), (6, 2.447), (7, 2.365), (8, 2.306),
-           (9, 2.262), (10, 2.228), (12, 2.179), (15, 2.131), (20, 2.086), (30, 2.042), (60, 2.000), (1000000, 1.960)
 ),
 over_runs AS (
     SELECT scope, layer, measure, bits, strategy,
@@ -77,8 +56,8 @@ SELECT
     o.n_runs            -- runs (seeds) averaged
 FROM (
     SELECT v.*,
-        (SELECT t FROM t_quantiles WHERE df >= v.n_runs - 1 ORDER BY df LIMIT 1) * v.low_sd / sqrt(v.n_runs) AS low_effect_half,
-        (SELECT t FROM t_quantiles WHERE df >= v.n_runs - 1 ORDER BY df LIMIT 1) * v.high_sd / sqrt(v.n_runs) AS high_effect_half
+        t_quantile_95(v.n_runs - 1) * v.low_sd / sqrt(v.n_runs) AS low_effect_half,
+        t_quantile_95(v.n_runs - 1) * v.high_sd / sqrt(v.n_runs) AS high_effect_half
     FROM over_runs AS v
 ) AS o
 ORDER BY o.scope DESC, o.layer, o.measure, o.bits, o.strategy
