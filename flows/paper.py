@@ -39,7 +39,25 @@ def paper_grid(
     for chain in chains:
         run_ids.append(chain_result(chain))
         note(grid_progress(len(run_ids), len(chains), time.monotonic() - started))
-    for page in report_task.submit(warehouse, run_ids).result():
+    report = report_task.submit(warehouse, run_ids)
+    for page in report.result():
         print(f"report: {page}")
-    print(f"scorecard: {scorecard_task.submit(warehouse).result()}")
+    scorecard = scorecard_task.submit(warehouse)
+    print(f"scorecard: {scorecard.result()}")
+    futures = [f for chain in chains for f in chain] + [report, scorecard]
+    note(f"paper: {time.monotonic() - started:.0f} s wall; task time by stage: {stage_times(futures)}")
     return run_ids
+
+
+def stage_times(futures: list) -> str:
+    """Seconds spent in each kind of task (train, capture, measure, ...), summed over the grid, from Prefect's
+    own task-run records (tasks run two at a time: the sums exceed the wall time)."""
+    from prefect.client.orchestration import get_client
+
+    totals: dict[str, float] = {}
+    with get_client(sync_client=True) as client:
+        for task_run_id in dict.fromkeys(f.task_run_id for f in futures):
+            run = client.read_task_run(task_run_id)
+            stage = run.name.rsplit("-", 1)[0]
+            totals[stage] = totals.get(stage, 0.0) + run.total_run_time.total_seconds()
+    return ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in totals.items())
