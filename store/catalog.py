@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.errors import NeuronInfoError
-from store.atomic import temporary_sibling
+from store.atomic import atomic_path
 from store.integrity import MANIFEST_SUFFIX, Problem, cheap_parquet_problem, file_sizes, parse_record
 from store.paths import Warehouse, filesystem, join
 from store.schemas import SCHEMAS
@@ -186,21 +186,15 @@ def refresh_catalog(wh: Warehouse) -> None:
     into place: readers keep the file they opened, a corrupt catalog is simply replaced. Local only."""
     if not wh.local:
         return
-    with _REFRESH_LOCK, _file_lock(wh.root / ".catalog.lock"):
-        tmp = temporary_sibling(wh.catalog)
+    with _REFRESH_LOCK, _file_lock(wh.root / ".catalog.lock"), atomic_path(wh.catalog, sidecars=(".wal",)) as tmp:
+        con = duckdb.connect(str(tmp))
         try:
-            con = duckdb.connect(str(tmp))
-            try:
-                create_views(con, wh, problems_table="TABLE")
-                con.execute("CREATE TABLE catalog_info AS SELECT ? AS root, ? AS format_version, now() AS built_at",
-                            [str(wh.root), FORMAT_VERSION])
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-            os.replace(tmp, wh.catalog)
+            create_views(con, wh, problems_table="TABLE")
+            con.execute("CREATE TABLE catalog_info AS SELECT ? AS root, ? AS format_version, now() AS built_at",
+                        [str(wh.root), FORMAT_VERSION])
+            con.execute("CHECKPOINT")
         finally:
-            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+            con.close()
 
 
 def ensure_catalog(wh: Warehouse) -> None:
