@@ -19,21 +19,10 @@ CHART_NAMES = ["distributions", "network_ablation", "layer_composition", "layer_
 
 
 @pytest.fixture(scope="session")
-def group(tmp_path_factory, tiny_spec):
+def group(tmp_path_factory, analysed_seeds):
     """(warehouse, [run_id seed 0, run_id seed 1]): a group of two fully analysed synthetic-4 runs."""
-    from dataclasses import replace
-
-    from flows.stages import ablate_run, capture_run, measure_run, train_run
-
     wh = open_warehouse(tmp_path_factory.mktemp("report_warehouse"))
-    run_ids = []
-    for seed in (0, 1):
-        run_id = train_run(wh, replace(tiny_spec, seed=seed), progress=False)
-        capture_run(wh, run_id, bits=(1, 2, 3))
-        measure_run(wh, run_id)
-        ablate_run(wh, run_id, random_repeats=2)
-        run_ids.append(run_id)
-    return wh, run_ids
+    return wh, analysed_seeds(wh, bits=(1, 2, 3), random_repeats=2)
 
 
 @pytest.fixture(scope="session")
