@@ -1,6 +1,7 @@
 """Whole-file writes: readers see either the old file or the whole new one, never a part.
 
-Local paths: write a temporary sibling, then rename it into place. Object stores have no rename, but
+Local paths: build a temporary sibling (a file, the catalog database, a Zarr store's folder), then
+rename it into place (``atomic_path``: the one place that does). Object stores have no rename, but
 one PUT of a whole object is atomic: the bytes are built in memory and stored with one ``pipe_file``.
 
 Temporary names say who made them (``.<name>.<host>-<pid>-<random>.tmp``), so a later run can tell a
