@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.criteria import sql_parameters
 from pipeline.errors import NeuronInfoError
 from store.atomic import atomic_path
 from store.integrity import MANIFEST_SUFFIX, Problem, cheap_parquet_problem, file_sizes, parse_record
@@ -33,6 +34,10 @@ from store.schemas import SCHEMAS
 from store.tables import DATA_FILE, EMPTY_PARTITION, ensure_table
 
 SQL = Path(__file__).resolve().parent.parent / "sql"  # installed beside store/ (package data)
+# the public views, one model each (sql/views/<view>.sql), in dependency order
+VIEWS = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves", "imports",
+         "ablation_orderings", "neuron_pairs", "neuron_redundancy", "neuron_baselines", "pruning_curves",
+         "criterion_damage", "pruning_summary")
 FORMAT_VERSION = 2  # the catalog's own layout; the warehouse's is store.lifecycle.FORMAT_VERSION
 DEFAULT_TIMEOUT_S = 300.0
 
@@ -125,8 +130,9 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
         try:
             for table in tables:
                 listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
-                con.execute(sql_text(f"staging_{table}", files=listed))
-            con.execute(sql_text("views"))
+                con.execute(f"CREATE OR REPLACE VIEW stg_{table} AS\n" + sql_text(f"staging_{table}", files=listed))
+            for view in VIEWS:
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS\n" + sql_text(f"views/{view}", **sql_parameters()))
             break
         except duckdb.IOException as e:
             if "No files found that match" not in str(e) or attempt == 2:
