@@ -37,8 +37,8 @@ SQL = Path(__file__).resolve().parent.parent / "sql"  # installed beside store/ 
 # the public views, one model each (sql/views/<view>.sql), in dependency order
 VIEWS = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves", "imports",
          "ablation_orderings", "neuron_pairs", "neuron_redundancy", "neuron_baselines", "pruning_curves",
-         "criterion_damage", "pruning_summary")
-FORMAT_VERSION = 2  # the catalog's own layout; the warehouse's is store.lifecycle.FORMAT_VERSION
+         "criterion_damage", "pruning_summary", "measure_values", "neuron_ranks")
+FORMAT_VERSION = 3  # the catalog's own layout; the warehouse's is store.lifecycle.FORMAT_VERSION
 DEFAULT_TIMEOUT_S = 300.0
 
 
