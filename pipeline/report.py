@@ -160,7 +160,7 @@ def write_page(out_html: Path, title: str, caption: str, sections: list[Section]
         if s.chart is not None:
             specs[f"chart-{s.name}"] = spec = s.chart.to_dict()
             parts.append(f'<div id="chart-{s.name}"></div>')
-            _write_atomically(out_html.with_name(f"{out_html.stem}-{s.name}.png"), vl_convert.vegalite_to_png(spec, scale=2))
+            write_atomically(out_html.with_name(f"{out_html.stem}-{s.name}.png"), vl_convert.vegalite_to_png(spec, scale=2))
         if s.after:
             parts.append(s.after)
     version, bundle = _bundle()
@@ -168,11 +168,11 @@ def write_page(out_html: Path, title: str, caption: str, sections: list[Section]
         title=html.escape(title), caption=html.escape(caption), sections="\n".join(parts),
         vl_version=version, bundle=bundle, specs=json.dumps(specs).replace("</", "<\\/"),
     )
-    _write_atomically(out_html, page.encode("utf-8"))
+    write_atomically(out_html, page.encode("utf-8"))
     return out_html
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """Readers see the old file or the whole new one (pipeline may not use ``store.atomic``)."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
