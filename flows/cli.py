@@ -390,7 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="neuroninfo", description="Which neurons of a network matter, and why.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
-    p = verbs.add_parser("train", parents=[common], help="train one network and register it in `runs`")
+    def verb(name: str, func, help: str, run_id: bool = False) -> argparse.ArgumentParser:
+        """A sub-command with the common options (and a RUN_ID argument when ``run_id``) that ``func`` runs."""
+        p = verbs.add_parser(name, parents=[common], help=help)
+        if run_id:
+            p.add_argument("run_id", type=_run_id)
+        p.set_defaults(func=func)
+        return p
+
+    p = verb("train", cmd_train, "train one network and register it in `runs`")
     p.add_argument("--dataset", required=True, help="mnist | fashion-mnist | cifar10 | synthetic[-K]")
     p.add_argument("--preset", help="hyper-parameter preset (default: the dataset's own)")
     p.add_argument("--hidden", type=_ints, help="hidden sizes, e.g. 300,100")
@@ -403,60 +411,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float)
     p.add_argument("--n-val", type=int, help="validation samples split off the training set (default 10000)")
     _inputs_argument(p)
-    p.set_defaults(func=cmd_train)
 
-    p = verbs.add_parser("capture", parents=[common], help="store quantized hidden activations (Zarr)")
-    p.add_argument("run_id", type=_run_id)
+    p = verb("capture", cmd_capture, "store quantized hidden activations (Zarr)", run_id=True)
     p.add_argument("--bits", type=_ints, default=(1, 2, 3))
     p.add_argument("--method", default="uniform", help="uniform | quantile")
     p.add_argument("--splits", type=_words, default=("val", "test"))
-    p.set_defaults(func=cmd_capture)
 
-    p = verbs.add_parser("measure", parents=[common], help="counts + neuron_stats + specific_info (DuckDB SQL)")
-    p.add_argument("run_id", type=_run_id)
-    p.set_defaults(func=cmd_measure)
+    verb("measure", cmd_measure, "counts + neuron_stats + specific_info (DuckDB SQL)", run_id=True)
 
-    p = verbs.add_parser("pairs", parents=[common], help="neuron_pairs + neuron_redundancy: redundancy and synergy of neuron pairs (DuckDB SQL)")
-    p.add_argument("run_id", type=_run_id)
+    p = verb("pairs", cmd_pairs, "neuron_pairs + neuron_redundancy: redundancy and synergy of neuron pairs (DuckDB SQL)", run_id=True)
     p.add_argument("--bits", type=int, default=1, help="quantizer bits of the codes (captured before)")
     p.add_argument("--top", type=int, help="only the N neurons of each layer with the highest mutual_info")
     p.add_argument("--across-layers", action="store_true", help="also pair neurons of different layers")
-    p.set_defaults(func=cmd_pairs)
 
-    p = verbs.add_parser("ablate", parents=[common], help="cumulative ablation curves on the test split")
-    p.add_argument("run_id", type=_run_id)
+    p = verb("ablate", cmd_ablate, "cumulative ablation curves on the test split", run_id=True)
     p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"), help="zero,mean")
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
     p.add_argument("--measures", type=_words, help="comma-separated measures (default: the information measures, and the pair "
                    "aggregates once `pairs` has run; baseline criteria such as taylor need: neuroninfo baselines RUN_ID)")
-    p.set_defaults(func=cmd_ablate)
 
-    p = verbs.add_parser("baselines", parents=[common], help="the usual pruning criteria per neuron (neuron_baselines)")
-    p.add_argument("run_id", type=_run_id)
-    p.set_defaults(func=cmd_baselines)
+    verb("baselines", cmd_baselines, "the usual pruning criteria per neuron (neuron_baselines)", run_id=True)
 
-    p = verbs.add_parser("prune", parents=[common], help="cut the least important neurons; register the smaller network")
-    p.add_argument("run_id", type=_run_id)
+    p = verb("prune", cmd_prune, "cut the least important neurons; register the smaller network", run_id=True)
     p.add_argument("--measure", required=True, help="information measure or baseline criterion, e.g. mutual_info, taylor")
     p.add_argument("--bits", type=int, default=1, help="quantizer bits of an information measure (default 1)")
     p.add_argument("--keep", type=float, required=True, help="fraction of hidden neurons to keep, e.g. 0.5")
     p.add_argument("--scope", choices=("layer", "network"), default="network")
     p.add_argument("--strategy", choices=("zero", "mean"), default="mean")
     p.add_argument("--finetune-epochs", type=int, default=0)
-    p.set_defaults(func=cmd_prune)
 
-    p = verbs.add_parser("prune-sweep", parents=[common], help="pruning_curves: test error vs kept fraction per criterion")
-    p.add_argument("run_id", type=_run_id)
+    p = verb("prune-sweep", cmd_prune_sweep, "pruning_curves: test error vs kept fraction per criterion", run_id=True)
     p.add_argument("--measures", type=_words, help="criteria (default: every information measure and baseline, and random)")
     p.add_argument("--bits", type=int, default=1)
     p.add_argument("--keeps", type=_floats, default=(0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1))
     p.add_argument("--scope", choices=("layer", "network"), default="network")
     p.add_argument("--strategy", choices=("zero", "mean"), default="mean")
     p.add_argument("--finetune-epochs", type=_ints, default=(0, 1), help="e.g. 0,1")
-    p.set_defaults(func=cmd_prune_sweep)
 
-    p = verbs.add_parser("train-and-measure", parents=[common], help="the whole flow over a grid (Prefect)")
+    p = verb("train-and-measure", cmd_train_and_measure, "the whole flow over a grid (Prefect)")
     p.add_argument("--preset", default="fashion-mnist")
     p.add_argument("--dataset", help="default: the preset's dataset")
     p.add_argument("--hidden", type=_ints)
@@ -473,9 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
     _inputs_argument(p)
-    p.set_defaults(func=cmd_train_and_measure)
 
-    p = verbs.add_parser("paper", parents=[common], help="the paper's whole grid, then its claims scorecard (Prefect)")
+    p = verb("paper", cmd_paper, "the paper's whole grid, then its claims scorecard (Prefect)")
     p.add_argument("--datasets", type=_words, default=("mnist", "fashion-mnist", "cifar10"),
                    help="default mnist,fashion-mnist,cifar10: those whose files are missing are skipped with a line")
     p.add_argument("--seeds", type=_ints, default=(0, 1, 2))
@@ -483,60 +475,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster")
     p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
-    p.set_defaults(func=cmd_paper)
 
-    p = verbs.add_parser("reanalyze", parents=[common], help="analyse checkpoints dropped into the inbox")
+    p = verb("reanalyze", cmd_reanalyze, "analyse checkpoints dropped into the inbox")
     p.add_argument("--inbox", help="default: <warehouse>/inbox")
     p.add_argument("--bits", type=_ints, default=(1, 2, 3))
     p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"))
     p.add_argument("--random-repeats", type=int, default=5)
     p.add_argument("--steps", type=int)
-    p.set_defaults(func=cmd_reanalyze)
 
-    p = verbs.add_parser("import", parents=[common], help="register a checkpoint as people save it (.pt/.pth state_dict, safetensors)")
+    p = verb("import", cmd_import, "register a checkpoint as people save it (.pt/.pth state_dict, safetensors)")
     p.add_argument("file", help="a .safetensors, .pt or .pth file (a sidecar <file>.json or <stem>.json beside it is read)")
     p.add_argument("--dataset", help="the dataset it was trained on (unless its spec metadata or sidecar says)")
     p.add_argument("--activation", help="relu | sigmoid (unless its spec metadata or sidecar says)")
     p.add_argument("--regularizer", help="none | l2 | dropout (dropout_bn is inferred from batch norm tensors)")
     p.add_argument("--input-mean", type=_floats, help="per-channel input mean the network was trained with, e.g. 0.1307")
     p.add_argument("--input-std", type=_floats, help="per-channel input std, e.g. 0.3081")
-    p.set_defaults(func=cmd_import)
 
-    p = verbs.add_parser("export", parents=[common], help="write a run as a plain nn.Sequential state_dict")
-    p.add_argument("run_id", type=_run_id)
+    p = verb("export", cmd_export, "write a run as a plain nn.Sequential state_dict", run_id=True)
     p.add_argument("--to", required=True, help="the file to write")
     p.add_argument("--format", choices=("safetensors", "torch"), default="safetensors")
-    p.set_defaults(func=cmd_export)
 
-    p = verbs.add_parser("report", parents=[common], help="render reports/*.html (one run, one group, or every group)")
+    p = verb("report", cmd_report, "render reports/*.html (one run, one group, or every group)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", type=_run_id, help="a run_id: its own page, named after the run")
     which.add_argument("--group", help="a runs.group_name: curves averaged over its seeds")
-    p.set_defaults(func=cmd_report)
 
-    p = verbs.add_parser("serve", parents=[common], help="serve the Prefect deployments (schedules on)")
+    p = verb("serve", cmd_serve, "serve the Prefect deployments (schedules on)")
     p.add_argument("--cron", default="*/15 * * * *", help="schedule of reanalyze-checkpoints/scheduled")
-    p.set_defaults(func=cmd_serve)
 
-    p = verbs.add_parser("sql", parents=[common], help="read-only SQL over the public views (sandboxed)")
+    p = verb("sql", cmd_sql, "read-only SQL over the public views (sandboxed)")
     p.add_argument("query")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--timeout", type=_positive, default=300.0, help="stop the query after this many seconds (default 300)")
-    p.set_defaults(func=cmd_sql)
 
-    p = verbs.add_parser("verify", parents=[common], help="check every file against its checksum; --repair recomputes derived data")
+    p = verb("verify", cmd_verify, "check every file against its checksum; --repair recomputes derived data")
     p.add_argument("run_ids", nargs="*", type=_run_id, metavar="RUN_ID")
     p.add_argument("--repair", action="store_true", help="recompute damaged derived data (activations, tables)")
     p.add_argument("--data-tests", action="store_true", help="also run the views' data tests (sql/contracts/*.yml)")
-    p.set_defaults(func=cmd_verify)
 
-    p = verbs.add_parser("rm", parents=[common], help="delete a run and everything derived from it")
-    p.add_argument("run_id", type=_run_id)
-    p.set_defaults(func=cmd_rm)
+    verb("rm", cmd_rm, "delete a run and everything derived from it", run_id=True)
 
-    p = verbs.add_parser("gc", parents=[common], help="remove crash leftovers and old rejected inbox files")
+    p = verb("gc", cmd_gc, "remove crash leftovers and old rejected inbox files")
     p.add_argument("--older-than", type=_positive, default=24.0, help="age in hours (default 24)")
-    p.set_defaults(func=cmd_gc)
     return parser
 
 

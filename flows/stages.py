@@ -6,32 +6,47 @@ there, so it can run from the CLI, inside a Prefect task, or on a Dask worker al
 from __future__ import annotations
 
 import functools
+import itertools
+import re
+import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
+from pipeline import baselines as bl  # torch; captum and torch_pruning stay lazy inside it
+from pipeline.ablation import STRATEGIES, Ordering, ablation_curves, random_orderings
 from pipeline.activations import hidden_outputs
-from pipeline.data import Dataset, Split, input_channels, load_dataset
 from pipeline.criteria import BASELINES, CRITERIA, MEASURES, PAIR_AGGREGATES, sql_parameters
+from pipeline.data import DEFAULT_N_VAL, Dataset, Split, check_available, dataset_shape, input_channels, load_dataset
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP, error_rate
 from pipeline.progress import Progress, note
+from pipeline.prune import n_params
 from pipeline.quantize import check_bits
-from pipeline.spec import NetworkSpec
+from pipeline.report import write_report
+from pipeline.spec import NetworkSpec, preset_spec
 from pipeline.standardize import standardize, with_input_stats
 from pipeline.train import set_threads, train
 from store import activations as act
-from store.catalog import refresh_catalog
 from store.atomic import write_bytes
+from store.baselines import baselines_table, write_baselines
+from store.catalog import query, refresh_catalog, sql_text
 from store.checkpoints import load_run, save_checkpoint, store_checkpoint
-from store.inbox import InboxFile
-from store.imports import Imported
+from store.imports import Imported, import_rows, read_import, record_import
+from store.inbox import InboxFile, finish, reject
 from store.integrity import read_record
+from store.lifecycle import remove_run
+from store.measures import LayerInputs
+from store.measures import measure_run as write_measures
+from store.pairs import LayerCodes, pair_tables, write_pairs
 from store.paths import Location, Warehouse, join, name_of
+from store.report_data import groups_of_runs, report_tables
 from store.runs import run_id_for_spec, write_run
 from store.schemas import SCHEMAS
-from store.tables import has_partition, partition_file, partition_params
+from store.tables import has_partition, partition_file, partition_params, write_partition
 
 SPLITS = ("val", "test")
 
@@ -83,12 +98,6 @@ def grid_specs(
     inputs: str = "standardized",
 ) -> list[NetworkSpec]:
     """Every network of the grid, each choice checked (a one-line error) before any work or server starts."""
-    import itertools
-
-    from pipeline.ablation import STRATEGIES
-    from pipeline.data import check_available, dataset_shape
-    from pipeline.spec import preset_spec
-
     dataset = dataset or preset
     input_dim, n_classes = dataset_shape(dataset)
     for name, values in (("activations", activations), ("regularizers", regularizers), ("seeds", seeds), ("bits", bits),
@@ -112,8 +121,6 @@ def grid_specs(
 
 def say_adapted_n_val(spec: NetworkSpec, given: int | None) -> None:
     """Tell the user when the validation split was shrunk to fit a small training set."""
-    from pipeline.data import DEFAULT_N_VAL
-
     if given is None and spec.n_val < DEFAULT_N_VAL:
         note(f"{spec.dataset}: validation split of {spec.n_val} samples (a sixth of its training set; "
              f"the default {DEFAULT_N_VAL:,} does not fit); pass --n-val to choose")
@@ -123,8 +130,6 @@ def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_
                  lineage: dict | None = None, made_by: str | None = None, unstated: tuple[str, ...] = ()) -> None:
     """Evaluate the unablated network and write its `runs` row (``lineage``, ``made_by``, ``unstated``: see
     store.runs.write_run)."""
-    from pipeline.prune import n_params
-
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
@@ -204,16 +209,12 @@ def import_checkpoint(wh: Warehouse, path: Location, data_dir: str | Path | None
                       sidecars: tuple[Location, ...] | None = None, folder_spec: Location | None = None) -> str:
     """Read a checkpoint file from outside (a path or URL; any form store.imports reads), store it in the
     public format and register it; return run_id."""
-    from store.imports import read_import
-
     return register_import(wh, read_import(path, options, sidecars, folder_spec), data_dir)
 
 
 def register_import(wh: Warehouse, imported: Imported, data_dir: str | Path | None = None) -> str:
     """Store an ``store.imports.Imported`` checkpoint, register its run (origin 'imported', unless the run
     is already known) and record where it came from; return run_id."""
-    from store.imports import import_rows, record_import
-
     run_id = imported.run_id
     data = data_of(imported.model.spec, data_dir)
     store_checkpoint(wh, run_id, imported.data)
@@ -239,8 +240,6 @@ def analyse_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None, 
 
 def stored_bits(wh: Warehouse, table: str, run_id: str) -> set[int]:
     """The quantizer bits a run's rows of ``table`` cover (empty without a partition)."""
-    from store.catalog import query
-
     if not has_partition(wh, table, run_id):
         return set()
     rows = query(wh, f"SELECT DISTINCT bits FROM {table} WHERE run_id = '{run_id}' AND bits IS NOT NULL").to_pylist()
@@ -257,9 +256,6 @@ PAIR_MEASURES = PAIR_AGGREGATES  # the name tests and callers know
 
 def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
     """Counts, neuron_stats and specific_info of a run from its stored validation codes (DuckDB SQL)."""
-    from store.measures import LayerInputs
-    from store.measures import measure_run as write_measures
-
     store = act.open_activations(wh, run_id)
     made_from = {"activations": store.fingerprint()}  # the quantizers (method, thresholds) the measures come from
     if not force and set(store.bits) <= stored_bits(wh, "neuron_stats", run_id):  # measured for every stored bits
@@ -286,11 +282,6 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
 def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = None, across_layers: bool = False,
               force: bool = False) -> str:
     """neuron_pairs and neuron_redundancy of a run at one bits value (DuckDB SQL over its validation codes)."""
-    import numpy as np
-
-    from store.catalog import query, sql_text
-    from store.pairs import LayerCodes, pair_tables, write_pairs
-
     store = act.open_activations(wh, run_id)
     if bits not in store.bits:
         raise NeuronInfoError(f"run {run_id} has no {bits}-bit codes; run: neuroninfo capture {run_id} --bits {bits}")
@@ -318,11 +309,6 @@ def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = Non
 
 def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None) -> str:
     """The usual pruning criteria per neuron (``neuron_baselines``): torch on the validation split, ablation damage on the test split."""
-    import sys
-
-    from pipeline import baselines as bl
-    from store.baselines import baselines_table, write_baselines
-
     model = load_run(wh, run_id)
     store = act.open_activations(wh, run_id)
     data = data_of(model.spec, data_dir)
@@ -349,10 +335,6 @@ def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None
 def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -> list:
     """The low-first and high-first orderings of every measure or baseline criterion (and bits), layer by
     layer and network-wide."""
-    import numpy as np
-
-    from pipeline.ablation import Ordering
-
     unknown = [m for m in measures if m not in CRITERIA]
     if unknown:
         hint = " (it uses the test split: a target, not a criterion)" if unknown[0].startswith("ablation_damage") else ""
@@ -378,8 +360,6 @@ def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...] = MEASURES) -
 
 def _ranking_columns(wh: Warehouse, run_id: str, measures) -> dict[str, list]:
     """Rows of sql/rankings.sql and/or sql/rankings_baselines.sql, whichever these measures need."""
-    from store.catalog import query, sql_text
-
     out = {}
     for names, table, model, what, verb in ((MEASURES, "neuron_stats", "rankings", "measures", "measure"),
                                             (BASELINES, "neuron_baselines", "rankings_baselines", "baselines", "baselines")):
@@ -403,9 +383,6 @@ def ablate_run(
     force: bool = False,
 ) -> str:
     """Cumulative ablation curves on the test split for every ranking and random orderings."""
-    from pipeline.ablation import ablation_curves, random_orderings
-    from store.tables import write_partition
-
     done = has_partition(wh, "ablation_curves", run_id)
     made_from = read_record(partition_file(wh, "neuron_stats", run_id))  # the rankings come from this file
     made_from = {"neuron_stats": made_from["sha256"] if made_from else None}
@@ -430,8 +407,6 @@ def ablate_run(
 
 def summary(wh: Warehouse, run_ids: list[str]) -> list[dict]:
     """Headline numbers of these runs (sql/summary_runs.sql) with the path of each one's group report."""
-    from store.catalog import query, sql_text
-
     if not run_ids:
         return []
     listed = "(" + ", ".join(f"'{r}'" for r in run_ids) + ")"  # run_ids are 16 hex digits
@@ -443,15 +418,11 @@ def summary(wh: Warehouse, run_ids: list[str]) -> list[dict]:
 
 def report_path(wh: Warehouse, name: str) -> Location:
     """Where the report page named ``name`` (a group or run name) is written."""
-    import re
-
     return join(wh.reports, re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html")
 
 
 def ordering_positions(orderings: list) -> pa.Table:
     """The rows of `ablation_orderings`: each ordering's neurons, position by position."""
-    import numpy as np
-
     parts = []
     for o in orderings:
         n = len(o.neurons)
@@ -465,8 +436,6 @@ def ordering_positions(orderings: list) -> pa.Table:
 
 def report_runs(wh: Warehouse, run_ids: list[str]) -> list[Location]:
     """Write ``reports/<group>.html`` (+ a PNG per chart) for each group among these runs; return the pages."""
-    from store.report_data import groups_of_runs
-
     return [write_report_of(wh, ids, group) for group, ids in groups_of_runs(wh, run_ids).items()]
 
 
@@ -476,12 +445,6 @@ def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Location:
     On object storage the page and its PNGs are rendered in a local temporary folder, then each is
     stored with one PUT.
     """
-    import tempfile
-
-    from pipeline.report import write_report
-    from store.paths import name_of
-    from store.report_data import report_tables
-
     filename = name_of(report_path(wh, name))
     tables = report_tables(wh, run_ids)
     if wh.local:
@@ -537,15 +500,10 @@ def analyse_inbox_file(
 
     The file then leaves the inbox: to ``done/`` (analysed, or a duplicate of a complete run) or to
     ``rejected/`` with its reason. A run this file created is removed again when its analysis fails."""
-    from store.inbox import finish, reject
-    from store.lifecycle import remove_run
-
     name, run_id, created = name_of(item.path), None, False
     try:
         if item.symlink:
             raise NeuronInfoError("symbolic links are not followed in the inbox; copy the checkpoint file itself in")
-        from store.imports import read_import
-
         imported = read_import(item.path, sidecars=item.sidecars, folder_spec=item.folder_spec)
         run_id = imported.run_id
         if is_complete(wh, run_id):

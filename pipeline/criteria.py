@@ -1,8 +1,8 @@
 """Every per-neuron criterion neuroninfo ranks, ablates, reports and prunes by: the one list to extend.
 
-The SQL models that unpivot them (``sql/rankings.sql``, ``sql/rankings_baselines.sql``,
-``sql/report_measure_values.sql``) receive these names as template parameters (``sql_columns``), so a
-new criterion is a column in its view's contract plus a name here (docs/architecture.md).
+The SQL model that unpivots them (``sql/views/measure_values.sql``, which the rankings and the report
+read) receives these names as template parameters (``sql_columns``), so a new criterion is a column in
+its view's contract plus a name here (docs/architecture.md).
 """
 
 # neuron_stats, one value per quantizer resolution (bits)
@@ -26,5 +26,5 @@ def sql_columns(names: tuple[str, ...]) -> str:
 
 def sql_parameters() -> dict[str, str]:
     """The template parameters of the SQL models that list criteria."""
-    return {"quantized": sql_columns(QUANTIZED), "pair_aggregates": sql_columns(PAIR_AGGREGATES),
-            "baselines": sql_columns(BASELINES)}
+    return {"quantized": sql_columns(QUANTIZED), "unquantized": sql_columns(UNQUANTIZED),
+            "pair_aggregates": sql_columns(PAIR_AGGREGATES), "baselines": sql_columns(BASELINES)}

@@ -9,6 +9,8 @@ import html
 from pathlib import Path
 from typing import Callable
 
+from pipeline.report import write_atomically
+
 VERDICT_COLOURS = {"holds": "#bbf7d0", "contradicted": "#fecaca", "inconclusive": "#fef08a", "1 seed": "#e5e7eb"}
 
 PAGE = """<!DOCTYPE html>
@@ -74,7 +76,5 @@ def write_scorecard(rows: list[dict], out_html: Path, link: Callable[[str, str],
     """Write the scorecard page atomically; return its path."""
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_html.with_name(out_html.name + ".tmp")
-    tmp.write_text(scorecard_html(rows, link), encoding="utf-8")
-    tmp.replace(out_html)
+    write_atomically(out_html, scorecard_html(rows, link).encode("utf-8"))
     return out_html

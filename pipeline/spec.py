@@ -18,6 +18,8 @@ REGULARIZERS = ("none", "l2", "dropout", "dropout_bn")
 
 @dataclass(frozen=True)
 class Preset:
+    """A dataset's documented training choices (DESIGN "Presets")."""
+
     hidden_sizes: tuple[int, ...]
     epochs: int
     dropout: float

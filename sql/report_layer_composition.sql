@@ -1,13 +1,14 @@
 -- report_layer_composition: which hidden layer the neurons ablated network-wide come from (paper
--- Fig. 2, the Simpson's-paradox picture). The network ranking is recomputed from neuron_stats with the
--- tie rule of rankings.sql (ORDER BY value, layer, neuron); for ${steps} fractions f the first
--- k = max(1, round(f * n)) neurons of the ordering are split by layer. Reads report_measure_values.
+-- Fig. 2, the Simpson's-paradox picture). The network orderings of the information measures are
+-- neuron_ranks' (the ones ablation follows); for ${steps} fractions f the first k = max(1, round(f * n))
+-- neurons of the ordering are split by layer. Source `selected_runs` as in report_measure_values.
 WITH positions AS (
-    SELECT run_id, measure, bits, layer, neuron,
-        row_number() OVER (PARTITION BY run_id, measure, bits ORDER BY round(value, 12) ASC, layer, neuron) - 1 AS low_first,
-        row_number() OVER (PARTITION BY run_id, measure, bits ORDER BY round(value, 12) DESC, layer, neuron) - 1 AS high_first,
-        count(*) OVER (PARTITION BY run_id, measure, bits) AS n_neurons
-    FROM report_measure_values
+    SELECT r.run_id, r.measure, r.bits, r.layer, r.neuron,
+        r.network_low_first AS low_first,
+        r.network_high_first AS high_first,
+        count(*) OVER (PARTITION BY r.run_id, r.measure, r.bits) AS n_neurons
+    FROM neuron_ranks AS r JOIN selected_runs USING (run_id)
+    WHERE r.source IN ('neuron_stats', 'neuron_redundancy') AND isfinite(r.value)
 ),
 by_ordering AS (
     UNPIVOT positions ON low_first, high_first INTO NAME ordering VALUE position

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import weakref
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -39,7 +38,7 @@ from zarr.core.sync import sync
 
 from pipeline.errors import NeuronInfoError
 from pipeline.quantize import apply_thresholds, fit_thresholds
-from store.atomic import temporary_sibling
+from store.atomic import atomic_path
 from store.paths import Location, Warehouse, filesystem, is_url, remove_tree
 from store.tables import write_partition
 
@@ -205,31 +204,26 @@ def building_store(wh: Warehouse, run_id: str) -> Iterator[zarr.Group]:
     deleted again on error; until ``complete`` is written readers treat it as missing.
     """
     final = wh.activations(run_id)
-    build = temporary_sibling(final) if wh.local else final
-    if not wh.local:
-        remove_tree(final)
+    if wh.local:
+        with atomic_path(final) as build:
+            root = _new_store(build, run_id)
+            yield root
+            root.attrs["complete"] = True
+        return
+    remove_tree(final)
     try:
-        root = zarr.open_group(zarr_store(build), mode="w", zarr_format=3)
-        root.attrs.update({"run_id": run_id, "complete": False})
+        root = _new_store(final, run_id)
         yield root
         root.attrs["complete"] = True
-        if wh.local:
-            _replace_dir(build, final)
     except BaseException:
-        if not wh.local:
-            remove_tree(final)
+        remove_tree(final)
         raise
-    finally:
-        if wh.local:
-            shutil.rmtree(build, ignore_errors=True)
 
 
-def _replace_dir(src: Path, final: Path) -> None:
-    trash = temporary_sibling(final, ".old.tmp")
-    if final.exists():
-        final.rename(trash)
-    src.rename(final)
-    shutil.rmtree(trash, ignore_errors=True)
+def _new_store(loc: Location, run_id: str) -> zarr.Group:
+    root = zarr.open_group(zarr_store(loc), mode="w", zarr_format=3)
+    root.attrs.update({"run_id": run_id, "complete": False})
+    return root
 
 
 def write_raw(

@@ -25,15 +25,21 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.criteria import sql_parameters
 from pipeline.errors import NeuronInfoError
-from store.atomic import temporary_sibling
+from store.atomic import atomic_path
 from store.integrity import MANIFEST_SUFFIX, Problem, cheap_parquet_problem, file_sizes, parse_record
 from store.paths import Warehouse, filesystem, join
 from store.schemas import SCHEMAS
 from store.tables import DATA_FILE, EMPTY_PARTITION, ensure_table
 
 SQL = Path(__file__).resolve().parent.parent / "sql"  # installed beside store/ (package data)
-FORMAT_VERSION = 2  # the catalog's own layout; the warehouse's is store.lifecycle.FORMAT_VERSION
+# the public views, one model each (sql/views/<view>.sql), in dependency order
+VIEWS = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves", "imports",
+         "ablation_orderings", "neuron_pairs", "neuron_redundancy", "neuron_baselines", "pruning_curves",
+         "criterion_damage", "pruning_summary", "measure_values", "neuron_ranks",
+         "layer_stats", "ablation_auc", "scorecard_runs", "scorecard_auc", "claim_statistics", "scorecard")
+FORMAT_VERSION = 3  # the catalog's own layout; the warehouse's is store.lifecycle.FORMAT_VERSION
 DEFAULT_TIMEOUT_S = 300.0
 
 
@@ -51,15 +57,13 @@ def claims_sql() -> str:
     return "\nUNION ALL BY NAME\n".join(f"({p.read_text().strip().rstrip(';')}\n)" for p in files)
 
 
-# models run after the public views, in order (each creates views or macros the next may read)
-MART_MODELS = ("macros", "layer_stats", "ablation_auc", "neuron_ranks", "scorecard")
-
-
-def create_marts(con: duckdb.DuckDBPyConnection) -> None:
-    from pipeline.criteria import sql_parameters
-
-    for model in MART_MODELS:
-        con.execute(sql_text(model, claims=claims_sql(), **sql_parameters()))
+def create_public_views(con: duckdb.DuckDBPyConnection, views: tuple[str, ...] = VIEWS) -> None:
+    """The macros, then these public views of ``sql/views/`` in ``VIEWS`` order (over the staging views; a
+    test may pass the later ones only, over tables standing in for the earlier)."""
+    con.execute(sql_text("macros"))
+    parameters = {**sql_parameters(), "claims": claims_sql()}
+    for view in views:
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS\n" + sql_text(f"views/{view}", **parameters))
 
 
 def staging_models() -> list[str]:
@@ -142,9 +146,8 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
         try:
             for table in tables:
                 listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
-                con.execute(sql_text(f"staging_{table}", files=listed))
-            con.execute(sql_text("views"))
-            create_marts(con)
+                con.execute(f"CREATE OR REPLACE VIEW stg_{table} AS\n" + sql_text(f"staging_{table}", files=listed))
+            create_public_views(con)
             break
         except duckdb.IOException as e:
             if "No files found that match" not in str(e) or attempt == 2:
@@ -204,21 +207,15 @@ def refresh_catalog(wh: Warehouse) -> None:
     into place: readers keep the file they opened, a corrupt catalog is simply replaced. Local only."""
     if not wh.local:
         return
-    with _REFRESH_LOCK, _file_lock(wh.root / ".catalog.lock"):
-        tmp = temporary_sibling(wh.catalog)
+    with _REFRESH_LOCK, _file_lock(wh.root / ".catalog.lock"), atomic_path(wh.catalog, sidecars=(".wal",)) as tmp:
+        con = duckdb.connect(str(tmp))
         try:
-            con = duckdb.connect(str(tmp))
-            try:
-                create_views(con, wh, problems_table="TABLE")
-                con.execute("CREATE TABLE catalog_info AS SELECT ? AS root, ? AS format_version, now() AS built_at",
-                            [str(wh.root), FORMAT_VERSION])
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-            os.replace(tmp, wh.catalog)
+            create_views(con, wh, problems_table="TABLE")
+            con.execute("CREATE TABLE catalog_info AS SELECT ? AS root, ? AS format_version, now() AS built_at",
+                        [str(wh.root), FORMAT_VERSION])
+            con.execute("CHECKPOINT")
         finally:
-            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+            con.close()
 
 
 def ensure_catalog(wh: Warehouse) -> None:

@@ -80,6 +80,8 @@ def contracts() -> dict[str, Contract]:
 
 @dataclass(frozen=True)
 class Failure:
+    """A data test that found rows breaking its rule."""
+
     view: str
     test: str
     rows: int

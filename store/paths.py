@@ -128,6 +128,11 @@ def remove_tree(loc: Location) -> None:
         fs.rm(path, recursive=True)
 
 
+def _under(name: str) -> property:
+    """A read-only attribute of a Warehouse: the location ``name`` under its root."""
+    return property(lambda wh: join(wh.root, name))
+
+
 @dataclass(frozen=True)
 class Warehouse:
     root: Location  # local: an absolute Path; else the fsspec URL (``str(root)`` reopens the same warehouse)
@@ -140,25 +145,11 @@ class Warehouse:
     def fs(self) -> AbstractFileSystem:
         return filesystem(self.root)[0]
 
-    @property
-    def catalog(self) -> Location:
-        return join(self.root, "catalog.duckdb")
-
-    @property
-    def checkpoints(self) -> Location:
-        return join(self.root, "checkpoints")
-
-    @property
-    def tables(self) -> Location:
-        return join(self.root, "tables")
-
-    @property
-    def reports(self) -> Location:
-        return join(self.root, "reports")
-
-    @property
-    def inbox(self) -> Location:
-        return join(self.root, "inbox")
+    catalog = _under("catalog.duckdb")
+    checkpoints = _under("checkpoints")
+    tables = _under("tables")
+    reports = _under("reports")
+    inbox = _under("inbox")
 
     def checkpoint(self, run_id: str) -> Location:
         return join(self.checkpoints, f"{run_id}.safetensors")

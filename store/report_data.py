@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.criteria import sql_parameters
 from pipeline.errors import NeuronInfoError
 from store.catalog import memory_connection, sql_text
 from store.paths import Warehouse
@@ -16,9 +15,10 @@ STEPS = 50  # points per downsampled curve (plus k = 0)
 MAX_CHART_ROWS = 4500  # Altair refuses data over 5,000 rows: the layer-wise chart draws 18 curves per layer
 BINS = 20  # histogram bins per measure
 
-# table name -> model; report_measure_values (a temp view) is created first
+# table name -> model; report_measure_values (a temp view the models read) is created first
 MODELS = {
     "runs": "report_runs",
+    "layer_stats": "report_layer_stats",
     "measure_hist": "report_measure_hist",
     "curves": "report_curves",
     "layer_composition": "report_layer_composition",
@@ -76,7 +76,7 @@ def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
         con.execute("SET enable_progress_bar = false")
         con.register("selected_runs", pa.table({"run_id": pa.array(run_ids, pa.string())}))
         _check_complete(con, run_ids)
-        con.execute(sql_text("report_measure_values", **sql_parameters()))
+        con.execute("CREATE OR REPLACE TEMP VIEW report_measure_values AS\n" + sql_text("report_measure_values"))
         params = {"steps": STEPS, "layer_steps": _layer_steps(con), "bins": BINS, "top": HEATMAP_TOP}
         return {name: con.sql(sql_text(model, **params)).to_arrow_table() for name, model in MODELS.items()}
     finally:

@@ -26,3 +26,23 @@ def trained_run(tmp_path_factory, tiny_spec):
     run_id = train_run(wh, tiny_spec, progress=False)
     capture_run(wh, run_id, bits=(1, 2, 3))
     return wh, run_id
+
+
+@pytest.fixture(scope="session")
+def analysed_seeds(tiny_spec):
+    """A function: train, capture, measure and ablate ``tiny_spec`` at seeds 0 and 1 in a warehouse; return the run_ids."""
+    from dataclasses import replace
+
+    from flows.stages import ablate_run, capture_run, measure_run, train_run
+
+    def analyse(wh, bits: tuple[int, ...], **ablate_options) -> list[str]:
+        run_ids = []
+        for seed in (0, 1):
+            run_id = train_run(wh, replace(tiny_spec, seed=seed), progress=False)
+            capture_run(wh, run_id, bits=bits)
+            measure_run(wh, run_id)
+            ablate_run(wh, run_id, **ablate_options)
+            run_ids.append(run_id)
+        return run_ids
+
+    return analyse

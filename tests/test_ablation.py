@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from naive_ablation import naive_errors
+from networks import network_kinds
 
 from pipeline import ablation
 from pipeline.ablation import CURVE_COLUMNS, Ordering, ablation_curves, k_grid, random_orderings
@@ -14,12 +15,7 @@ from store.schemas import SCHEMAS
 
 N, D, K = 300, 20, 4
 
-NETS = {
-    "relu": dict(hidden_sizes=(12, 8), activation="relu", regularizer="none"),
-    "sigmoid": dict(hidden_sizes=(12, 8), activation="sigmoid", regularizer="none"),
-    "relu-bn-3": dict(hidden_sizes=(10, 7, 5), activation="relu", regularizer="dropout_bn", dropout=0.1),
-    "sigmoid-bn": dict(hidden_sizes=(12, 8), activation="sigmoid", regularizer="dropout_bn", dropout=0.1),
-}
+NETS = network_kinds(sizes=(12, 8), deep_sizes=(10, 7, 5))
 
 
 def make_net(name, dtype=torch.float64, seed=0):
@@ -116,7 +112,7 @@ def test_every_point_equals_naive_forward(name):
 
 
 def test_steps_grid_and_small_chunks_match_naive():
-    model = make_net("relu-bn-3")
+    model = make_net("relu-bn")
     sizes = model.spec.hidden_sizes
     x, y = make_data(seed=5)
     means = make_means(sizes, seed=6)

@@ -74,8 +74,7 @@ def test_scorecard_page_links_every_cell_to_an_existing_chart(paper_run):
     for target, anchor in links:
         report = Path(wh.reports) / target
         assert report.exists(), target
-        if anchor != "chart-layer_stats":
-            assert f'id="{anchor}"' in report.read_text(), (target, anchor)
+        assert f'id="{anchor}"' in report.read_text(), (target, anchor)
     assert "scorecard:" in first.stdout and "1 seed" in first.stdout
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from networks import network_kinds
 
 from pipeline.ablation import Ordering, ablation_curves
 from pipeline.errors import NeuronInfoError
@@ -12,12 +13,7 @@ from pipeline.spec import NetworkSpec
 
 N, D, K = 400, 16, 5
 
-NETS = {
-    "relu": dict(hidden_sizes=(10, 7), activation="relu", regularizer="none"),
-    "sigmoid": dict(hidden_sizes=(10, 7), activation="sigmoid", regularizer="none"),
-    "relu-bn": dict(hidden_sizes=(9, 6, 5), activation="relu", regularizer="dropout_bn", dropout=0.1),
-    "sigmoid-bn": dict(hidden_sizes=(10, 7), activation="sigmoid", regularizer="dropout_bn", dropout=0.1),
-}
+NETS = network_kinds(sizes=(10, 7), deep_sizes=(9, 6, 5))
 
 
 def random_net(name: str) -> MLP:

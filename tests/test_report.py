@@ -14,26 +14,15 @@ from store.catalog import memory_connection
 from store.paths import open_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHART_NAMES = ["distributions", "network_ablation", "layer_composition", "layer_ablation", "quantizer_bits",
+CHART_NAMES = ["layer_stats", "distributions", "network_ablation", "layer_composition", "layer_ablation", "quantizer_bits",
                "zero_vs_mean", "summary"]
 
 
 @pytest.fixture(scope="session")
-def group(tmp_path_factory, tiny_spec):
+def group(tmp_path_factory, analysed_seeds):
     """(warehouse, [run_id seed 0, run_id seed 1]): a group of two fully analysed synthetic-4 runs."""
-    from dataclasses import replace
-
-    from flows.stages import ablate_run, capture_run, measure_run, train_run
-
     wh = open_warehouse(tmp_path_factory.mktemp("report_warehouse"))
-    run_ids = []
-    for seed in (0, 1):
-        run_id = train_run(wh, replace(tiny_spec, seed=seed), progress=False)
-        capture_run(wh, run_id, bits=(1, 2, 3))
-        measure_run(wh, run_id)
-        ablate_run(wh, run_id, random_repeats=2)
-        run_ids.append(run_id)
-    return wh, run_ids
+    return wh, analysed_seeds(wh, bits=(1, 2, 3), random_repeats=2)
 
 
 @pytest.fixture(scope="session")
@@ -378,3 +367,22 @@ def test_screenshot_is_not_blank(report, tmp_path):
         colors = image.convert("RGB").getcolors(maxcolors=1 << 24)
     assert len(colors) > 200  # text, lines, bands and axes; a blank or failed page has a handful
     shutil.copy(shot, report[0].with_name("screenshot.png"))  # kept beside the report for a look
+
+
+def test_layer_stats_match_the_stored_validation_outputs(tables, group):
+    """constant_frac / dead_frac recomputed from the raw validation outputs in Zarr (1-bit threshold 0 for ReLU)."""
+    import numpy as np
+
+    from store import activations as act
+
+    wh, run_ids = group
+    rows = {r["layer"]: r for r in tables["layer_stats"].to_pylist()}
+    for layer, row in rows.items():
+        dead, constant = [], []
+        for run_id in run_ids:
+            raw = act.open_activations(wh, run_id).raw("val", layer)
+            above = raw > 0
+            dead.append(np.mean(~above.any(axis=0)))
+            constant.append(np.mean(~above.any(axis=0) | above.all(axis=0)))
+        assert row["dead_frac"] == pytest.approx(np.mean(dead))
+        assert row["constant_frac"] == pytest.approx(np.mean(constant))

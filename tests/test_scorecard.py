@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from store.catalog import create_marts
+from pipeline.criteria import BASELINES, PAIR_AGGREGATES
+from store.catalog import VIEWS, create_public_views
+
+MARTS = VIEWS[VIEWS.index("measure_values"):]  # the views over the tables a test builds by hand
 
 CASES = {  # the statistic of each of the three seeds
     "holds": [0.010, 0.012, 0.014],
@@ -66,7 +69,11 @@ class World:
         con.execute("CREATE TABLE ablation_curves (run_id VARCHAR, scope VARCHAR, layer INTEGER, measure VARCHAR, bits INTEGER, "
                     "ordering VARCHAR, strategy VARCHAR, repeat INTEGER, n_ablated INTEGER, frac_ablated DOUBLE, test_error DOUBLE)")
         con.executemany("INSERT INTO ablation_curves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [list(c.values()) for c in self.curves])
-        create_marts(con)
+        con.execute("CREATE TABLE neuron_redundancy (run_id VARCHAR, layer INTEGER, neuron INTEGER, bits INTEGER, "
+                    + ", ".join(f"{c} DOUBLE" for c in PAIR_AGGREGATES) + ")")
+        con.execute("CREATE TABLE neuron_baselines (run_id VARCHAR, layer INTEGER, neuron INTEGER, "
+                    + ", ".join(f"{c} DOUBLE" for c in BASELINES) + ")")
+        create_public_views(con, MARTS)
         rows = con.sql(f"SELECT * FROM scorecard WHERE claim = '{claim}'").fetchall()
         names = [d[0] for d in con.sql("SELECT * FROM scorecard LIMIT 0").description]
         return {r[names.index("group_name")]: dict(zip(names, r)) for r in rows}

@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import save as save_safetensors
 
 from flows.cli import main
-from flows.stages import ablate_run, capture_run, measure_run, train_run
+from flows.stages import train_run
 from pipeline.errors import NeuronInfoError
 from store.catalog import problems, query, refresh_catalog
 from store.checkpoints import load_run
@@ -31,17 +31,10 @@ TABLES = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "abla
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory, tiny_spec):
+def base(tmp_path_factory, analysed_seeds):
     """A warehouse with two complete tiny runs (measured and ablated); tests work on copies of it."""
     wh = open_warehouse(tmp_path_factory.mktemp("trust_base"))
-    run_ids = []
-    for seed in (0, 1):
-        run_id = train_run(wh, replace(tiny_spec, seed=seed), progress=False)
-        capture_run(wh, run_id, bits=(1, 2))
-        measure_run(wh, run_id)
-        ablate_run(wh, run_id, random_repeats=1, steps=4)
-        run_ids.append(run_id)
-    return wh.root, run_ids
+    return wh.root, analysed_seeds(wh, bits=(1, 2), random_repeats=1, steps=4)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 -- under the ablation curve, i.e. the mean test error while ablating from k = 0 to the last stored k
 -- (trapezoid rule over frac_ablated, divided by the frac range), averaged over the random repeats.
 -- Lower area = ablating this ordering hurts less. The scorecard's claims and the report read it.
-CREATE OR REPLACE VIEW ablation_auc AS
 WITH segments AS (
     SELECT *,
         (frac_ablated - lag(frac_ablated) OVER w) * (test_error + lag(test_error) OVER w) / 2 AS area
@@ -26,4 +25,4 @@ SELECT
     avg(auc) AS auc,        -- mean test error over the curve (fraction), mean over random repeats
     count(*) AS n_curves    -- curves averaged (the random repeats; 1 otherwise)
 FROM per_curve
-GROUP BY ALL;
+GROUP BY ALL

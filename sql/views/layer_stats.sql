@@ -1,7 +1,6 @@
 -- layer_stats: one row per (run, hidden layer): how many of the layer's neurons do anything on the
 -- validation split. Reads neuron_stats' active_frac (share of validation samples above the 1-bit
 -- threshold: 0 for ReLU, 0.5 for sigmoid), which does not depend on the bits of the row.
-CREATE OR REPLACE VIEW layer_stats AS
 WITH per_neuron AS (
     SELECT run_id, layer, neuron, any_value(active_frac) AS active_frac
     FROM neuron_stats
@@ -16,4 +15,4 @@ SELECT
          THEN avg(CASE WHEN n.active_frac = 0 THEN 1 ELSE 0 END) END AS dead_frac  -- ReLU: share never above 0 on validation; NULL for sigmoid
 FROM per_neuron AS n
 JOIN runs AS r USING (run_id)
-GROUP BY n.run_id, n.layer;
+GROUP BY n.run_id, n.layer

@@ -1,0 +1,305 @@
+"""The report's charts (Altair): pure functions from the small tables of ``store.report_data`` to charts.
+
+Page assembly and writing (HTML, PNG) are in ``pipeline.report``; the pair section is ``pipeline.report_pairs``.
+"""
+from __future__ import annotations
+
+import altair as alt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.criteria import CRITERIA
+from pipeline.report_pairs import pairs_chart
+
+MEASURES = list(CRITERIA)  # facet and row order: information measures, pair aggregates, then baseline criteria
+ORDERINGS = ["low_first", "random", "high_first"]
+ORDERING_SCALE = alt.Scale(domain=ORDERINGS, range=["#2563eb", "#9ca3af", "#dc2626"])
+PANEL = {"width": 170, "height": 120}
+
+X_FRAC = alt.X("frac_ablated:Q", title="fraction of neurons ablated", scale=alt.Scale(domain=[0, 1]))
+Y_ERROR = alt.Y("error_mean:Q", title="test error (%)", axis=alt.Axis(format=".0%"))
+CURVE_TOOLTIP = [
+    alt.Tooltip("measure:N"), alt.Tooltip("bits:Q"), alt.Tooltip("ordering:N"), alt.Tooltip("strategy:N"),
+    alt.Tooltip("frac_ablated:Q", title="fraction ablated", format=".3f"),
+    alt.Tooltip("error_mean:Q", title="test error (mean)", format=".2%"),
+    alt.Tooltip("error_min:Q", title="min", format=".2%"), alt.Tooltip("error_max:Q", title="max", format=".2%"),
+    alt.Tooltip("error_sd:Q", title="sd", format=".2%"), alt.Tooltip("n_curves:Q", title="curves averaged"),
+]
+
+
+def _rows(table: pa.Table, **equal) -> list[dict]:
+    """The table's rows (as dicts) whose columns equal the given values (a tuple: any of them; None matches NULL)."""
+    for column, values in equal.items():
+        values = values if isinstance(values, tuple) else (values,)
+        keep = pc.is_in(table[column], value_set=pa.array(values, table[column].type), skip_nulls=False)
+        table = table.filter(keep)
+    return table.to_pylist()
+
+
+def _default_bits(tables: dict[str, pa.Table]) -> int | None:
+    """The smallest quantizer resolution present (the paper's default is 1 bit)."""
+    bits = [b for b in tables["measure_hist"].column("bits").to_pylist() if b is not None]
+    return min(bits) if bits else None
+
+
+def _bits_text(bits: int | None) -> str:
+    return "—" if bits is None else f"{bits} bit{'s' if bits != 1 else ''}"
+
+
+def _curve_layers(field: str = "ordering", scale: alt.Scale = ORDERING_SCALE, title: str = "ordering",
+                  band: bool = True, dash: alt.StrokeDash | None = None) -> list[alt.Chart]:
+    """A mean line per curve coloured by ``field`` (click the legend to highlight) over an optional min-max band."""
+    pick = alt.selection_point(fields=[field], bind="legend")
+    line = alt.Chart().mark_line(strokeWidth=1.6).encode(
+        x=X_FRAC, y=Y_ERROR, tooltip=CURVE_TOOLTIP,
+        color=alt.Color(f"{field}:N", scale=scale, title=title,
+                        legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolOpacity=1)),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+    ).add_params(pick)
+    if dash is not None:
+        line = line.encode(strokeDash=dash)
+    if not band:
+        return [line]
+    area = alt.Chart().mark_area(fillOpacity=0.18).encode(  # fillOpacity: the legend keeps solid strokes
+        x=X_FRAC, y=alt.Y("error_min:Q", axis=alt.Axis(format=".0%")), y2="error_max:Q",
+        color=alt.Color(f"{field}:N", scale=scale, title=title),
+    )
+    return [area, line]
+
+
+def _by_measure() -> dict:
+    """Facet arguments: one panel per measure, three per row."""
+    return {"facet": alt.Facet("measure:N", sort=MEASURES, title=None), "columns": 3}
+
+
+def distributions_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
+    """Fig. 1: per-layer histograms of every measure; a selector picks the quantizer bits."""
+    rows = tables["measure_hist"].to_pylist()
+    bits_options = sorted({r["bits"] for r in rows if r["bits"] is not None}) or [None]
+    bits = alt.param(name="bits", value=bits_options[0],
+                     bind=alt.binding_select(options=bits_options, name="quantizer bits "))
+    base = alt.Chart().transform_filter("datum.bits == bits || datum.bits === null")
+    bars = base.mark_bar(color="#4b5563", opacity=0.85).encode(
+        x=alt.X("bin_start:Q", bin="binned", title="value"),
+        x2="bin_end:Q",
+        y=alt.Y("share:Q", title="neurons (%)", axis=alt.Axis(format=".0%")),
+        tooltip=[alt.Tooltip("measure:N"), alt.Tooltip("layer:O"), alt.Tooltip("bits:Q"),
+                 alt.Tooltip("bin_start:Q", title="from", format=".3f"), alt.Tooltip("bin_end:Q", title="to", format=".3f"),
+                 alt.Tooltip("n_neurons:Q", title="neurons (all runs)"),
+                 alt.Tooltip("share:Q", title="share of layer", format=".1%")],
+    ).add_params(bits)
+    mean = base.mark_rule(color="#dc2626", strokeWidth=1.5).encode(
+        x="layer_mean:Q", tooltip=[alt.Tooltip("layer_mean:Q", title="layer mean", format=".3f"),
+                                   alt.Tooltip("layer_median:Q", title="layer median", format=".3f")],
+    )
+    return alt.layer(bars, mean, data=alt.Data(values=rows)).properties(width=150, height=90).facet(
+        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        column=alt.Column("measure:N", sort=MEASURES, title=None),
+    ).resolve_scale(x="independent").properties(title=alt.Title(
+        "Measure distributions per layer",
+        subtitle="share of each layer's neurons per bin; value in bits (class_selectivity: Morcos index); "
+                 "red rule: layer mean"))
+
+
+def network_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str = "zero") -> alt.TopLevelMixin:
+    """Fig. 2: whole-network cumulative ablation, one panel per measure."""
+    curves = _rows(tables["curves"], scope="network", strategy=strategy, bits=(bits, None))
+    return alt.layer(*_curve_layers(), data=alt.Data(values=curves)).properties(**PANEL).facet(
+        **_by_measure()).properties(
+        title=alt.Title(f"Whole-network cumulative ablation (to {strategy}; measures at {_bits_text(bits)})",
+                        subtitle="mean over seeds (random: seeds × repeats), band min–max; "
+                                 f"measures at {_bits_text(bits)}"))
+
+
+def composition_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopLevelMixin:
+    """Fig. 2 (Simpson's paradox): the layers the neurons of the network-wide ablation order come from."""
+    rows = _rows(tables["layer_composition"], bits=(bits, None))
+    return alt.Chart(alt.Data(values=rows)).mark_area().encode(
+        x=X_FRAC,
+        y=alt.Y("share:Q", stack="zero", title="ablated neurons (%)", axis=alt.Axis(format=".0%")),
+        color=alt.Color("layer:O", title="from layer", scale=alt.Scale(scheme="viridis")),
+        order=alt.Order("layer:O"),
+        tooltip=[alt.Tooltip("measure:N"), alt.Tooltip("ordering:N"), alt.Tooltip("layer:O"),
+                 alt.Tooltip("frac_ablated:Q", title="fraction ablated", format=".3f"),
+                 alt.Tooltip("share:Q", title="share from layer", format=".1%"),
+                 alt.Tooltip("n_from_layer:Q", title="neurons from layer", format=".1f")],
+    ).properties(width=140, height=90).facet(
+        row=alt.Row("ordering:N", sort=["low_first", "high_first"], title=None),
+        column=alt.Column("measure:N", sort=MEASURES, title=None),
+    ).properties(title=alt.Title(f"Layer composition of the network-wide ablation order (measures at {_bits_text(bits)})",
+                                 subtitle="share of the ablated neurons that come from each hidden layer; "
+                                          f"measures at {_bits_text(bits)}"))
+
+
+def layer_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str = "zero") -> alt.TopLevelMixin:
+    """Figs. 3-4: cumulative ablation within each layer, one panel per layer and measure."""
+    curves = _rows(tables["curves"], scope="layer", strategy=strategy, bits=(bits, None))
+    return alt.layer(*_curve_layers(), data=alt.Data(values=curves)).properties(
+        width=140, height=100).facet(
+        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        column=alt.Column("measure:N", sort=MEASURES, title=None),
+    ).properties(title=alt.Title(f"Layer-wise cumulative ablation (to {strategy}; measures at {_bits_text(bits)})",
+                                 subtitle=f"x: fraction of the layer's neurons; measures at {_bits_text(bits)}; "
+                                          "band min–max over seeds"))
+
+
+def bits_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLevelMixin:
+    """Figs. 5-7: the whole-network curves of each measure at quantizer resolutions 1, 2, 3 bits."""
+    rows = _rows(tables["curves"], scope="network", strategy=strategy)
+    data = []
+    for r in rows:
+        if r["measure"] == "class_selectivity":
+            continue  # does not depend on the quantizer
+        label = "random" if r["ordering"] == "random" else _bits_text(r["bits"])
+        panels = ["low_first", "high_first"] if r["ordering"] == "random" else [r["ordering"]]
+        data += [{**r, "panel": p, "resolution": label} for p in panels]
+    labels = sorted({r["resolution"] for r in data} - {"random"}) + ["random"]
+    colors = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a"][: len(labels) - 1] + ["#9ca3af"]  # distinct hues (Dark2)
+    scale = alt.Scale(domain=labels, range=colors)
+    dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][: len(labels) - 1] + [[1, 0]]
+    dash = alt.StrokeDash("resolution:N", scale=alt.Scale(domain=labels, range=dashes), title="quantizer")
+    return alt.layer(*_curve_layers("resolution", scale, "quantizer", band=False, dash=dash), data=alt.Data(values=data)).properties(
+        width=150, height=110).facet(
+        row=alt.Row("panel:N", sort=["low_first", "high_first"], title=None),
+        column=alt.Column("measure:N", sort=MEASURES, title=None),
+    ).properties(title=alt.Title(f"Quantizer resolution: whole-network ablation (to {strategy}; every bits value)",
+                                 subtitle="top: least informative first; bottom: most informative first; grey: random"))
+
+
+def strategy_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopLevelMixin:
+    """Fig. 11: ablating to zero vs to the training-set mean, whole network."""
+    rows = _rows(tables["curves"], scope="network", bits=(bits, None))
+    dash = alt.StrokeDash("strategy:N", title="ablate to", scale=alt.Scale(domain=["zero", "mean"], range=[[1, 0], [5, 3]]))
+    return alt.layer(*_curve_layers(band=False, dash=dash), data=alt.Data(values=rows)).properties(
+        **PANEL).facet(**_by_measure()).properties(
+        title=alt.Title(f"Ablation to zero vs to the training-set mean (whole network; measures at {_bits_text(bits)})",
+                        subtitle=f"solid: zero, dashed: mean; measures at {_bits_text(bits)}"))
+
+
+def _row_label(r: dict) -> str:
+    return r["measure"] if r["bits"] is None else f"{r['measure']} · {_bits_text(r['bits'])}"
+
+
+def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLevelMixin:
+    """The summary table: effect sizes (AUC differences with their 95 % intervals over seeds) and Spearman
+    correlations, per scope."""
+    options = sorted(set(tables["auc"].column("strategy").to_pylist()) | {strategy}, key=lambda s: s != "zero")
+    strategy = alt.param(name="strategy", value=strategy, bind=alt.binding_select(options=options, name="ablate to "))
+    auc = []
+    for r in tables["auc"].to_pylist():
+        if None in (r["auc_low_first"], r["auc_random"], r["auc_high_first"]):
+            continue
+        base = {**r, "row": _row_label(r)}
+        auc.append({**base, "test": "random − low_first", "diff": r["low_effect"], "half": r["low_effect_half"]})
+        auc.append({**base, "test": "high_first − random", "diff": r["high_effect"], "half": r["high_effect_half"]})
+    rank = {m: i for i, m in enumerate(MEASURES)}
+    rows = sorted({(rank.get(r["measure"], len(MEASURES)), r["bits"] or 0, r["row"]) for r in auc})
+    row_order = [r[2] for r in rows]
+    scopes = sorted({r["scope_label"] for r in auc}, key=lambda s: (s == "network", s))
+    y = alt.Y("row:N", sort=row_order, title=None)
+    x = alt.X("scope_label:N", sort=scopes, title=None, axis=alt.Axis(orient="top", labelAngle=0))
+    limit = max([abs(r["diff"]) for r in auc] + [1e-6])
+
+    def heat(data, value, text, title, domain, tooltip):
+        base = alt.Chart(alt.Data(values=data)).transform_filter("datum.strategy == strategy").encode(x=x, y=y)
+        cells = base.mark_rect(stroke="white").encode(
+            color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="redblue", domain=domain), title=None,
+                            legend=alt.Legend(format="+.2f")),
+            tooltip=tooltip)
+        dark = f"abs(datum.{value}) > {0.6 * domain[1]}"
+        labels = base.mark_text(fontSize=11).encode(
+            text=f"{text}:N", color=alt.condition(dark, alt.value("white"), alt.value("#111827")))
+        return alt.layer(cells, labels).properties(width=62 * len(scopes), height=18 * len(row_order), title=title)
+
+    auc_tooltip = [alt.Tooltip("row:N", title="measure"), alt.Tooltip("scope_label:N", title="scope"),
+                   alt.Tooltip("strategy:N"), alt.Tooltip("auc_low_first:Q", title="AUC low_first", format=".4f"),
+                   alt.Tooltip("auc_random:Q", title="AUC random", format=".4f"),
+                   alt.Tooltip("auc_high_first:Q", title="AUC high_first", format=".4f"),
+                   alt.Tooltip("half:Q", title="95% interval ±", format=".4f"), alt.Tooltip("n_runs:Q", title="runs")]
+    panels = []
+    for test, caption in [("random − low_first", "low_first beats random? AUC(random) − AUC(low_first)"),
+                          ("high_first − random", "random beats high_first? AUC(high_first) − AUC(random)")]:
+        data = [{**r, "label": effect_label(r["diff"], r["half"])} for r in auc if r["test"] == test]
+        panels.append(heat(data, "diff", "label", caption, [-limit, limit], auc_tooltip))
+    corr = [{**r, "row": _row_label(r), "label": "n/a" if r["spearman"] is None else f"{r['spearman']:+.2f}"}
+            for r in tables["rank_correlation"].to_pylist()]
+    corr = [r for r in corr if r["row"] in row_order]
+    corr_tooltip = [alt.Tooltip("row:N", title="measure"), alt.Tooltip("scope_label:N", title="scope"),
+                    alt.Tooltip("strategy:N"), alt.Tooltip("spearman:Q", title="Spearman rho (mean)", format="+.3f"),
+                    alt.Tooltip("spearman_min:Q", title="min over runs", format="+.3f"),
+                    alt.Tooltip("spearman_max:Q", title="max over runs", format="+.3f"),
+                    alt.Tooltip("n_neurons:Q", title="neurons per run"), alt.Tooltip("n_runs:Q", title="runs")]
+    panels.append(heat(corr, "spearman", "label", "Spearman ρ(measure, ablation importance)", [-1, 1], corr_tooltip))
+    panels[0] = panels[0].add_params(strategy)
+    return alt.hconcat(*panels).resolve_scale(color="independent").properties(
+        title=alt.Title("Summary: area under the ablation curves (test error, fraction ablated in [0, 1])",
+                        subtitle="cells: mean difference over seeds ± the half-width of its 95 % t-interval "
+                                 "(1 seed: no interval); lower AUC = better; ablation strategy from the selector "
+                                 "(the PNG shows zero)"))
+
+
+def effect_label(mean: float, half: float | None) -> str:
+    """An effect size with its interval, e.g. '+0.012 ± 0.004', or '+0.012 (1 seed)' without one."""
+    return f"{mean:+.3f} (1 seed)" if half is None else f"{mean:+.3f} ± {half:.3f}"
+
+
+def pruning_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
+    """Test error of the physically pruned networks against their parameter count, per criterion;
+    one panel per number of fine-tuning epochs; information measures solid, baselines dashed."""
+    rows = tables["pruning"].to_pylist()
+    pick = alt.selection_point(fields=["criterion"], bind="legend")
+    x = alt.X("n_params:Q", title="parameters of the pruned network", scale=alt.Scale(type="log"))
+    tooltip = [alt.Tooltip("criterion:N"), alt.Tooltip("kind:N"), alt.Tooltip("keep:Q", title="kept fraction"),
+               alt.Tooltip("n_params:Q", format=",.0f"), alt.Tooltip("error_mean:Q", title="test error (mean)", format=".2%"),
+               alt.Tooltip("error_min:Q", title="min", format=".2%"), alt.Tooltip("error_max:Q", title="max", format=".2%"),
+               alt.Tooltip("n_runs:Q", title="seeds")]
+    color = alt.Color("criterion:N", title="criterion", legend=alt.Legend(symbolType="stroke", columns=2))
+    dash = alt.StrokeDash("kind:N", title="kind", scale=alt.Scale(domain=["information", "baseline", "random"],
+                                                                  range=[[1, 0], [5, 3], [1, 2]]))
+    band = alt.Chart().mark_area(fillOpacity=0.08).encode(x=x, y=alt.Y("error_min:Q", axis=alt.Axis(format=".0%")),
+                                                          y2="error_max:Q", color=color)
+    line = alt.Chart().mark_line(point=True, strokeWidth=1.6).encode(
+        x=x, y=Y_ERROR, color=color, strokeDash=dash, tooltip=tooltip,
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12))).add_params(pick)
+    return alt.layer(band, line, data=alt.Data(values=rows)).properties(width=320, height=220).facet(
+        column=alt.Column("finetune_epochs:O", title="fine-tuning epochs after pruning")).properties(
+        title=alt.Title("Pruning: test error vs parameters by criterion",
+                        subtitle="network scope; band: min-max over seeds; click a legend entry to highlight it"))
+
+
+def layer_stats_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
+    """Bars per hidden layer: the share of neurons with a constant 1-bit code and (ReLU) of dead neurons."""
+    rows = [{"layer": r["layer"], "kind": kind, "share": r[column], "n_neurons": r["n_neurons"]}
+            for r in tables["layer_stats"].to_pylist()
+            for kind, column in (("constant 1-bit code", "constant_frac"), ("dead (ReLU)", "dead_frac"))
+            if r[column] is not None]
+    return alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+        x=alt.X("share:Q", title="neurons (%)", axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("kind:N", title=None),
+        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        color=alt.Color("kind:N", legend=None),
+        tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("kind:N"), alt.Tooltip("share:Q", format=".1%"),
+                 alt.Tooltip("n_neurons:Q", title="neurons in layer", format=".0f")],
+    ).properties(width=360, title="Neurons that do nothing on the validation split")
+
+
+def build_charts(tables: dict[str, pa.Table]) -> dict[str, alt.TopLevelMixin]:
+    """Every chart of the report, by name (the sections of ``pipeline.report.CHARTS``): measures at the smallest bits
+    (the paper's default 1 bit), curves for ablation to zero (else the strategy that was run)."""
+    bits = _default_bits(tables)
+    strategies = set(tables["curves"].column("strategy").to_pylist())
+    strategy = "zero" if "zero" in strategies or not strategies else sorted(strategies)[0]
+    charts = {
+        "layer_stats": layer_stats_chart(tables),
+        "distributions": distributions_chart(tables),
+        "network_ablation": network_chart(tables, bits, strategy),
+        "layer_composition": composition_chart(tables, bits),
+        "layer_ablation": layer_chart(tables, bits, strategy),
+        "quantizer_bits": bits_chart(tables, strategy),
+        "zero_vs_mean": strategy_chart(tables, bits),
+        **({"pairs": pairs} if (pairs := pairs_chart(tables)) is not None else {}),
+        "summary": summary_chart(tables, strategy),
+    }
+    if "pruning" in tables and tables["pruning"].num_rows:
+        charts["pruning"] = pruning_chart(tables)
+    return charts

@@ -1,0 +1,19 @@
+-- scorecard_auc: per run, scope, measure, bits and strategy, the areas of the low_first, high_first and
+-- random curves side by side (ablation_auc; random averaged over its repeats).
+WITH ranked AS (
+    SELECT run_id, scope, layer, measure, bits, strategy,
+        max(auc) FILTER (WHERE ordering = 'low_first') AS low_first,   -- area of the least-first curve
+        max(auc) FILTER (WHERE ordering = 'high_first') AS high_first  -- area of the most-first curve
+    FROM ablation_auc
+    WHERE ordering <> 'random'
+    GROUP BY ALL
+),
+random AS (
+    SELECT run_id, scope, layer, strategy, auc AS random
+    FROM ablation_auc
+    WHERE ordering = 'random'
+)
+SELECT r.group_name, r.activation, r.regularizer, r.n_layers, k.*, q.random
+FROM ranked AS k
+JOIN random AS q ON q.run_id = k.run_id AND q.scope = k.scope AND q.layer IS NOT DISTINCT FROM k.layer AND q.strategy = k.strategy
+JOIN scorecard_runs AS r ON r.run_id = k.run_id
