@@ -168,7 +168,7 @@ def write_page(out_html: Path, title: str, caption: str, sections: list[Section]
             write_atomically(out_html.with_name(f"{out_html.stem}-{s.name}.png"), vl_convert.vegalite_to_png(spec, scale=2))
         if s.after:
             parts.append(s.after)
-    version, bundle = _bundle()
+    version, bundle = _bundle() if specs else ("none", "// no charts on this page")
     page = PAGE.format(
         title=html.escape(title), caption=html.escape(caption), sections="\n".join(parts),
         vl_version=version, bundle=bundle, specs=json.dumps(specs).replace("</", "<\\/"),
