@@ -1,4 +1,6 @@
 """The ablate stage: rankings read back with SQL, curves written to the view equal a naive forward pass, bad input."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from naive_ablation import naive_errors
@@ -13,8 +15,10 @@ from store.paths import open_warehouse
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory, trained_run):
-    src, run_id = trained_run
+def measured(tmp_path_factory, tiny_spec):
+    """A run on [0, 1] inputs: its dead ReLUs tie at 0 bits, which exercises the tie rule."""
+    src = open_warehouse(tmp_path_factory.mktemp("unit_inputs"))
+    run_id = stages.train_run(src, replace(tiny_spec, inputs="unit"), progress=False)
     wh = open_warehouse(tmp_path_factory.mktemp("ablate"))
     assert stages.import_checkpoint(wh, src.checkpoint(run_id)) == run_id
     stages.capture_run(wh, run_id, bits=(1, 2))

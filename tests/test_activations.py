@@ -1,4 +1,6 @@
 """The activation store: codes vs raw, raw vs a direct forward pass, layout, crash safety, bad input."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -33,7 +35,10 @@ def test_raw_equals_forward_pass_and_codes_equal_quantizer(trained_run):
     wh, run_id = trained_run
     store = act.open_activations(wh, run_id)
     model = load_run(wh, run_id)
-    data = load_dataset(model.spec.dataset, seed=model.spec.seed, n_val=model.spec.n_val)
+    data = load_dataset(model.spec.dataset, seed=model.spec.seed, n_val=model.spec.n_val)  # [0, 1] inputs
+    mean, std = np.asarray(model.spec.input_mean), np.asarray(model.spec.input_std)  # one channel
+    data = replace(data, **{split: replace(getattr(data, split), x=(getattr(data, split).x - float(mean[0])) / float(std[0]))
+                            for split in ("train", "val", "test")})
     assert store.splits == ["val", "test"] and store.bits == [1, 2, 3] and store.layer_sizes == [24, 12]
     # the quantizers, fitted here on validation outputs computed here (not read back from the store)
     val_outputs = direct_hidden_outputs(model, data.val.x)
