@@ -29,7 +29,7 @@ from pipeline.quantize import check_bits
 from pipeline.report import write_report
 from pipeline.spec import NetworkSpec, preset_spec
 from pipeline.standardize import standardize, with_input_stats
-from pipeline.train import set_threads, train
+from pipeline.train import train
 from store import activations as act
 from store.atomic import write_bytes
 from store.baselines import baselines_table, write_baselines
@@ -185,7 +185,6 @@ def capture_run(
         act.publish_bits(store, new_bits)
     else:
         data = data_of(spec, data_dir)
-        set_threads()
         steps = len(splits) + 1 + model.n_hidden  # raw outputs per split, training means, codes per layer
         with act.building_store(wh, run_id) as root, Progress(f"capture {run_id}", steps, "steps") as progress:
             for split in splits:
@@ -312,7 +311,6 @@ def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None
     model = load_run(wh, run_id)
     store = act.open_activations(wh, run_id)
     data = data_of(model.spec, data_dir)
-    set_threads()
     means = [store.train_mean(layer) for layer in store.layers]
     norms = bl.weight_norms(model)
     taylor = bl.taylor(model, data.val.x, data.val.y)

@@ -18,9 +18,9 @@ import torch
 
 from pipeline.ablation_checks import ORDERINGS, SCOPES, STRATEGIES, check_data, check_means, check_options, check_ordering
 from pipeline.ablation_kernel import CleanPass, FoldedNet, Plan, Workspace, chunk_errors
-from pipeline.ablation_schedule import choose_layout, run_items, torch_threads
+from pipeline.ablation_schedule import choose_layout, run_items
 from pipeline.errors import NeuronInfoError
-from pipeline.threads import available_cores
+from pipeline.threads import stage_threads
 
 __all__ = ["CURVE_COLUMNS", "ORDERINGS", "SCOPES", "STRATEGIES", "Ordering", "ablation_curves", "k_grid",
            "random_orderings"]
@@ -93,8 +93,8 @@ def ablation_curves(
     ``CURVE_COLUMNS``, one row per (ordering, strategy, k), in plain Arrow types (string, int64,
     double): the caller casts it to the warehouse schema (``store.tables.write_partition`` does).
 
-    Uses ``pipeline.threads.available_cores()`` cores; torch's thread count is set only while the
-    call runs and is then restored to exactly what it was. ``on_curve()`` is called as each
+    Uses ``pipeline.threads.choose_threads()`` cores (worker threads); torch's thread count is set only
+    while the call runs and is then restored to exactly what it was. ``on_curve()`` is called as each
     (ordering, strategy) curve is finished (for progress reports), from a worker thread.
     """
     net = FoldedNet(model)
@@ -113,8 +113,7 @@ def ablation_curves(
     fills = {"zero": None}
     if mean_arrays is not None:
         fills["mean"] = {l: torch.as_tensor(m, dtype=net.dtype) for l, m in enumerate(mean_arrays, start=1)}
-    cores = available_cores()
-    with torch_threads(cores), torch.no_grad():
+    with stage_threads() as cores, torch.no_grad():
         errors = _count_errors(net, CleanPass(net, x), y, plans, strategies, fills, cores, chunk_budget_mb, on_curve)
     jobs = [(o, p, s) for o, p in zip(orderings, plans) for s in strategies]
     return _table(jobs, errors, len(y))

@@ -12,24 +12,21 @@ from pipeline.data import Dataset
 from pipeline.model import MLP, error_rate
 from pipeline.progress import note
 from pipeline.spec import NetworkSpec
-from pipeline.threads import available_cores
+from pipeline.threads import retune, stage_threads
 
 
 # torch's global RNG drives initialisation and dropout: two trainings in threads of one process
-# would interleave their draws. Training uses every core anyway, so trainings take turns.
+# would interleave their draws, so trainings take turns.
 _TRAINING = threading.Lock()
-
-
-def set_threads() -> None:
-    """Use the available cores for intra-op parallelism (no DataLoader workers anywhere)."""
-    torch.set_num_threads(available_cores())
 
 
 def train(spec: NetworkSpec, data: Dataset, progress: bool = True) -> MLP:
     """Train ``spec`` on ``data.train``; report loss and validation error after each epoch.
 
-    Same spec (seed included) and data => byte-identical weights on the same machine: the
-    initialisation, dropout masks and the batch order all come from ``spec.seed``.
+    Same spec (seed included) and data => byte-identical weights on the same machine with the same
+    torch thread count: the initialisation, dropout masks and the batch order all come from
+    ``spec.seed``. The thread count follows the load (``pipeline.threads``); wide layers differ in
+    the last bits between 1 and 2 threads, so pin it with ``$NEURONINFO_THREADS`` to reproduce bytes.
     """
     with _TRAINING:
         return _train(spec, data, progress)
@@ -38,16 +35,15 @@ def train(spec: NetworkSpec, data: Dataset, progress: bool = True) -> MLP:
 def finetune(model: MLP, data: Dataset, epochs: int, progress: bool = False) -> MLP:
     """Train an existing model (e.g. a pruned one) for ``epochs`` more epochs with its spec's optimizer
     settings; dropout masks and batch order come from ``spec.seed`` again. Changes ``model`` in place."""
-    with _TRAINING:
-        set_threads()
+    with _TRAINING, stage_threads():
         torch.manual_seed(model.spec.seed)
         return _fit(model, model.spec, data, epochs, progress)
 
 
 def _train(spec: NetworkSpec, data: Dataset, progress: bool) -> MLP:
-    set_threads()
-    torch.manual_seed(spec.seed)
-    return _fit(MLP(spec), spec, data, spec.epochs, progress)
+    with stage_threads():
+        torch.manual_seed(spec.seed)
+        return _fit(MLP(spec), spec, data, spec.epochs, progress)
 
 
 def _fit(model: MLP, spec: NetworkSpec, data: Dataset, epochs: int, progress: bool) -> MLP:
@@ -59,6 +55,7 @@ def _fit(model: MLP, spec: NetworkSpec, data: Dataset, epochs: int, progress: bo
     x, y = data.train.x, data.train.y
     n_batches = (len(x) + spec.batch_size - 1) // spec.batch_size
     for epoch in range(1, epochs + 1):
+        retune()  # the load may have changed since the last epoch
         model.train()
         started, total_loss = time.perf_counter(), 0.0
         perm = torch.randperm(len(x), generator=order)
