@@ -158,5 +158,7 @@ def task_runner_for(kind: str, dask_address: str | None = None, workers: int = 2
 
         if dask_address:
             return DaskTaskRunner(address=dask_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+        # the workers share this machine's cores: each tells pipeline.threads how many of them there are
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                              "env": {"NEURONINFO_WORKERS": str(workers)}})
     return ThreadPoolTaskRunner(max_workers=workers)
