@@ -160,6 +160,8 @@ def main():
     parser.add_argument("--samples", type=int, default=20_000, help="random samples per preset epoch")
     parser.add_argument("--load-samples", type=int, default=50_000, help="Fashion-MNIST samples per epoch under load")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dask-samples", type=int, default=20_000, help="samples per worker epoch in the Dask part")
+    parser.add_argument("--dask-repeats", type=int, default=2)
     parser.add_argument("--parts", default="presets,load,dask", help="comma-separated: presets, load, dask")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -173,7 +175,7 @@ def main():
         presets(args.samples)
     med = under_load(args.load_samples, args.repeats) if "load" in parts else {}
     if "dask" in parts:
-        dask(args.load_samples, args.repeats, med.get(("idle", "new")))
+        dask(args.dask_samples, args.dask_repeats, med.get(("idle", "new")))
     print(f"load after: {load()}")
 
 
