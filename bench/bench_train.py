@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from pipeline.data import Dataset, Split
 from pipeline.model import MLP
 from pipeline.spec import preset_spec
-from pipeline.threads import available_cores, choose_threads
+from pipeline.threads import available_cores, choose_threads, stage_threads
 from pipeline.train import train
 
 SHAPES = {"mnist": (784, 10), "fashion-mnist": (784, 10), "cifar10": (3072, 10)}
@@ -60,8 +60,8 @@ def presets(samples: int) -> None:
         started = time.perf_counter()
         train(spec, data, progress=False)
         ours = time.perf_counter() - started
-        torch.set_num_threads(available_cores())  # the reference runs as the old trainer did
-        ref = reference_seconds(spec, x, y)
+        with stage_threads():  # the reference gets the thread count the trainer gets
+            ref = reference_seconds(spec, x, y)
         sizes = "-".join(str(h) for h in (dim, *spec.hidden_sizes, k))
         print(f"  {preset:14s} {sizes:24s} {samples / ours:10,.0f} samples/s   reference {samples / ref:10,.0f} samples/s"
               f"   ratio {ref / ours:5.2f}x")
