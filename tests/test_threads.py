@@ -110,3 +110,21 @@ def test_other_load_leaves_out_this_process(monkeypatch):
     assert threads.other_load() == 0.0
     monkeypatch.setattr(threads, "_run_queue_others", lambda: 2.0)
     assert threads.other_load() == 2.0
+
+
+def test_capture_leaves_torch_count_alone(monkeypatch, tiny_spec):
+    from pipeline.activations import hidden_outputs
+    from pipeline.model import MLP
+
+    monkeypatch.setenv("NEURONINFO_THREADS", "1")
+    torch.manual_seed(0)
+    model, x = MLP(tiny_spec), torch.rand(30, tiny_spec.input_dim)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        batches = hidden_outputs(model, x, batch_size=10)
+        next(batches)
+        assert torch.get_num_threads() == 3  # between batches, as the caller had it
+        assert len(list(batches)) == 2 and torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
