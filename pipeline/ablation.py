@@ -95,7 +95,7 @@ def ablation_curves(
     ``CURVE_COLUMNS``, one row per (ordering, strategy, k), in plain Arrow types (string, int64,
     double): the caller casts it to the warehouse schema (``store.tables.write_partition`` does).
 
-    Uses ``pipeline.threads.choose_threads()`` cores (worker threads); torch's thread count is set only
+    Uses ``pipeline.threads.choose_threads(load_aware=False)`` cores (worker threads); torch's thread count is set only
     while the call runs and is then restored to exactly what it was. ``on_curve()`` is called as each
     (ordering, strategy) curve is finished (for progress reports), from a worker thread. ``device``
     (``pipeline.device.resolve_device``) holds the weights and activations; one worker on a GPU.
@@ -117,7 +117,9 @@ def ablation_curves(
     fills = {"zero": None}
     if mean_arrays is not None:
         fills["mean"] = {l: torch.as_tensor(m, dtype=net.dtype).to(device) for l, m in enumerate(mean_arrays, start=1)}
-    with stage_threads() as cores, torch.no_grad():
+    # its workers never wait for each other, so a busy core slows one of them, not all: the cores
+    # are shared with concurrent stages but not given up to other load (docs/benchmarks.md)
+    with stage_threads(load_aware=False) as cores, torch.no_grad():
         cores = cores if device.type == "cpu" else 1
         errors = _count_errors(net, CleanPass(net, x), y, plans, strategies, fills, cores, chunk_budget_mb, on_curve)
     jobs = [(o, p, s) for o, p in zip(orderings, plans) for s in strategies]

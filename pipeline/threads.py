@@ -140,16 +140,17 @@ def worker_processes() -> int:
         return 1
 
 
-def choose_threads() -> int:
+def choose_threads(load_aware: bool = True) -> int:
     """The thread count for a torch stage starting now: ``$NEURONINFO_THREADS``, else ``thread_count`` of the
-    available cores, the workers (worker processes x stages running in this process) and ``other_load()``."""
+    available cores, the workers (worker processes x stages running in this process) and ``other_load()``
+    (0 when not ``load_aware``: for independent worker threads that never wait for each other)."""
     pinned = pinned_threads()
     if pinned is not None:
         return pinned
     me = threading.get_ident()
     with _lock:
         stages = 1 + sum(1 for ident, depth in _stages.items() if depth and ident != me)
-    return thread_count(available_cores(), worker_processes() * stages, other_load())
+    return thread_count(available_cores(), worker_processes() * stages, other_load() if load_aware else 0.0)
 
 
 @contextmanager
@@ -164,11 +165,11 @@ def torch_threads(count: int) -> Iterator[int]:
 
 
 @contextmanager
-def stage_threads() -> Iterator[int]:
-    """A torch stage: counted as running while inside, with ``choose_threads()`` threads (yielded);
+def stage_threads(load_aware: bool = True) -> Iterator[int]:
+    """A torch stage: counted as running while inside, with ``choose_threads(load_aware)`` threads (yielded);
     torch's previous thread count is restored on leaving. Call ``retune()`` inside to choose again."""
     me = threading.get_ident()
-    count = choose_threads()
+    count = choose_threads(load_aware)
     with _lock:
         _stages[me] = _stages.get(me, 0) + 1
     try:

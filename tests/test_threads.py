@@ -38,6 +38,7 @@ def test_choose_threads_reads_its_inputs(monkeypatch):
     assert choose_threads() == 5
     monkeypatch.setenv("NEURONINFO_WORKERS", "2")
     assert choose_threads() == 4
+    assert choose_threads(load_aware=False) == 4  # shared with the other worker, not given up to the load
     monkeypatch.setenv("NEURONINFO_THREADS", "3")  # the pin wins over the rule
     assert choose_threads() == 3
     monkeypatch.setenv("NEURONINFO_THREADS", "many")
