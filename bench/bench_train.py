@@ -120,6 +120,25 @@ def under_load(samples: int, repeats: int) -> dict:
     return med
 
 
+def quiet(samples: int, repeats: int, wait: float = 240.0) -> None:
+    """Idle only, after waiting (up to ``wait`` s) for the 1-minute load average to fall below 0.5: the
+    new rule then sees no other load and should choose every core, as the old one does."""
+    data = fashion(samples)
+    started = time.monotonic()
+    while os.getloadavg()[0] >= 0.5 and time.monotonic() - started < wait:
+        time.sleep(5)
+    print(f"\nidle after {time.monotonic() - started:.0f} s of waiting for quiet; load {load()}")
+    rates = {rule: [] for rule in RULES}
+    for r in range(repeats):
+        for rule in RULES if r % 2 == 0 else RULES[::-1]:
+            rate, threads = epoch(data, rule)
+            rates[rule].append(rate)
+            print(f"  round {r + 1} idle {rule} rule: {threads} thread(s) {rate:9,.0f} samples/s   load {load()}", flush=True)
+    os.environ.pop("NEURONINFO_THREADS", None)
+    old, new = (statistics.median(rates[rule]) for rule in RULES)
+    print(f"  medians: old {old:,.0f}, new {new:,.0f} samples/s (new / old {new / old:.2f})")
+
+
 def _worker_epoch(samples: int) -> tuple[float, int, str]:
     import pipeline.threads as th
 
@@ -162,7 +181,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dask-samples", type=int, default=20_000, help="samples per worker epoch in the Dask part")
     parser.add_argument("--dask-repeats", type=int, default=2)
-    parser.add_argument("--parts", default="presets,load,dask", help="comma-separated: presets, load, dask")
+    parser.add_argument("--parts", default="presets,load,dask", help="comma-separated: presets, load, dask, quiet")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     print(f"training throughput, torch {torch.__version__}, {os.cpu_count()} CPUs, {available_cores()} available, "
@@ -174,6 +193,8 @@ def main():
     if "presets" in parts:
         presets(args.samples)
     med = under_load(args.load_samples, args.repeats) if "load" in parts else {}
+    if "quiet" in parts:
+        quiet(args.load_samples, args.repeats)
     if "dask" in parts:
         dask(args.dask_samples, args.dask_repeats, med.get(("idle", "new")))
     print(f"load after: {load()}")
