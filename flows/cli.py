@@ -71,14 +71,15 @@ def cmd_train(args) -> str:
         **({"weight_decay": args.weight_decay} if args.weight_decay is not None else {}),
     )
     wh = _warehouse(args)  # a bad --warehouse is the one line, before any note
+    device = _device(args)
     say_adapted_n_val(spec, args.n_val)
-    return train_run(wh, spec, args.data_dir)
+    return train_run(wh, spec, args.data_dir, device=device)
 
 
 def cmd_capture(args) -> str:
     from flows.stages import capture_run
 
-    return capture_run(_warehouse(args), args.run_id, args.bits, args.method, args.data_dir, args.splits)
+    return capture_run(_warehouse(args), args.run_id, args.bits, args.method, args.data_dir, args.splits, _device(args))
 
 
 def cmd_measure(args) -> str:
@@ -97,7 +98,7 @@ def cmd_ablate(args) -> str:
     from flows.stages import ablate_run, MEASURES
 
     return ablate_run(_warehouse(args), args.run_id, args.strategy, args.random_repeats, args.steps, args.data_dir,
-                      args.measures or MEASURES, force=True)
+                      args.measures or MEASURES, force=True, device=_device(args))
 
 
 def cmd_baselines(args) -> str:
@@ -126,7 +127,9 @@ def cmd_prune_sweep(args) -> str:
 def cmd_train_and_measure(args) -> None:
     from flows.stages import grid_specs
 
-    wh = _warehouse(args)  # every mistake is one line before any server starts: the warehouse, then the grid
+    wh = _warehouse(args)  # every mistake is one line before any server starts: the warehouse, the device, the grid
+    if not args.dask_address:  # a remote cluster's workers may have the GPU this machine lacks
+        _device(args)
     grid_specs(args.preset, args.dataset, list(args.hidden) if args.hidden else None, list(args.activations),
                list(args.regularizers), list(args.seeds), args.epochs, args.n_val, list(args.bits), list(args.strategy),
                args.data_dir, args.inputs)
@@ -144,6 +147,7 @@ def _train_and_measure(args, wh):
         epochs=args.epochs, n_val=args.n_val, bits=list(args.bits), strategies=list(args.strategy),
         random_repeats=args.random_repeats, steps=args.steps, warehouse=str(wh.root), data_dir=args.data_dir,
         inputs=args.inputs,
+        device=args.device,
     )
     print_summary(wh, run_ids)
     return run_ids[-1] if run_ids else None
@@ -368,6 +372,13 @@ def format_table(names: list[str], rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _device(args) -> str:
+    """``--device`` checked against what torch has here (a one-line error otherwise), as a string."""
+    from pipeline.device import resolve_device
+
+    return str(resolve_device(args.device))
+
+
 def _warehouse(args, create: bool = True):
     """The warehouse of ``--warehouse``: upgraded, crash leftovers removed, catalog current. Read verbs
     pass ``create=False`` and never make one."""
@@ -377,6 +388,10 @@ def _warehouse(args, create: bool = True):
     wh = prepare(args.warehouse, create=create)
     ensure_catalog(wh)
     return wh
+
+
+DEVICE = dict(default="cpu", help="torch device for training, capture and ablation: cpu (default), cuda, cuda:N or mps "
+              "(not part of a run's identity)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -411,11 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float)
     p.add_argument("--n-val", type=int, help="validation samples split off the training set (default 10000)")
     _inputs_argument(p)
+    p.add_argument("--device", **DEVICE)
 
     p = verb("capture", cmd_capture, "store quantized hidden activations (Zarr)", run_id=True)
     p.add_argument("--bits", type=_ints, default=(1, 2, 3))
     p.add_argument("--method", default="uniform", help="uniform | quantile")
     p.add_argument("--splits", type=_words, default=("val", "test"))
+    p.add_argument("--device", **DEVICE)
 
     verb("measure", cmd_measure, "counts + neuron_stats + specific_info (DuckDB SQL)", run_id=True)
 
@@ -430,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
     p.add_argument("--measures", type=_words, help="comma-separated measures (default: the information measures, and the pair "
                    "aggregates once `pairs` has run; baseline criteria such as taylor need: neuroninfo baselines RUN_ID)")
+    p.add_argument("--device", **DEVICE)
 
     verb("baselines", cmd_baselines, "the usual pruning criteria per neuron (neuron_baselines)", run_id=True)
 
@@ -466,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
     _inputs_argument(p)
+    p.add_argument("--device", **DEVICE)
 
     p = verb("paper", cmd_paper, "the paper's whole grid, then its claims scorecard (Prefect)")
     p.add_argument("--datasets", type=_words, default=("mnist", "fashion-mnist", "cifar10"),

@@ -29,7 +29,7 @@ from pipeline.quantize import check_bits
 from pipeline.report import write_report
 from pipeline.spec import NetworkSpec, preset_spec
 from pipeline.standardize import standardize, with_input_stats
-from pipeline.train import set_threads, train
+from pipeline.train import train
 from store import activations as act
 from store.atomic import write_bytes
 from store.baselines import baselines_table, write_baselines
@@ -138,14 +138,15 @@ def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_
     refresh_catalog(wh)
 
 
-def train_run(wh: Warehouse, spec: NetworkSpec, data_dir: str | Path | None = None, progress: bool = True) -> str:
+def train_run(wh: Warehouse, spec: NetworkSpec, data_dir: str | Path | None = None, progress: bool = True,
+              device: str = "cpu") -> str:
     """Train a network (unless this spec was trained before: the warehouse is the cache); return run_id."""
     spec = resolve_inputs(spec, data_dir)
     known = run_id_for_spec(wh, spec)
     if known:
         return known
     data = data_of(spec, data_dir)
-    model = train(spec, data, progress=progress)
+    model = train(spec, data, progress=progress, device=device)
     run_id = save_checkpoint(wh, model)
     if not has_partition(wh, "runs", run_id):
         register_run(wh, run_id, model, data)
@@ -159,6 +160,7 @@ def capture_run(
     method: str = "uniform",
     data_dir: str | Path | None = None,
     splits: tuple[str, ...] = SPLITS,
+    device: str = "cpu",
 ) -> str:
     """Store the run's hidden outputs and codes; with a complete store, only add codes for new bits."""
     bits = tuple(sorted(set(bits)))
@@ -185,14 +187,13 @@ def capture_run(
         act.publish_bits(store, new_bits)
     else:
         data = data_of(spec, data_dir)
-        set_threads()
         steps = len(splits) + 1 + model.n_hidden  # raw outputs per split, training means, codes per layer
         with act.building_store(wh, run_id) as root, Progress(f"capture {run_id}", steps, "steps") as progress:
             for split in splits:
                 x, y = getattr(data, split).x, getattr(data, split).y
-                act.write_raw(root, split, y.numpy(), list(spec.hidden_sizes), hidden_outputs(model, x))
+                act.write_raw(root, split, y.numpy(), list(spec.hidden_sizes), hidden_outputs(model, x, device=device))
                 progress.advance()
-            act.write_train_mean(root, hidden_outputs(model, data.train.x))
+            act.write_train_mean(root, hidden_outputs(model, data.train.x, device=device))
             progress.advance()
             for layer in range(1, model.n_hidden + 1):
                 act.write_codes(root, list(splits), layer, list(bits), spec.activation, method)
@@ -312,7 +313,6 @@ def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None
     model = load_run(wh, run_id)
     store = act.open_activations(wh, run_id)
     data = data_of(model.spec, data_dir)
-    set_threads()
     means = [store.train_mean(layer) for layer in store.layers]
     norms = bl.weight_norms(model)
     taylor = bl.taylor(model, data.val.x, data.val.y)
@@ -381,6 +381,7 @@ def ablate_run(
     data_dir: str | Path | None = None,
     measures: tuple[str, ...] = MEASURES,
     force: bool = False,
+    device: str = "cpu",
 ) -> str:
     """Cumulative ablation curves on the test split for every ranking and random orderings."""
     done = has_partition(wh, "ablation_curves", run_id)
@@ -396,7 +397,8 @@ def ablate_run(
     means = [store.train_mean(layer) for layer in store.layers]
     test = data_of(model.spec, data_dir).test
     with Progress(f"ablate {run_id}", len(orderings) * len(strategies), "curves") as progress:
-        curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps, on_curve=progress.advance)
+        curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, steps, on_curve=progress.advance,
+                                device=device)
     params = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures),
               **made_from}
     write_partition(wh, "ablation_orderings", run_id, ordering_positions([o for o in orderings if o.ordering == "random"]), params)

@@ -41,17 +41,17 @@ RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, retry_co
 
 
 @task(name="train", **RETRIES)
-def train_task(warehouse: str, spec_json: str, data_dir: str | None) -> str:
+def train_task(warehouse: str, spec_json: str, data_dir: str | None, device: str = "cpu") -> str:
     from pipeline.spec import NetworkSpec
 
     progress_to_run_log()
-    return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir)
+    return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir, device=device)
 
 
 @task(name="capture", **RETRIES)
-def capture_task(warehouse: str, run_id: str, bits: list[int], data_dir: str | None) -> str:
+def capture_task(warehouse: str, run_id: str, bits: list[int], data_dir: str | None, device: str = "cpu") -> str:
     progress_to_run_log()
-    return stages.capture_run(open_warehouse(warehouse), run_id, tuple(bits), data_dir=data_dir)
+    return stages.capture_run(open_warehouse(warehouse), run_id, tuple(bits), data_dir=data_dir, device=device)
 
 
 @task(name="measure", **RETRIES)
@@ -69,9 +69,11 @@ def pairs_task(warehouse: str, run_id: str, pair_bits: list[int]) -> str:
 
 
 @task(name="ablate", **RETRIES)
-def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repeats: int, steps: int | None, data_dir: str | None) -> str:
+def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repeats: int, steps: int | None, data_dir: str | None,
+                device: str = "cpu") -> str:
     progress_to_run_log()
-    return stages.ablate_run(open_warehouse(warehouse), run_id, tuple(strategies), random_repeats, steps, data_dir)
+    return stages.ablate_run(open_warehouse(warehouse), run_id, tuple(strategies), random_repeats, steps, data_dir,
+                             device=device)
 
 
 @task(name="report", **RETRIES)
@@ -86,15 +88,16 @@ def scorecard_task(warehouse: str) -> str:
     return str(stages.scorecard_page(open_warehouse(warehouse)))
 
 
-def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=(1,)) -> list:
+def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=(1,),
+            device: str = "cpu") -> list:
     """Chain capture -> measure -> pairs -> ablate for one run (futures wait on each other); return the chain's futures.
 
     pairs (within layers, at each of ``pair_bits`` that is captured) runs before ablate, so its per-neuron
     aggregates get ablation curves too."""
-    captured = capture_task.submit(warehouse, run_id_future, bits, data_dir)
+    captured = capture_task.submit(warehouse, run_id_future, bits, data_dir, device)
     measured = measure_task.submit(warehouse, captured)
     paired = pairs_task.submit(warehouse, measured, [b for b in pair_bits if b in bits])
-    ablated = ablate_task.submit(warehouse, paired, strategies, random_repeats, steps, data_dir)
+    ablated = ablate_task.submit(warehouse, paired, strategies, random_repeats, steps, data_dir, device)
     return [run_id_future, captured, measured, paired, ablated]
 
 
@@ -125,14 +128,18 @@ def train_and_measure(
     data_dir: str | None = None,
     pair_bits: list[int] = [1],
     inputs: str = "standardized",
+    device: str = "cpu",
 ) -> list[str]:
-    """Train and analyse every network of activations x regularizers x seeds; return their run_ids."""
+    """Train and analyse every network of activations x regularizers x seeds; return their run_ids.
+
+    ``device`` (cpu, cuda, cuda:N, mps) runs training, capture and ablation there, checked by each task where it
+    runs (a Dask worker may have the GPU the flow's machine lacks); it is not part of a run's identity."""
     specs = stages.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
                               strategies, data_dir, inputs)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
-    trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in specs]
-    chains = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir, pair_bits) for t in trained]
+    trained = [train_task.submit(warehouse, spec.to_json(), data_dir, device) for spec in specs]
+    chains = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir, pair_bits, device) for t in trained]
     run_ids = [chain_result(chain) for chain in chains]
     reports = report_task.submit(warehouse, run_ids).result()
     for path in reports:
@@ -158,5 +165,7 @@ def task_runner_for(kind: str, dask_address: str | None = None, workers: int = 2
 
         if dask_address:
             return DaskTaskRunner(address=dask_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+        # the workers share this machine's cores: each tells pipeline.threads how many of them there are
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                              "env": {"NEURONINFO_WORKERS": str(workers)}})
     return ThreadPoolTaskRunner(max_workers=workers)

@@ -18,9 +18,10 @@ import torch
 
 from pipeline.ablation_checks import ORDERINGS, SCOPES, STRATEGIES, check_data, check_means, check_options, check_ordering
 from pipeline.ablation_kernel import CleanPass, FoldedNet, Plan, Workspace, chunk_errors
-from pipeline.ablation_schedule import choose_layout, run_items, torch_threads
+from pipeline.ablation_schedule import choose_layout, run_items
+from pipeline.device import resolve_device
 from pipeline.errors import NeuronInfoError
-from pipeline.threads import available_cores
+from pipeline.threads import stage_threads
 
 __all__ = ["CURVE_COLUMNS", "ORDERINGS", "SCOPES", "STRATEGIES", "Ordering", "ablation_curves", "k_grid",
            "random_orderings"]
@@ -84,6 +85,7 @@ def ablation_curves(
     steps: int | None = None,
     chunk_budget_mb: int = 256,
     on_curve: Callable[[], None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> pa.Table:
     """Test error after cumulatively ablating each ordering, for each strategy and k in the grid.
 
@@ -93,11 +95,13 @@ def ablation_curves(
     ``CURVE_COLUMNS``, one row per (ordering, strategy, k), in plain Arrow types (string, int64,
     double): the caller casts it to the warehouse schema (``store.tables.write_partition`` does).
 
-    Uses ``pipeline.threads.available_cores()`` cores; torch's thread count is set only while the
-    call runs and is then restored to exactly what it was. ``on_curve()`` is called as each
-    (ordering, strategy) curve is finished (for progress reports), from a worker thread.
+    Uses ``pipeline.threads.choose_threads(load_aware=False)`` cores (worker threads); torch's thread count is set only
+    while the call runs and is then restored to exactly what it was. ``on_curve()`` is called as each
+    (ordering, strategy) curve is finished (for progress reports), from a worker thread. ``device``
+    (``pipeline.device.resolve_device``) holds the weights and activations; one worker on a GPU.
     """
-    net = FoldedNet(model)
+    device = resolve_device(device)
+    net = FoldedNet(model, device)
     strategies = tuple(strategies)
     check_options(strategies, steps, chunk_budget_mb)
     mean_arrays = check_means(means, net.sizes) if "mean" in strategies else None
@@ -107,14 +111,16 @@ def ablation_curves(
     check_data(x, y, net.input_dim)
     if not orderings or not strategies:
         return _table([], [], 0)
-    x = x.detach().to("cpu", net.dtype).contiguous()
-    y = y.detach().to("cpu", torch.int64)
+    x = x.detach().to(device, net.dtype).contiguous()
+    y = y.detach().to(device, torch.int64)
     plans = [Plan(net, rows, k_grid(len(rows), steps)) for rows in rows_of]
     fills = {"zero": None}
     if mean_arrays is not None:
-        fills["mean"] = {l: torch.as_tensor(m, dtype=net.dtype) for l, m in enumerate(mean_arrays, start=1)}
-    cores = available_cores()
-    with torch_threads(cores), torch.no_grad():
+        fills["mean"] = {l: torch.as_tensor(m, dtype=net.dtype).to(device) for l, m in enumerate(mean_arrays, start=1)}
+    # its workers never wait for each other, so a busy core slows one of them, not all: the cores
+    # are shared with concurrent stages but not given up to other load (docs/benchmarks.md)
+    with stage_threads(load_aware=False) as cores, torch.no_grad():
+        cores = cores if device.type == "cpu" else 1
         errors = _count_errors(net, CleanPass(net, x), y, plans, strategies, fills, cores, chunk_budget_mb, on_curve)
     jobs = [(o, p, s) for o, p in zip(orderings, plans) for s in strategies]
     return _table(jobs, errors, len(y))

@@ -27,9 +27,9 @@ import torch
 
 class FoldedNet:
     """Eval-mode weights of linear i with batch norm folded in: ``weight[i]`` (out x in), its transpose
-    ``weight_t[i]`` (in x out, contiguous: row j is what neuron j feeds forward) and ``bias[i]``."""
+    ``weight_t[i]`` (in x out, contiguous: row j is what neuron j feeds forward) and ``bias[i]``, on ``device``."""
 
-    def __init__(self, model):
+    def __init__(self, model, device: torch.device | str = "cpu"):
         spec = model.spec
         self.sizes = [int(m) for m in spec.hidden_sizes]
         self.n_hidden = len(self.sizes)
@@ -37,23 +37,24 @@ class FoldedNet:
         self.input_dim = int(spec.input_dim)
         self.relu = spec.activation == "relu"
         first = model.linear[0].weight
+        self.device = torch.device(device)
         self.dtype = first.dtype if first.dtype in (torch.float32, torch.float64) else torch.float32
         self.weight, self.weight_t, self.bias = [], [], []
         with torch.no_grad():
             for i, linear in enumerate(model.linear):
-                weight, bias = self._cpu(linear.weight), self._cpu(linear.bias)
+                weight, bias = self._on(linear.weight), self._on(linear.bias)
                 if model.bn is not None and i < self.n_hidden:
                     norm = model.bn[i]
-                    scale = self._cpu(norm.weight) / torch.sqrt(self._cpu(norm.running_var) + norm.eps)
-                    shift = self._cpu(norm.bias) - self._cpu(norm.running_mean) * scale
+                    scale = self._on(norm.weight) / torch.sqrt(self._on(norm.running_var) + norm.eps)
+                    shift = self._on(norm.bias) - self._on(norm.running_mean) * scale
                     weight = weight * scale[:, None]
                     bias = bias * scale + shift
                 self.weight.append(weight.contiguous())
                 self.weight_t.append(weight.t().contiguous())
                 self.bias.append(bias.contiguous())
 
-    def _cpu(self, tensor: torch.Tensor) -> torch.Tensor:
-        return tensor.detach().to("cpu", self.dtype)
+    def _on(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.detach().to(self.device, self.dtype)
 
     def activate_(self, pre: torch.Tensor) -> torch.Tensor:
         return pre.relu_() if self.relu else pre.sigmoid_()
@@ -110,8 +111,8 @@ class Workspace:
     def __init__(self, net: FoldedNet, lowest: int, block: int, n_samples: int, dtype):
         self.block = block
         layers = range(lowest, net.n_hidden + 1)
-        self._pre = {m: torch.empty(block * n_samples * net.width(m + 1), dtype=dtype) for m in layers}
-        self._carry = {m: torch.empty(n_samples * net.width(m + 1), dtype=dtype) for m in layers}
+        self._pre = {m: torch.empty(block * n_samples * net.width(m + 1), dtype=dtype, device=net.device) for m in layers}
+        self._carry = {m: torch.empty(n_samples * net.width(m + 1), dtype=dtype, device=net.device) for m in layers}
 
     def pre(self, m: int, n_points: int, width: int, n_samples: int) -> torch.Tensor:
         """Pre-activations of layer m+1 for a block of grid points: (n_points, width, n_samples)."""
@@ -127,7 +128,7 @@ class LabelMasks:
     ``logits + mask`` is the label's logit (``at_label``) or the largest logit of a class before it."""
 
     def __init__(self, labels: torch.Tensor, n_classes: int, dtype):
-        classes = torch.arange(n_classes)[:, None]
+        classes = torch.arange(n_classes, device=labels.device)[:, None]
         self.at_label = torch.where(classes == labels[None, :], 0.0, float("-inf")).to(dtype)
         self.before_label = torch.where(classes < labels[None, :], 0.0, float("-inf")).to(dtype)
 
@@ -220,5 +221,5 @@ def chunk_errors(net: FoldedNet, clean: CleanPass, labels: torch.Tensor, plan: P
             if m < n_hidden:
                 outputs = net.activate_(pre)
             else:
-                errors[start : start + n_points] = count_wrong(pre, masks).numpy()
+                errors[start : start + n_points] = count_wrong(pre, masks).cpu().numpy()
     return errors[::-1].copy()

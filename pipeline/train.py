@@ -9,59 +9,61 @@ import torch
 from torch import nn
 
 from pipeline.data import Dataset
+from pipeline.device import resolve_device
 from pipeline.model import MLP, error_rate
 from pipeline.progress import note
 from pipeline.spec import NetworkSpec
-from pipeline.threads import available_cores
+from pipeline.threads import retune, stage_threads
 
 
 # torch's global RNG drives initialisation and dropout: two trainings in threads of one process
-# would interleave their draws. Training uses every core anyway, so trainings take turns.
+# would interleave their draws, so trainings take turns.
 _TRAINING = threading.Lock()
 
 
-def set_threads() -> None:
-    """Use the available cores for intra-op parallelism (no DataLoader workers anywhere)."""
-    torch.set_num_threads(available_cores())
-
-
-def train(spec: NetworkSpec, data: Dataset, progress: bool = True) -> MLP:
+def train(spec: NetworkSpec, data: Dataset, progress: bool = True, device: str | torch.device = "cpu") -> MLP:
     """Train ``spec`` on ``data.train``; report loss and validation error after each epoch.
 
-    Same spec (seed included) and data => byte-identical weights on the same machine: the
-    initialisation, dropout masks and the batch order all come from ``spec.seed``.
+    Same spec (seed included) and data => byte-identical weights on the same machine with the same
+    torch thread count: the initialisation, dropout masks and the batch order all come from
+    ``spec.seed``. The thread count follows the load (``pipeline.threads``); wide layers differ in
+    the last bits between 1 and 2 threads, so pin it with ``$NEURONINFO_THREADS`` to reproduce bytes.
+    Trains on ``device`` (``pipeline.device.resolve_device``); the model returned is on the CPU.
     """
+    device = resolve_device(device)
     with _TRAINING:
-        return _train(spec, data, progress)
+        return _train(spec, data, progress, device)
 
 
-def finetune(model: MLP, data: Dataset, epochs: int, progress: bool = False) -> MLP:
+def finetune(model: MLP, data: Dataset, epochs: int, progress: bool = False, device: str | torch.device = "cpu") -> MLP:
     """Train an existing model (e.g. a pruned one) for ``epochs`` more epochs with its spec's optimizer
     settings; dropout masks and batch order come from ``spec.seed`` again. Changes ``model`` in place."""
-    with _TRAINING:
-        set_threads()
+    device = resolve_device(device)
+    with _TRAINING, stage_threads():
         torch.manual_seed(model.spec.seed)
-        return _fit(model, model.spec, data, epochs, progress)
+        return _fit(model, model.spec, data, epochs, progress, device)
 
 
-def _train(spec: NetworkSpec, data: Dataset, progress: bool) -> MLP:
-    set_threads()
-    torch.manual_seed(spec.seed)
-    return _fit(MLP(spec), spec, data, spec.epochs, progress)
+def _train(spec: NetworkSpec, data: Dataset, progress: bool, device: torch.device) -> MLP:
+    with stage_threads():
+        torch.manual_seed(spec.seed)
+        return _fit(MLP(spec), spec, data, spec.epochs, progress, device)  # initialised on the CPU, on any device
 
 
-def _fit(model: MLP, spec: NetworkSpec, data: Dataset, epochs: int, progress: bool) -> MLP:
+def _fit(model: MLP, spec: NetworkSpec, data: Dataset, epochs: int, progress: bool, device: torch.device) -> MLP:
+    model.to(device)
     optimizer = torch.optim.RMSprop(
         model.parameters(), lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay
     )
     loss_fn = nn.CrossEntropyLoss()
     order = torch.Generator().manual_seed(spec.seed)
-    x, y = data.train.x, data.train.y
+    x, y = data.train.x.to(device), data.train.y.to(device)
     n_batches = (len(x) + spec.batch_size - 1) // spec.batch_size
     for epoch in range(1, epochs + 1):
+        retune()  # the load may have changed since the last epoch
         model.train()
         started, total_loss = time.perf_counter(), 0.0
-        perm = torch.randperm(len(x), generator=order)
+        perm = torch.randperm(len(x), generator=order).to(device)
         for b in range(n_batches):
             idx = perm[b * spec.batch_size : (b + 1) * spec.batch_size]
             loss = loss_fn(model(x[idx]), y[idx])
@@ -72,11 +74,11 @@ def _fit(model: MLP, spec: NetworkSpec, data: Dataset, epochs: int, progress: bo
             if progress and sys.stderr.isatty() and b % 50 == 0:
                 _bar(epoch, epochs, b / n_batches, total_loss / (b + 1))
         if progress:
-            val_error = error_rate(model, data.val.x, data.val.y)
+            val_error = error_rate(model, data.val.x.to(device), data.val.y.to(device))
             seconds = time.perf_counter() - started
             note(("\r" if sys.stderr.isatty() else "") + f"{spec.name} epoch {epoch}/{epochs}: loss "
                  f"{total_loss / n_batches:.4f}, val error {val_error:.4f}, {len(x) / seconds:,.0f} samples/s")
-    return model.eval()
+    return model.to("cpu").eval()
 
 
 def _bar(epoch: int, epochs: int, frac: float, loss: float) -> None:
