@@ -48,7 +48,8 @@ WHOLE_LAYER_COLS = 512  # a layer this narrow is one column of chunks (no half-e
 # zstd level 1: float32 ReLU outputs compress ~1.8x faster than at level 3 for ~4% more bytes; uint8 codes
 # about as fast and as small (bench/bench_capture.py).
 # CRC-32C (hardware-accelerated) after compression: a flipped or truncated chunk fails to decode.
-COMPRESSORS = [ZstdCodec(level=1), Crc32cCodec()]
+COMPRESSORS = {"float32": [ZstdCodec(level=1), Crc32cCodec()], "uint8": [ZstdCodec(level=1), Crc32cCodec()],
+               "float64": [ZstdCodec(level=1), Crc32cCodec()]}
 WRITE_THREADS = os.cpu_count() or 1  # chunks are encoded (zstd releases the GIL) and written in parallel
 # write_raw keeps a copy of what it wrote, up to this many bytes per store, for write_codes to quantize
 # without reading it back (decoding costs about as much as the quantization itself). The copy lives only
@@ -64,9 +65,14 @@ def _array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype, **attrs)
         chunks = (max(min(shape[0], 100_000), 1),)
     names = ("sample", "neuron") if len(shape) == 2 else (("neuron",) if name.startswith("layer") else ("sample",))
     return group.create_array(
-        name, shape=shape, dtype=dtype, chunks=chunks, compressors=COMPRESSORS,
+        name, shape=shape, dtype=dtype, chunks=chunks, compressors=compressors(dtype),
         dimension_names=names, attributes=attrs, overwrite=True, config={"write_empty_chunks": True},
     )
+
+
+def compressors(dtype) -> list:
+    """The codecs after the bytes codec of a new array of ``dtype``: compression, then the checksum."""
+    return COMPRESSORS[np.dtype(dtype).name]
 
 
 @lru_cache(maxsize=1)
