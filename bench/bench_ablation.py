@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.ablation import Ordering, ablation_curves, k_grid, random_orderings  # noqa: E402
-from pipeline.criteria import QUANTIZED, UNQUANTIZED  # noqa: E402
+from pipeline.criteria import PAIR_AGGREGATES, QUANTIZED, UNQUANTIZED  # noqa: E402
 from pipeline.model import MLP  # noqa: E402
 from pipeline.spec import NetworkSpec  # noqa: E402
 
@@ -197,16 +197,21 @@ def run(name, input_dim, hidden, n_samples, measures, repeats, steps, points_per
     return result
 
 
+# rankings of the default ablation (flows/stages.rankings): each quantized measure at bits 1-3, the
+# unquantized ones once, the pair aggregates at the default pair bits (1)
+DEFAULT_RANKINGS = 3 * len(QUANTIZED) + len(UNQUANTIZED) + len(PAIR_AGGREGATES)
+
+
 def default_grid_ablation(n_samples, steps, measure_subset=1):
-    """The default ablation of one cifar10-preset network on a k-grid: 16 rankings (5 measures x bits 1-3
-    + class_selectivity) x low/high + R=5 random, x 2 strategies x (4 layers + network). Times the
-    orderings of ``measure_subset`` rankings (low + high) and one random repeat, per scope and layer,
-    and extrapolates to all orderings; full resolution (every k) from the same per-point costs."""
+    """The default ablation of one cifar10-preset network on a k-grid: DEFAULT_RANKINGS (20) rankings x
+    low/high + R=5 random, x 2 strategies x (4 layers + network) = 450 curves. Times the orderings of
+    ``measure_subset`` rankings (low + high) and one random repeat, per scope and layer, and
+    extrapolates to all orderings; full resolution (every k) from the same per-point costs."""
     hidden = (1024, 512, 512, 512)
     model = make_model(3072, hidden)
     x, y, means = make_data(3072, hidden, n_samples)
     timed = measure_orderings(hidden, MEASURES[:measure_subset]) + random_orderings(hidden, 1)
-    scale = (16 * 2 + 5) / (2 * measure_subset + 1)  # all ordering sets / timed ones
+    scale = (DEFAULT_RANKINGS * 2 + 5) / (2 * measure_subset + 1)  # all ordering sets / timed ones
     out = dict(seconds=0.0, cpu=0.0, all_seconds=0.0, all_cpu=0.0, full_cpu=0.0, timed=len(timed))
     for group in dict.fromkeys((o.scope, o.layer) for o in timed):
         part = [o for o in timed if (o.scope, o.layer) == group]
@@ -219,7 +224,7 @@ def default_grid_ablation(n_samples, steps, measure_subset=1):
         out["all_seconds"] += wall * scale
         out["all_cpu"] += cpu * scale
         out["full_cpu"] += cpu * scale * (n + 1) / len(k_grid(n, steps))
-    out["orderings"] = (16 * 2 + 5) * (len(hidden) + 1)
+    out["orderings"] = (DEFAULT_RANKINGS * 2 + 5) * (len(hidden) + 1)
     return out
 
 
