@@ -164,10 +164,29 @@ def run_case(name: str, samples: int, repeats: int, public: bool, pool: ThreadPo
             if r >= 0:
                 times[side].append(wall)
                 cpus[side].append(cpu)
+    reads = time_reads(wh, store, repeats) if public else {}
     shutil.rmtree(tmp)
     raw_bytes = sum(a.nbytes for a in raw)
-    return dict(name=name, hidden=hidden, samples=samples, times=times, cpus=cpus, on_disk=on_disk,
+    return dict(name=name, hidden=hidden, samples=samples, times=times, cpus=cpus, on_disk=on_disk, reads=reads,
                 raw_mb=raw_bytes / 1e6, total_mb=(raw_bytes + raw_bytes // 4 * len(BITS) + samples) / 1e6)
+
+
+def time_reads(wh, write, repeats: int) -> dict:
+    """Reading every array of one store: the store's checked reader against zarr's public ``array[...]``."""
+    write("reads")
+    root = act.open_activations(wh, "reads").root
+    arrays = [arr for _, arr in act._all_arrays(root)]
+    out = {"read_array": [], "public": []}
+    for r in range(repeats + 1):
+        for side in (list(out) if r % 2 else list(reversed(out))):
+            t0 = time.perf_counter()
+            for arr in arrays:
+                act.read_array(arr) if side == "read_array" else arr[...]
+            if r:
+                out[side].append(time.perf_counter() - t0)
+    for arr in arrays:
+        assert np.array_equal(act.read_array(arr), arr[...])
+    return out
 
 
 def report(res: dict) -> None:
@@ -188,6 +207,9 @@ def report(res: dict) -> None:
           f"{res['on_disk']['numpy'] / res['on_disk']['store']:.2f}x smaller than numpy.save")
     if "public" in med:
         print(f"  zarr public path / store     {med['public'] / med['store']:6.2f}x")
+        rd = {s: statistics.median(t) for s, t in res["reads"].items()}
+        print(f"  read every array: read_array {rd['read_array']:.3f} s, zarr public array[...] {rd['public']:.3f} s "
+              f"({rd['public'] / rd['read_array']:.2f}x)")
 
 
 def main():
@@ -195,8 +217,13 @@ def main():
     ap.add_argument("--case", choices=(*CASES, "both"), default="both")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=7, help="timed rounds (at least 3)")
-    ap.add_argument("--public", action="store_true", help="also time zarr's public write path")
+    ap.add_argument("--public", action="store_true", help="also time zarr's public write path and reads")
+    ap.add_argument("--old-codecs", action="store_true", help="zstd level 1 for every array, as before 2026-11-30")
     args = ap.parse_args()
+    if args.old_codecs:
+        from zarr.codecs import Crc32cCodec, ZstdCodec
+
+        act.COMPRESSORS = {k: [ZstdCodec(level=1), Crc32cCodec()] for k in act.COMPRESSORS}
     torch.set_num_threads(os.cpu_count() or 1)
     print(f"capture benchmark: {os.cpu_count()} cores, torch {torch.__version__}, load average {os.getloadavg()}")
     print(f"codecs: raw {[c.to_dict() for c in act.compressors('float32')]}; codes {[c.to_dict() for c in act.compressors('uint8')]}")
