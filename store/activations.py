@@ -11,7 +11,7 @@ Layout (root attributes: run_id, splits, layer_sizes, bits, method, complete):
 (``COMPRESSORS``: zstd for raw outputs, Blosc-zstd with bit-shuffle for codes) with a CRC-32C checksum per
 chunk, dimension names (sample, neuron). Every chunk is stored, even one equal to the fill
 value, so a missing chunk file is an error, never silently read as fill value: reads go through ``read_array``,
-which checks that every chunk is there and decodes, and names the array and chunk that is missing or damaged. ``complete = true`` is a store's last write, so readers never accept a partial store:
+which checks every chunk and names the array and chunk that is missing or damaged. ``complete = true`` is a store's last write, so readers never accept a partial store:
 locally it is built under a temporary name and renamed into place; on object stores (no rename) it is
 built in place, after deleting any earlier store. Codes added later for new bits are listed in the
 ``bits`` attribute only after they are written.
@@ -31,9 +31,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import zarr
-from zarr.abc.store import SupportsGetSync
-from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
+from zarr.abc.codec import SupportsSyncCodec
+from zarr.abc.store import SupportsGetSync, SupportsSetSync
+from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
+from zarr.core.buffer.cpu import NDBuffer
 from zarr.core.sync import sync
 
 from pipeline.errors import NeuronInfoError
@@ -88,16 +90,23 @@ def _pool() -> ThreadPoolExecutor:
 
 
 class _ChunkWriter:
-    """Writes chunk-aligned row blocks of arrays from a thread pool, through zarr's public ``array[rows] = x``,
-    so chunks are quantized, compressed and stored in parallel with the caller's work (the next forward
-    batch): the encoders release the GIL.
+    """Writes chunk-aligned row blocks of arrays: each chunk encoded by the array's own codecs and stored
+    from a thread pool, so chunks compress in parallel (zstd releases the GIL) with the caller's work.
 
-    A block that starts on a chunk boundary and ends on one (or at the end of the array) is queued one
-    row of chunks at a time: no two writes touch the same chunk, so none reads back another's chunk.
-    Anything else (or a sharded array, whose chunks share files) is written at once. Leaving the ``with``
-    block waits for every write and re-raises the first error, so nothing is published before its data is
-    on disk. (Until 2026-11-30 each chunk was encoded with zarr's private codec and store calls; zarr's
-    public path measured as fast: docs/benchmarks.md.)
+    zarr's ``a[rows] = x`` spends more than the zstd encoding itself on asyncio round trips per chunk and
+    codec, an empty-chunk scan and copies; a whole-chunk write needs none of that. A block that starts on
+    a chunk boundary and ends on one (or at the end of the array) is written here: chunk by chunk, an
+    edge chunk padded with the fill value to full size as zarr stores it, so the chunk files are
+    byte-identical to zarr's (zarr would skip a chunk that is all fill value; readers see the same
+    array). Anything else (or an array with other codecs, e.g. sharded) goes through zarr. Leaving the
+    ``with`` block waits for every chunk and re-raises the first error, so nothing is published before
+    its data is on disk.
+
+    Why zarr internals (codec ``_encode_sync``, ``metadata.get_chunk_spec``, ``store.set_sync``): zarr's
+    public ``array[rows] = x`` from the same pool cost 1.2x the CPU time and 1.5x the wall time of this
+    path on the same writes (bench/bench_capture.py --public, 2026-11-30: over the 10 % allowed for them),
+    each call hopping between threads and zarr's event loop. zarr is pinned (pyproject.toml) to the version
+    tests/test_activations_format.py checks this path against: byte-identical chunks to zarr's own writes.
     """
 
     def __init__(self) -> None:
@@ -106,14 +115,23 @@ class _ChunkWriter:
     def write(self, arr: zarr.Array, start: int, values: np.ndarray, transform=None) -> None:
         """Store ``transform(values)`` (or ``values``) in rows ``start:start+len(values)`` of ``arr``."""
         rows, stop = arr.chunks[0], start + len(values)
-        if arr.shards is not None or values.ndim != arr.ndim or start % rows or (stop % rows and stop != arr.shape[0]):
+        codecs = arr.metadata.codecs if arr.metadata.zarr_format == 3 else ()
+        direct = (
+            codecs and isinstance(codecs[0], BytesCodec)  # plain chunks (not sharded), no array-to-array filters
+            and all(isinstance(c, SupportsSyncCodec) for c in codecs) and isinstance(arr.store_path.store, SupportsSetSync)
+        )
+        if not direct or values.ndim != arr.ndim or start % rows or (stop % rows and stop != arr.shape[0]):
             self.flush()
             arr[start:stop] = values if transform is None else transform(values)
             return
+        cols = arr.chunks[1] if arr.ndim == 2 else None
         for r in range(start, stop, rows):
-            self.pending.append(_pool().submit(_put_rows, arr, r, values[r - start : r - start + rows], transform))
-        if len(self.pending) > 8 * WRITE_THREADS:  # bound the memory queued blocks keep alive
-            self.flush(keep=2 * WRITE_THREADS)
+            for c in range(0, arr.shape[1], cols) if cols else [None]:
+                block = values[r - start : r - start + rows] if cols is None else values[r - start : r - start + rows, c : c + cols]
+                coords = (r // rows,) if cols is None else (r // rows, c // cols)
+                self.pending.append(_pool().submit(_put_chunk, arr, coords, block, transform))
+        if len(self.pending) > 32 * WRITE_THREADS:  # bound the memory queued chunks keep alive
+            self.flush(keep=4 * WRITE_THREADS)
 
     def flush(self, keep: int = 0) -> None:
         done, self.pending = self.pending[: len(self.pending) - keep], self.pending[len(self.pending) - keep :]
@@ -131,34 +149,39 @@ class _ChunkWriter:
             wait(self.pending)
 
 
-def _put_rows(arr: zarr.Array, start: int, block: np.ndarray, transform) -> None:
-    arr[start : start + len(block)] = block if transform is None else transform(block)
+def _put_chunk(arr: zarr.Array, coords: tuple[int, ...], block: np.ndarray, transform) -> None:
+    if transform is not None:
+        block = transform(block)
+    block = np.asarray(block, dtype=arr.dtype)
+    if block.shape != arr.chunks:  # edge chunk: stored full size, padded with the fill value
+        padded = np.full(arr.chunks, arr.fill_value, dtype=arr.dtype)
+        padded[tuple(slice(0, k) for k in block.shape)] = block
+        block = padded
+    spec = arr.metadata.get_chunk_spec(coords, arr.async_array.config, default_buffer_prototype())
+    data = NDBuffer.from_numpy_array(np.ascontiguousarray(block))
+    for codec in arr.metadata.codecs:
+        data = codec._encode_sync(data, spec)
+    arr.store_path.store.set_sync(f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}".lstrip("/"), data)
 
 
 def read_array(arr: zarr.Array, what: str = "") -> np.ndarray:
-    """The whole array; a missing chunk or one that fails its checksum or decoding is a one-line error
-    naming the array and the chunk.
-
-    zarr reads a missing chunk as the fill value, so the stored chunks are counted too (one listing).
-    Only when something is wrong are the chunks read one by one (``_get_chunk``) to name the bad one."""
-    try:
-        values = arr[...]
-    except Exception:  # noqa: BLE001 -- a damaged chunk: named below
-        values = None
-    if values is not None and arr.nchunks_initialized == arr.nchunks:
-        return values
+    """The whole array, read chunk by chunk in the thread pool; a missing chunk or one that fails its
+    checksum or decoding is a one-line error naming the array and the chunk."""
+    out = np.empty(arr.shape, arr.dtype)
     grid = [range(-(-n // c)) for n, c in zip(arr.shape, arr.chunks)]
-    for coords in itertools.product(*grid):
-        _get_chunk(arr, coords, what)
-    raise NeuronInfoError(f"{what or 'activation store'}: array {arr.path} cannot be read; "
-                          "run: neuroninfo verify --repair (recomputes activations from the checkpoint)")
+    futures = [_pool().submit(_get_chunk, arr, coords, what) for coords in itertools.product(*grid)]
+    wait(futures)
+    for future in futures:  # the first error wins; every future has finished, so nothing writes later
+        coords, block = future.result()
+        region = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(coords, arr.chunks, arr.shape))
+        out[region] = block[tuple(slice(0, r.stop - r.start) for r in region)]
+    return out
 
 
-def _get_chunk(arr: zarr.Array, coords: tuple[int, ...], what: str) -> np.ndarray:
-    """One chunk, decoded, or a one-line error naming it. zarr has no public call that reads one stored chunk
-    and says whether it exists; this uses zarr internals (codec ``_decode_sync``, ``get_chunk_spec``,
-    ``zarr.core``), checked against the zarr version pinned in pyproject.toml by
-    tests/test_activations_format.py. It runs only once a read has failed."""
+def _get_chunk(arr: zarr.Array, coords: tuple[int, ...], what: str) -> tuple[tuple[int, ...], np.ndarray]:
+    """One stored chunk decoded, or a one-line error naming it: zarr has no public call that reads one chunk and
+    says whether it is stored (its ``array[...]`` reads a missing chunk as the fill value); zarr internals as
+    in ``_ChunkWriter``, pinned and tested alike."""
     store = arr.store_path.store
     key = f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}".lstrip("/")
     where = f"{what or 'activation store'}: array {arr.path} chunk {key.rsplit('/c/', 1)[-1]}"
@@ -171,10 +194,11 @@ def _get_chunk(arr: zarr.Array, coords: tuple[int, ...], what: str) -> np.ndarra
     try:
         for codec in reversed(arr.metadata.codecs):
             data = codec._decode_sync(data, spec)
-        return data.as_numpy_array().reshape(arr.chunks)
+        block = data.as_numpy_array().reshape(arr.chunks)
     except Exception as e:  # checksum mismatch, truncated zstd frame, wrong size: all mean a damaged file
         reason = "fails its checksum" if "checksum" in str(e) else f"cannot be decoded ({type(e).__name__})"
         raise NeuronInfoError(f"{where} {reason}; {fix}") from None
+    return coords, block
 
 
 _raw_cache: dict[int, dict[str, np.ndarray]] = {}  # id(store) -> {array path: values write_raw wrote}

@@ -80,25 +80,27 @@ def test_stores_with_the_earlier_codecs_read_identically(tmp_path, monkeypatch):
 
 
 def test_zarr_is_pinned_where_the_private_chunk_path_was_checked(tmp_path):
-    """store.activations._get_chunk calls zarr internals: pyproject pins the version they were checked with.
-    A different zarr must be re-checked (this module) before the pin moves."""
+    """store.activations' chunk writer and reader call zarr internals: pyproject pins the version they were
+    checked with. A different zarr must be re-checked (this module) before the pin moves."""
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert re.search(r'"zarr==([^"]+)"', pyproject).group(1) == zarr.__version__
-    from zarr.abc.store import SupportsGetSync
+    from zarr.abc.codec import SupportsSyncCodec
+    from zarr.abc.store import SupportsGetSync, SupportsSetSync
     from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.buffer.cpu import NDBuffer  # noqa: F401
     from zarr.core.sync import sync  # noqa: F401
 
     arr = zarr.create_array(tmp_path / "a.zarr", shape=(4, 4), chunks=(2, 2), dtype="uint8")
-    assert all(callable(codec._decode_sync) for codec in arr.metadata.codecs)
+    assert all(isinstance(codec, SupportsSyncCodec) for codec in arr.metadata.codecs)
     assert arr.metadata.get_chunk_spec((0, 0), arr.async_array.config, default_buffer_prototype()).shape == (2, 2)
     assert arr.metadata.encode_chunk_key((1, 0)) == "c/1/0"
-    assert isinstance(arr.store_path.store, SupportsGetSync)
+    assert isinstance(arr.store_path.store, SupportsGetSync) and isinstance(arr.store_path.store, SupportsSetSync)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "uint8", "float64"])
 def test_chunk_writer_and_chunk_reader_agree_with_zarr(tmp_path, dtype):
-    """_ChunkWriter's chunk files are byte-identical to zarr's own ``array[...] = values``; read_array and the
-    private one-chunk reader (_get_chunk) return the values written, as zarr's public reader does."""
+    """_ChunkWriter's chunk files (zarr internals) are byte-identical to zarr's public ``array[...] = values``;
+    read_array and the one-chunk reader (_get_chunk) return the values written, as zarr's public reader does."""
     rng = np.random.default_rng(2)
     values = (rng.normal(size=(ROWS, 600)) * 50).astype(dtype) if dtype != "uint8" else rng.integers(0, 8, (ROWS, 600), dtype=np.uint8)
     root = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
@@ -114,7 +116,7 @@ def test_chunk_writer_and_chunk_reader_agree_with_zarr(tmp_path, dtype):
             block = values[i * 1000 : (i + 1) * 1000, j * 256 : (j + 1) * 256]
             padded = np.zeros((1000, 256), dtype)
             padded[: block.shape[0], : block.shape[1]] = block
-            np.testing.assert_array_equal(act._get_chunk(arr, (i, j), "test"), padded)
+            np.testing.assert_array_equal(act._get_chunk(arr, (i, j), "test")[1], padded)
     files = sorted(p.relative_to(tmp_path / "s.zarr" / "mine") for p in (tmp_path / "s.zarr" / "mine").rglob("c/*/*"))
     assert len(files) == 3 * 3
     for f in files:
