@@ -383,8 +383,10 @@ def ablate_run(
     measures: tuple[str, ...] = MEASURES,
     force: bool = False,
 ) -> str:
-    """Cumulative ablation curves on the test split for every ranking and random orderings."""
+    """Cumulative ablation curves on the test split for every ranking and random orderings; ``steps=None``
+    means the network's default k-grid (``default_steps``: every k, a grid for the cifar10 preset)."""
     from pipeline.ablation import ablation_curves, random_orderings
+    from pipeline.ablation_schedule import default_steps
     from store.tables import write_partition
 
     done = has_partition(wh, "ablation_curves", run_id)
@@ -395,6 +397,7 @@ def ablate_run(
             return run_id
         note(f"run {run_id}: its measures changed since its curves were computed; ablating again")
     model = load_run(wh, run_id)
+    steps = default_steps(model.spec) if steps is None else steps
     orderings = rankings(wh, run_id, measures) + random_orderings(list(model.spec.hidden_sizes), random_repeats)
     store = act.open_activations(wh, run_id)
     means = [store.train_mean(layer) for layer in store.layers]
