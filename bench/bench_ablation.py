@@ -14,7 +14,8 @@ since their cost per k differs) and extrapolated to the whole work:
 The engine runs in groups of orderings with the reference points timed in between, so that load from
 other processes falls on all alike; its errors are checked against both references on that subset.
 Then (not with --skip-grid) the default ablation of one cifar10-preset network on a k-grid
-(``--grid-steps``, default 50) is timed on a subset of its orderings and extrapolated to all of them.
+(``--grid-steps``, default the preset's CIFAR10_STEPS) is timed on a subset of its orderings and
+extrapolated to all of them.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.ablation import Ordering, ablation_curves, k_grid, random_orderings  # noqa: E402
+from pipeline.ablation_schedule import CIFAR10_STEPS  # noqa: E402
 from pipeline.criteria import PAIR_AGGREGATES, QUANTIZED, UNQUANTIZED  # noqa: E402
 from pipeline.model import MLP  # noqa: E402
 from pipeline.spec import NetworkSpec  # noqa: E402
@@ -232,7 +234,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke version")
     ap.add_argument("--cifar-samples", type=int, default=None, help="test samples of the cifar10-sized case")
-    ap.add_argument("--grid-steps", type=int, default=50, help="k-grid of the default cifar10-preset ablation")
+    ap.add_argument("--grid-steps", type=int, default=CIFAR10_STEPS, help="k-grid of the cifar10 cases (default: the preset's)")
     ap.add_argument("--skip-grid", action="store_true", help="skip the default cifar10-preset ablation on a k-grid")
     ap.add_argument("--only", choices=("mnist", "cifar", "grid"), default=None,
                     help="run one of the two ratio cases, or only the cifar10-preset k-grid ablation")

@@ -103,8 +103,8 @@ class _ChunkWriter:
     its data is on disk.
 
     Why zarr internals (codec ``_encode_sync``, ``metadata.get_chunk_spec``, ``store.set_sync``): zarr's
-    public ``array[rows] = x`` from the same pool cost 1.2x the CPU time and 1.5x the wall time of this
-    path on the same writes (bench/bench_capture.py --public, 2026-11-30: over the 10 % allowed for them),
+    public ``array[rows] = x`` from the same pool cost 1.2-1.4x the CPU time and 1.4-1.6x the wall time of
+    this path on the same writes (bench/bench_capture.py --public, 2026-11-30: over the 10 % allowed for them),
     each call hopping between threads and zarr's event loop. zarr is pinned (pyproject.toml) to the version
     tests/test_activations_format.py checks this path against: byte-identical chunks to zarr's own writes.
     """
