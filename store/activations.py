@@ -8,7 +8,7 @@ Layout (root attributes: run_id, splits, layer_sizes, bits, method, complete):
     train_mean/layer{l}            (M,)   float64   mean output on the training split (ablation to the mean)
 
 2-D arrays are chunked CHUNK_ROWS samples x CHUNK_COLS neurons (a whole layer up to 512 wide), compressed
-(``COMPRESSORS``: zstd for raw outputs, Blosc-zstd with bit-shuffle for codes) with a CRC-32C checksum per
+(``COMPRESSORS``: Blosc-LZ4 / Blosc-zstd with bit-shuffle for raw outputs / codes) with a CRC-32C checksum per
 chunk, dimension names (sample, neuron). Every chunk is stored, even one equal to the fill
 value, so a missing chunk file is an error, never silently read as fill value: reads go through ``read_array``,
 which checks every chunk and names the array and chunk that is missing or damaged. ``complete = true`` is a store's last write, so readers never accept a partial store:
@@ -46,16 +46,17 @@ from store.tables import write_partition
 
 CHUNK_ROWS, CHUNK_COLS = 1000, 256
 WHOLE_LAYER_COLS = 512  # a layer this narrow is one column of chunks (no half-empty edge chunks)
-# Raw float32 outputs: zstd level 1. Only their zeros compress (the mantissas are noise): zstd 1.7-1.8x at
-# ~340 MB/s per core, Blosc-LZ4 + bit-shuffle 1.14x at ~1.3 GB/s, Blosc-zstd + bit-shuffle 1.35x at ~550 MB/s;
-# the forward pass that makes them costs several times more than zstd does (docs/benchmarks.md).
+# Raw float32 outputs: Blosc-LZ4 + bit-shuffle. Only their zeros compress (the mantissas are noise): zstd 1
+# 1.7-1.8x at ~340 MB/s per core, Blosc-LZ4 + bit-shuffle 1.14x at ~1.3 GB/s. With zstd, capturing the
+# cifar10-sized case took 2.2x its forward pass, with LZ4 1.7x (goal <= 2x; docs/benchmarks.md), for 46 %
+# more bytes on disk (still 1.7x smaller than numpy.save).
 # uint8 codes (and labels): Blosc-zstd level 1 + bit-shuffle, which packs the few used bits of every byte
 # before compressing: 1-bit codes 8x smaller (zstd alone 5.3x), 3-bit 4.2x (3.5x), at 2x zstd's speed.
 # CRC-32C (hardware-accelerated) after compression: a flipped or truncated chunk fails to decode.
 # Stores written with other codecs (zstd for every array before 2026-11-30) read as before: each array's
 # zarr.json names its codecs, and readers decode with those.
 COMPRESSORS = {
-    "float32": [ZstdCodec(level=1), Crc32cCodec()],
+    "float32": [BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle", typesize=4), Crc32cCodec()],
     "uint8": [BloscCodec(cname="zstd", clevel=1, shuffle="bitshuffle", typesize=1), Crc32cCodec()],
     "float64": [ZstdCodec(level=1), Crc32cCodec()],
 }
