@@ -68,7 +68,7 @@ def numcodecs_of(dtype) -> list:
         elif isinstance(codec, Crc32cCodec):
             out.append(lambda data: bytes(data) + np.uint32(google_crc32c.value(bytes(data))).tobytes())
         else:
-            raise ValueError(f"no plain encoder for {codec}")
+            raise TypeError(f"no plain encoder for {codec}")
     return out
 
 
