@@ -14,7 +14,8 @@ since their cost per k differs) and extrapolated to the whole work:
 The engine runs in groups of orderings with the reference points timed in between, so that load from
 other processes falls on all alike; its errors are checked against both references on that subset.
 Then (not with --skip-grid) the default ablation of one cifar10-preset network on a k-grid
-(``--grid-steps``, default 50) is timed on a subset of its orderings and extrapolated to all of them.
+(``--grid-steps``, default the preset's CIFAR10_STEPS) is timed on a subset of its orderings and
+extrapolated to all of them.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.ablation import Ordering, ablation_curves, k_grid, random_orderings  # noqa: E402
-from pipeline.criteria import QUANTIZED, UNQUANTIZED  # noqa: E402
+from pipeline.ablation_schedule import CIFAR10_STEPS  # noqa: E402
+from pipeline.criteria import PAIR_AGGREGATES, QUANTIZED, UNQUANTIZED  # noqa: E402
 from pipeline.model import MLP  # noqa: E402
 from pipeline.spec import NetworkSpec  # noqa: E402
 
@@ -197,16 +199,21 @@ def run(name, input_dim, hidden, n_samples, measures, repeats, steps, points_per
     return result
 
 
+# rankings of the default ablation (flows/stages.rankings): each quantized measure at bits 1-3, the
+# unquantized ones once, the pair aggregates at the default pair bits (1)
+DEFAULT_RANKINGS = 3 * len(QUANTIZED) + len(UNQUANTIZED) + len(PAIR_AGGREGATES)
+
+
 def default_grid_ablation(n_samples, steps, measure_subset=1):
-    """The default ablation of one cifar10-preset network on a k-grid: 16 rankings (5 measures x bits 1-3
-    + class_selectivity) x low/high + R=5 random, x 2 strategies x (4 layers + network). Times the
-    orderings of ``measure_subset`` rankings (low + high) and one random repeat, per scope and layer,
-    and extrapolates to all orderings; full resolution (every k) from the same per-point costs."""
+    """The default ablation of one cifar10-preset network on a k-grid: DEFAULT_RANKINGS (20) rankings x
+    low/high + R=5 random, x 2 strategies x (4 layers + network) = 450 curves. Times the orderings of
+    ``measure_subset`` rankings (low + high) and one random repeat, per scope and layer, and
+    extrapolates to all orderings; full resolution (every k) from the same per-point costs."""
     hidden = (1024, 512, 512, 512)
     model = make_model(3072, hidden)
     x, y, means = make_data(3072, hidden, n_samples)
     timed = measure_orderings(hidden, MEASURES[:measure_subset]) + random_orderings(hidden, 1)
-    scale = (16 * 2 + 5) / (2 * measure_subset + 1)  # all ordering sets / timed ones
+    scale = (DEFAULT_RANKINGS * 2 + 5) / (2 * measure_subset + 1)  # all ordering sets / timed ones
     out = dict(seconds=0.0, cpu=0.0, all_seconds=0.0, all_cpu=0.0, full_cpu=0.0, timed=len(timed))
     for group in dict.fromkeys((o.scope, o.layer) for o in timed):
         part = [o for o in timed if (o.scope, o.layer) == group]
@@ -219,7 +226,7 @@ def default_grid_ablation(n_samples, steps, measure_subset=1):
         out["all_seconds"] += wall * scale
         out["all_cpu"] += cpu * scale
         out["full_cpu"] += cpu * scale * (n + 1) / len(k_grid(n, steps))
-    out["orderings"] = (16 * 2 + 5) * (len(hidden) + 1)
+    out["orderings"] = (DEFAULT_RANKINGS * 2 + 5) * (len(hidden) + 1)
     return out
 
 
@@ -227,7 +234,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small smoke version")
     ap.add_argument("--cifar-samples", type=int, default=None, help="test samples of the cifar10-sized case")
-    ap.add_argument("--grid-steps", type=int, default=50, help="k-grid of the default cifar10-preset ablation")
+    ap.add_argument("--grid-steps", type=int, default=CIFAR10_STEPS, help="k-grid of the cifar10 cases (default: the preset's)")
     ap.add_argument("--skip-grid", action="store_true", help="skip the default cifar10-preset ablation on a k-grid")
     ap.add_argument("--only", choices=("mnist", "cifar", "grid"), default=None,
                     help="run one of the two ratio cases, or only the cifar10-preset k-grid ablation")

@@ -444,7 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("ablate", cmd_ablate, "cumulative ablation curves on the test split", run_id=True)
     p.add_argument("--strategies", "--strategy", dest="strategy", type=_words, default=("zero", "mean"), help="zero,mean")
     p.add_argument("--random-repeats", type=int, default=5)
-    p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k")
+    p.add_argument("--steps", type=int, help="evaluate a grid of N+1 k values instead of every k (default: every k; "
+                   "30 for the cifar10 preset's network, where every k takes hours; N >= the neurons of a scope gives every k)")
     p.add_argument("--measures", type=_words, help="comma-separated measures (default: the information measures, and the pair "
                    "aggregates once `pairs` has run; baseline criteria such as taylor need: neuroninfo baselines RUN_ID)")
     p.add_argument("--device", **DEVICE)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from pipeline import baselines as bl  # torch; captum and torch_pruning stay lazy inside it
 from pipeline.ablation import STRATEGIES, Ordering, ablation_curves, random_orderings
+from pipeline.ablation_schedule import default_steps
 from pipeline.activations import hidden_outputs
 from pipeline.criteria import BASELINES, CRITERIA, MEASURES, PAIR_AGGREGATES, sql_parameters
 from pipeline.data import DEFAULT_N_VAL, Dataset, Split, check_available, dataset_shape, input_channels, load_dataset
@@ -383,7 +384,8 @@ def ablate_run(
     force: bool = False,
     device: str = "cpu",
 ) -> str:
-    """Cumulative ablation curves on the test split for every ranking and random orderings."""
+    """Cumulative ablation curves on the test split for every ranking and random orderings; ``steps=None``
+    means the network's default k-grid (``default_steps``: every k, a grid for the cifar10 preset)."""
     done = has_partition(wh, "ablation_curves", run_id)
     made_from = read_record(partition_file(wh, "neuron_stats", run_id))  # the rankings come from this file
     made_from = {"neuron_stats": made_from["sha256"] if made_from else None}
@@ -392,6 +394,7 @@ def ablate_run(
             return run_id
         note(f"run {run_id}: its measures changed since its curves were computed; ablating again")
     model = load_run(wh, run_id)
+    steps = default_steps(model.spec) if steps is None else steps
     orderings = rankings(wh, run_id, measures) + random_orderings(list(model.spec.hidden_sizes), random_repeats)
     store = act.open_activations(wh, run_id)
     means = [store.train_mean(layer) for layer in store.layers]

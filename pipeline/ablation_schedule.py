@@ -19,6 +19,17 @@ SAMPLE_CHUNK = 2048  # samples per work item
 CACHE_BYTES = 8 * 2**20  # target size of a block of pre-activations (fits in L3 cache)
 MIN_BLOCK = 4  # grid points per block, budget permitting (fewer, larger operations)
 MAX_BLOCK = 256
+# k-grid of the cifar10 preset's default ablation: 31 points per curve (k = 0 and every ~3 % of the
+# neurons); its 450 curves take ~9 min on 2 idle cores, every k ~7 h (docs/benchmarks.md)
+CIFAR10_STEPS = 30
+
+
+def default_steps(spec) -> int | None:
+    """The k-grid when none is asked for: every k (None), except on the cifar10 preset's network
+    (3072-1024-512-512-512), where every k would take hours on 2 cores: CIFAR10_STEPS."""
+    from pipeline.spec import PRESETS
+
+    return CIFAR10_STEPS if tuple(spec.hidden_sizes) == PRESETS["cifar10"].hidden_sizes else None
 
 
 @dataclass(frozen=True)

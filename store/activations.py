@@ -7,8 +7,9 @@ Layout (root attributes: run_id, splits, layer_sizes, bits, method, complete):
     <split>/layer{l}/codes_b{b}    (N, M) uint8     Q_b(T); attrs: bits, method, thresholds
     train_mean/layer{l}            (M,)   float64   mean output on the training split (ablation to the mean)
 
-2-D arrays are chunked CHUNK_ROWS samples x CHUNK_COLS neurons (a whole layer up to 512 wide) with zstd and a
-CRC-32C checksum per chunk, dimension names (sample, neuron). Every chunk is stored, even one equal to the fill
+2-D arrays are chunked CHUNK_ROWS samples x CHUNK_COLS neurons (a whole layer up to 512 wide), compressed
+(``COMPRESSORS``: Blosc-LZ4 / Blosc-zstd with bit-shuffle for raw outputs / codes) with a CRC-32C checksum per
+chunk, dimension names (sample, neuron). Every chunk is stored, even one equal to the fill
 value, so a missing chunk file is an error, never silently read as fill value: reads go through ``read_array``,
 which checks every chunk and names the array and chunk that is missing or damaged. ``complete = true`` is a store's last write, so readers never accept a partial store:
 locally it is built under a temporary name and renamed into place; on object stores (no rename) it is
@@ -31,7 +32,7 @@ import pyarrow as pa
 import zarr
 from zarr.abc.codec import SupportsSyncCodec
 from zarr.abc.store import SupportsGetSync, SupportsSetSync
-from zarr.codecs import BytesCodec, Crc32cCodec, ZstdCodec
+from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.buffer.cpu import NDBuffer
 from zarr.core.sync import sync
@@ -44,10 +45,20 @@ from store.tables import write_partition
 
 CHUNK_ROWS, CHUNK_COLS = 1000, 256
 WHOLE_LAYER_COLS = 512  # a layer this narrow is one column of chunks (no half-empty edge chunks)
-# zstd level 1: float32 ReLU outputs compress ~1.8x faster than at level 3 for ~4% more bytes; uint8 codes
-# about as fast and as small (bench/bench_capture.py).
+# Raw float32 outputs: Blosc-LZ4 + bit-shuffle. Only their zeros compress (the mantissas are noise): zstd 1
+# 1.7-1.8x at ~340 MB/s per core, Blosc-LZ4 + bit-shuffle 1.14x at ~1.3 GB/s. With zstd, capturing the
+# cifar10-sized case took 2.2x its forward pass, with LZ4 1.7x (goal <= 2x; docs/benchmarks.md), for 46 %
+# more bytes on disk (still 1.7x smaller than numpy.save).
+# uint8 codes (and labels): Blosc-zstd level 1 + bit-shuffle, which packs the few used bits of every byte
+# before compressing: 1-bit codes 8x smaller (zstd alone 5.3x), 3-bit 4.2x (3.5x), at 2x zstd's speed.
 # CRC-32C (hardware-accelerated) after compression: a flipped or truncated chunk fails to decode.
-COMPRESSORS = [ZstdCodec(level=1), Crc32cCodec()]
+# Stores written with other codecs (zstd for every array before 2026-11-30) read as before: each array's
+# zarr.json names its codecs, and readers decode with those.
+COMPRESSORS = {
+    "float32": [BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle", typesize=4), Crc32cCodec()],
+    "uint8": [BloscCodec(cname="zstd", clevel=1, shuffle="bitshuffle", typesize=1), Crc32cCodec()],
+    "float64": [ZstdCodec(level=1), Crc32cCodec()],
+}
 WRITE_THREADS = os.cpu_count() or 1  # chunks are encoded (zstd releases the GIL) and written in parallel
 # write_raw keeps a copy of what it wrote, up to this many bytes per store, for write_codes to quantize
 # without reading it back (decoding costs about as much as the quantization itself). The copy lives only
@@ -63,9 +74,14 @@ def _array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype, **attrs)
         chunks = (max(min(shape[0], 100_000), 1),)
     names = ("sample", "neuron") if len(shape) == 2 else (("neuron",) if name.startswith("layer") else ("sample",))
     return group.create_array(
-        name, shape=shape, dtype=dtype, chunks=chunks, compressors=COMPRESSORS,
+        name, shape=shape, dtype=dtype, chunks=chunks, compressors=compressors(dtype),
         dimension_names=names, attributes=attrs, overwrite=True, config={"write_empty_chunks": True},
     )
+
+
+def compressors(dtype) -> list:
+    """The codecs after the bytes codec of a new array of ``dtype``: compression, then the checksum."""
+    return COMPRESSORS[np.dtype(dtype).name]
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +101,12 @@ class _ChunkWriter:
     array). Anything else (or an array with other codecs, e.g. sharded) goes through zarr. Leaving the
     ``with`` block waits for every chunk and re-raises the first error, so nothing is published before
     its data is on disk.
+
+    Why zarr internals (codec ``_encode_sync``, ``metadata.get_chunk_spec``, ``store.set_sync``): zarr's
+    public ``array[rows] = x`` from the same pool cost 1.2-1.4x the CPU time and 1.4-1.6x the wall time of
+    this path on the same writes (bench/bench_capture.py --public, 2026-11-30: over the 10 % allowed for them),
+    each call hopping between threads and zarr's event loop. zarr is pinned (pyproject.toml) to the version
+    tests/test_activations_format.py checks this path against: byte-identical chunks to zarr's own writes.
     """
 
     def __init__(self) -> None:
@@ -157,6 +179,9 @@ def read_array(arr: zarr.Array, what: str = "") -> np.ndarray:
 
 
 def _get_chunk(arr: zarr.Array, coords: tuple[int, ...], what: str) -> tuple[tuple[int, ...], np.ndarray]:
+    """One stored chunk decoded, or a one-line error naming it: zarr has no public call that reads one chunk and
+    says whether it is stored (its ``array[...]`` reads a missing chunk as the fill value); zarr internals as
+    in ``_ChunkWriter``, pinned and tested alike."""
     store = arr.store_path.store
     key = f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}".lstrip("/")
     where = f"{what or 'activation store'}: array {arr.path} chunk {key.rsplit('/c/', 1)[-1]}"

@@ -104,3 +104,21 @@ def test_new_bits_flow_through_measure_and_ablate(measured):
     assert stages.stored_bits(wh, "neuron_stats", run_id) == {1, 2, 3}
     stages.ablate_run(wh, run_id, random_repeats=1, steps=4)
     assert stages.stored_bits(wh, "ablation_curves", run_id) == {1, 2, 3}
+
+
+def test_default_k_grid_is_every_k_except_for_the_cifar10_preset(measured, monkeypatch):
+    from pipeline import ablation_schedule
+    from pipeline.spec import preset_spec
+
+    assert ablation_schedule.default_steps(preset_spec("cifar10", 3072, 10)) == ablation_schedule.CIFAR10_STEPS
+    assert ablation_schedule.default_steps(preset_spec("fashion-mnist", 784, 10)) is None
+    wh, run_id = measured
+    monkeypatch.setattr(ablation_schedule, "default_steps", lambda spec: 5)  # as if this net were the preset's
+    stages.ablate_run(wh, run_id, random_repeats=1, force=True)  # steps not given
+    curves = query(wh, f"""SELECT scope, layer, measure, bits, ordering, strategy, repeat, list(n_ablated ORDER BY n_ablated) AS ks
+                           FROM ablation_curves WHERE run_id = '{run_id}' GROUP BY ALL""").to_pylist()
+    widths = {("layer", 1): 24, ("layer", 2): 12, ("network", None): 36}
+    for c in curves:  # independent: 6 evenly spaced k from 0 to the ordering's length, rounded half up
+        n = widths[(c["scope"], c["layer"])]
+        assert c["ks"] == sorted({int(np.floor(i * n / 5 + 0.5)) for i in range(6)}), c
+    assert {c["scope"] for c in curves} == {"layer", "network"} and len(curves) > 20
