@@ -157,6 +157,8 @@ def cmd_paper(args) -> str:
     from flows.paper_plan import paper_plan
 
     wh = _warehouse(args)
+    if not args.dask_address:
+        _device(args)
     plan = paper_plan(list(args.datasets), list(args.seeds), args.quick, args.data_dir)  # one line before any server
     with private_server():
         from flows.paper import paper_grid
@@ -164,7 +166,7 @@ def cmd_paper(args) -> str:
 
         flow = paper_grid.with_options(task_runner=task_runner_for(args.task_runner, args.dask_address, args.workers))
         run_ids = flow(datasets=list(args.datasets), seeds=list(args.seeds), quick=args.quick, warehouse=str(wh.root),
-                       data_dir=args.data_dir)
+                       data_dir=args.data_dir, device=args.device)
     print_summary(wh, run_ids)
     print_verdicts(wh)
     return run_ids[-1] if run_ids else None
@@ -492,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default mnist,fashion-mnist,cifar10: those whose files are missing are skipped with a line")
     p.add_argument("--seeds", type=_ints, default=(0, 1, 2))
     p.add_argument("--quick", action="store_true", help="2 epochs, the first seed, a 20-step k-grid: minutes per dataset")
+    p.add_argument("--device", **DEVICE)
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster")
     p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")

@@ -24,6 +24,7 @@ def paper_grid(
     quick: bool = False,
     warehouse: str | None = None,
     data_dir: str | None = None,
+    device: str = "cpu",
 ) -> list[str]:
     """Train and analyse the paper's grid on every available dataset; write the report pages and the scorecard."""
     progress_to_run_log()
@@ -32,9 +33,9 @@ def paper_grid(
         note(line)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"paper: {len(plan.specs)} network(s) into warehouse {warehouse}")
-    trained = [train_task.submit(warehouse, spec.to_json(), data_dir) for spec in plan.specs]
+    trained = [train_task.submit(warehouse, spec.to_json(), data_dir, device) for spec in plan.specs]
     chains = [analyse(warehouse, t, plan.bits, plan.strategies, plan.random_repeats, plan.steps_of(spec), data_dir,
-                      pair_bits=[]) for t, spec in zip(trained, plan.specs)]
+                      pair_bits=[], device=device) for t, spec in zip(trained, plan.specs)]
     started, run_ids = time.monotonic(), []
     for chain in chains:
         run_ids.append(chain_result(chain))
