@@ -130,11 +130,21 @@ def cmd_train_and_measure(args) -> None:
     wh = _warehouse(args)  # every mistake is one line before any server starts: the warehouse, the device, the grid
     if not args.dask_address:  # a remote cluster's workers may have the GPU this machine lacks
         _device(args)
-    grid_specs(args.preset, args.dataset, list(args.hidden) if args.hidden else None, list(args.activations),
-               list(args.regularizers), list(args.seeds), args.epochs, args.n_val, list(args.bits), list(args.strategy),
-               args.data_dir, args.inputs)
-    with private_server():
+    specs = grid_specs(args.preset, args.dataset, list(args.hidden) if args.hidden else None, list(args.activations),
+                       list(args.regularizers), list(args.seeds), args.epochs, args.n_val, list(args.bits),
+                       list(args.strategy), args.data_dir, args.inputs)
+    with private_server(while_starting=_first_training(wh, specs, args)):
         return _train_and_measure(args, wh)
+
+
+def _first_training(wh, specs, args):
+    """Train the grid's first network while the Prefect server boots: the flow then finds it in the
+    warehouse (its cache), so the server's start-up costs no wall time. Not with a remote Dask cluster."""
+    from flows.stages import train_run
+
+    if args.task_runner == "dask" or not specs:
+        return None
+    return lambda: train_run(wh, specs[0], args.data_dir, device=args.device)
 
 
 def _train_and_measure(args, wh):
@@ -160,7 +170,7 @@ def cmd_paper(args) -> str:
     if not args.dask_address:
         _device(args)
     plan = paper_plan(list(args.datasets), list(args.seeds), args.quick, args.data_dir)  # one line before any server
-    with private_server():
+    with private_server(while_starting=_first_training(wh, plan.specs, args)):
         from flows.paper import paper_grid
         from flows.train_and_measure import task_runner_for
 

@@ -33,9 +33,10 @@ def paper_grid(
         note(line)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"paper: {len(plan.specs)} network(s) into warehouse {warehouse}")
-    trained = [train_task.submit(warehouse, spec.to_json(), data_dir, device) for spec in plan.specs]
-    chains = [analyse(warehouse, t, plan.bits, plan.strategies, plan.random_repeats, plan.steps_of(spec), data_dir,
-                      pair_bits=[], device=device) for t, spec in zip(trained, plan.specs)]
+    # each network's chain queued right behind its training (see train_and_measure): train i+1 while i is analysed
+    chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), plan.bits, plan.strategies,
+                      plan.random_repeats, plan.steps_of(spec), data_dir, pair_bits=[], device=device)
+              for spec in plan.specs]
     started, run_ids = time.monotonic(), []
     for chain in chains:
         run_ids.append(chain_result(chain))

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from typing import Callable
 
 HOST = "127.0.0.1"
 
@@ -42,16 +43,26 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start_server(port: int, timeout: float = 120, ui: bool = False, private: bool = False) -> tuple[subprocess.Popen, str]:
+def start_server(port: int, timeout: float = 120, ui: bool = False, private: bool = False,
+                 while_starting: Callable[[], object] | None = None) -> tuple[subprocess.Popen, str]:
     """Start `prefect server start` on loopback and wait until it answers.
 
-    ``private``: a server for this process alone (the CLI's flows), quiet, that dies with it."""
+    ``private``: a server for this process alone (the CLI's flows), quiet, that dies with it.
+    ``while_starting``: work to do in this thread while the server boots (10-25 s), e.g. train the first
+    network; the server is stopped if it raises. (Started from this thread: Linux's parent-death signal
+    follows the thread that forked the server, so it must be one that lives as long as the process.)"""
     api_url = f"http://{HOST}:{port}/api"
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)] + ([] if ui else ["--no-ui"])
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if private else {}
     env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", NEURONINFO_SERVER_OWNER=str(os.getpid()))
     server = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent if private and sys.platform == "linux" else None, **quiet)
     deadline = time.monotonic() + timeout
+    if while_starting is not None:
+        try:
+            while_starting()
+        except BaseException:
+            stop(server)
+            raise
     while not healthy(api_url):
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()
@@ -62,13 +73,16 @@ def start_server(port: int, timeout: float = 120, ui: bool = False, private: boo
 
 
 @contextmanager
-def private_server():
+def private_server(while_starting: Callable[[], object] | None = None):
     """A Prefect server for this process's flows when PREFECT_API_URL names none: it never outlives this
-    process (stopped on exit, and killed by the kernel if this process is killed)."""
+    process (stopped on exit, and killed by the kernel if this process is killed). ``while_starting`` runs
+    while it boots (see ``start_server``)."""
     if os.environ.get("PREFECT_API_URL"):
+        if while_starting is not None:
+            while_starting()
         yield os.environ["PREFECT_API_URL"]
         return
-    server, api_url = start_server(free_port(4300), private=True)
+    server, api_url = start_server(free_port(4300), private=True, while_starting=while_starting)
     os.environ["PREFECT_API_URL"] = api_url
     try:
         yield api_url

@@ -138,8 +138,10 @@ def train_and_measure(
                               strategies, data_dir, inputs)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
-    trained = [train_task.submit(warehouse, spec.to_json(), data_dir, device) for spec in specs]
-    chains = [analyse(warehouse, t, bits, strategies, random_repeats, steps, data_dir, pair_bits, device) for t in trained]
+    # each network's chain is queued right behind its training: one network trains (training is serial)
+    # while the one before it is analysed, instead of a worker waiting for the training lock
+    chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), bits, strategies,
+                      random_repeats, steps, data_dir, pair_bits, device) for spec in specs]
     run_ids = [chain_result(chain) for chain in chains]
     reports = report_task.submit(warehouse, run_ids).result()
     for path in reports:
