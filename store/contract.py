@@ -83,9 +83,9 @@ class Failure:
     """A data test that found rows breaking its rule."""
 
     view: str
-    test: str
-    rows: int
-    run_ids: tuple[str, ...]
+    test: str  # the test's name in the contract
+    rows: int  # rows that break the rule
+    run_ids: tuple[str, ...]  # the runs they belong to
 
     def line(self) -> str:
         runs = ", ".join(self.run_ids[:3]) + (" ..." if len(self.run_ids) > 3 else "")
