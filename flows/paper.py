@@ -12,7 +12,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.paper_plan import PAPER_DATASETS, grid_progress, paper_plan
-from flows.train_and_measure import analyse, chain_result, progress_to_run_log, report_task, scorecard_task, train_task
+from flows.train_and_measure import analyse, chain_result, progress_to_run_log, report_task, scorecard_task, stage_times, train_task
 from pipeline.progress import note
 from store.paths import open_warehouse
 
@@ -50,16 +50,3 @@ def paper_grid(
     note(f"paper: {time.monotonic() - started:.0f} s wall; task time by stage: {stage_times(futures)}")
     return run_ids
 
-
-def stage_times(futures: list) -> str:
-    """Seconds spent in each kind of task (train, capture, measure, ...), summed over the grid, from Prefect's
-    own task-run records (tasks run two at a time: the sums exceed the wall time)."""
-    from prefect.client.orchestration import get_client
-
-    totals: dict[str, float] = {}
-    with get_client(sync_client=True) as client:
-        for task_run_id in dict.fromkeys(f.task_run_id for f in futures):
-            run = client.read_task_run(task_run_id)
-            stage = run.name.rsplit("-", 1)[0]
-            totals[stage] = totals.get(stage, 0.0) + run.total_run_time.total_seconds()
-    return ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in totals.items())

@@ -439,13 +439,16 @@ def ordering_positions(orderings: list) -> pa.Table:
     return pa.concat_tables(parts) if parts else SCHEMAS["ablation_orderings"].empty_table()
 
 
-def report_runs(wh: Warehouse, run_ids: list[str]) -> list[Location]:
-    """Write ``reports/<group>.html`` (+ a PNG per chart) for each group among these runs; return the pages."""
-    return [write_report_of(wh, ids, group) for group, ids in groups_of_runs(wh, run_ids).items()]
+def report_runs(wh: Warehouse, run_ids: list[str], png: bool = True) -> list[Location]:
+    """Write ``reports/<group>.html`` (+ a PNG per chart with ``png``) for each group among these runs;
+    return the pages."""
+    return [write_report_of(wh, ids, group, png) for group, ids in groups_of_runs(wh, run_ids).items()]
 
 
-def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Location:
-    """One report page over ``run_ids`` (curves averaged over them), named ``reports/<name>.html``.
+def write_report_of(wh: Warehouse, run_ids: list[str], name: str, png: bool = True) -> Location:
+    """One report page over ``run_ids`` (curves averaged over them), named ``reports/<name>.html``; with
+    ``png`` a PNG of every chart beside it (rendering them takes most of a page's time: the flows leave
+    them to ``neuroninfo report``, and the page exports any chart as PNG or SVG from its menu).
 
     On object storage the page and its PNGs are rendered in a local temporary folder, then each is
     stored with one PUT.
@@ -453,9 +456,9 @@ def write_report_of(wh: Warehouse, run_ids: list[str], name: str) -> Location:
     filename = name_of(report_path(wh, name))
     tables = report_tables(wh, run_ids)
     if wh.local:
-        return write_report(tables, wh.reports / filename, title=name)
+        return write_report(tables, wh.reports / filename, title=name, png=png)
     with tempfile.TemporaryDirectory() as tmp:
-        write_report(tables, Path(tmp) / filename, title=name)
+        write_report(tables, Path(tmp) / filename, title=name, png=png)
         for file in sorted(Path(tmp).iterdir()):
             write_bytes(join(wh.reports, file.name), file.read_bytes())
     return join(wh.reports, filename)

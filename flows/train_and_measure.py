@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import stages
 from pipeline.errors import NeuronInfoError
-from pipeline.progress import set_sink
+from pipeline.progress import note, set_sink
 from store.paths import open_warehouse
 
 
@@ -79,7 +79,7 @@ def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repea
 @task(name="report", **RETRIES)
 def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
     progress_to_run_log()
-    return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids)]
+    return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids, png=False)]  # PNGs: neuroninfo report
 
 
 @task(name="scorecard", **RETRIES)
@@ -143,11 +143,26 @@ def train_and_measure(
     chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), bits, strategies,
                       random_repeats, steps, data_dir, pair_bits, device) for spec in specs]
     run_ids = [chain_result(chain) for chain in chains]
-    reports = report_task.submit(warehouse, run_ids).result()
-    for path in reports:
+    report = report_task.submit(warehouse, run_ids)
+    for path in report.result():
         print(f"report: {path}")
+    note(f"time by stage (task time, summed): {stage_times([f for chain in chains for f in chain] + [report])}")
     publish_summary(open_warehouse(warehouse), run_ids)
     return run_ids
+
+
+def stage_times(futures: list) -> str:
+    """Seconds spent in each kind of task (train, capture, measure, ...), summed over the grid, from Prefect's
+    own task-run records (tasks run two at a time: the sums exceed the wall time)."""
+    from prefect.client.orchestration import get_client
+
+    totals: dict[str, float] = {}
+    with get_client(sync_client=True) as client:
+        for task_run_id in dict.fromkeys(f.task_run_id for f in futures):
+            run = client.read_task_run(task_run_id)
+            stage = run.name.rsplit("-", 1)[0]
+            totals[stage] = totals.get(stage, 0.0) + run.total_run_time.total_seconds()
+    return ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in totals.items())
 
 
 def publish_summary(wh, run_ids: list[str]) -> None:

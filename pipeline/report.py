@@ -154,18 +154,23 @@ class Section:
     after: str = ""
 
 
-def write_page(out_html: Path, title: str, caption: str, sections: list[Section]) -> Path:
-    """Write a self-contained HTML page of these sections (charts render offline) and one PNG per chart
-    beside it; every file is written to a temporary sibling and renamed into place."""
+def write_page(out_html: Path, title: str, caption: str, sections: list[Section], png: bool = True) -> Path:
+    """Write a self-contained HTML page of these sections (charts render offline; each has a PNG/SVG export
+    menu) and, with ``png``, one PNG per chart beside it (without: older PNGs of the page are removed, so none
+    is stale); every file is written to a temporary sibling and renamed into place."""
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
+    if not png:
+        for old in out_html.parent.glob(f"{out_html.stem}-*.png"):
+            old.unlink(missing_ok=True)
     specs, parts = {}, []
     for s in sections:
         parts.append(f"<h2>{html.escape(s.heading)}</h2>\n<p>{html.escape(s.text)}</p>")
         if s.chart is not None:
             specs[f"chart-{s.name}"] = spec = s.chart.to_dict()
             parts.append(f'<div id="chart-{s.name}"></div>')
-            write_atomically(out_html.with_name(f"{out_html.stem}-{s.name}.png"), vl_convert.vegalite_to_png(spec, scale=2))
+            if png:
+                write_atomically(out_html.with_name(f"{out_html.stem}-{s.name}.png"), vl_convert.vegalite_to_png(spec, scale=2))
         if s.after:
             parts.append(s.after)
     version, bundle = _bundle() if specs else ("none", "// no charts on this page")
@@ -184,8 +189,8 @@ def write_atomically(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def write_report(tables: dict[str, pa.Table], out_html: Path, title: str) -> Path:
+def write_report(tables: dict[str, pa.Table], out_html: Path, title: str, png: bool = True) -> Path:
     """Write the report over these tables: every chart of ``build_charts``, the numbers under the summary."""
     sections = [Section(name, *CHARTS[name], chart=chart, after=summary_table(tables) if name == "summary" else "")
                 for name, chart in build_charts(tables).items()]
-    return write_page(out_html, title, _caption(tables["runs"]), sections)
+    return write_page(out_html, title, _caption(tables["runs"]), sections, png)
