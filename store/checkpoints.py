@@ -75,6 +75,9 @@ def parse_checkpoint(name: str, data: bytes) -> tuple[str, MLP]:
         spec = NetworkSpec.from_json(metadata["spec"])
     except NeuronInfoError as e:
         raise NeuronInfoError(f"{name}: {e}") from None
+    if spec.inputs == "standardized" and spec.input_mean is None:  # a trained network knows its input scaling
+        raise NeuronInfoError(f"{name}: its spec says inputs 'standardized' but gives no input_mean / input_std; "
+                              "add them (one value per channel) or say inputs 'unit' for [0, 1] inputs")
     expected = checkpoint_shapes(spec)  # checked before anything is allocated: memory follows the file, not the spec
     missing = sorted(set(expected) - set(tensors))
     if missing:

@@ -113,7 +113,7 @@ def test_default_k_grid_is_every_k_except_for_the_cifar10_preset(measured, monke
     assert ablation_schedule.default_steps(preset_spec("cifar10", 3072, 10)) == ablation_schedule.CIFAR10_STEPS
     assert ablation_schedule.default_steps(preset_spec("fashion-mnist", 784, 10)) is None
     wh, run_id = measured
-    monkeypatch.setattr(ablation_schedule, "default_steps", lambda spec: 5)  # as if this net were the preset's
+    monkeypatch.setattr(stages, "default_steps", lambda spec: 5)  # as if this net were the preset's
     stages.ablate_run(wh, run_id, random_repeats=1, force=True)  # steps not given
     curves = query(wh, f"""SELECT scope, layer, measure, bits, ordering, strategy, repeat, list(n_ablated ORDER BY n_ablated) AS ks
                            FROM ablation_curves WHERE run_id = '{run_id}' GROUP BY ALL""").to_pylist()

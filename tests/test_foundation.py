@@ -116,7 +116,8 @@ def _write(path, tensors, spec_json):
 
 def test_bad_checkpoints(tmp_path, tiny_spec):
     good = MLP(tiny_spec).checkpoint_tensors()
-    spec_json = tiny_spec.to_json()
+    spec_json = replace(tiny_spec, input_mean=(0.5,), input_std=(0.3,)).to_json()  # a trained spec has its input stats
+    unresolved = read_checkpoint  # a standardized spec without stats is refused (below)
     one_line_error(lambda: read_checkpoint(tmp_path / "absent.safetensors"), "does not exist")
     pickled = tmp_path / "weights.pt"
     torch.save(good, pickled)
@@ -131,6 +132,8 @@ def test_bad_checkpoints(tmp_path, tiny_spec):
     one_line_error(lambda: read_checkpoint(_write(tmp_path / "badspec.safetensors", good, "{oops")), "not valid JSON")
     missing = {k: v for k, v in good.items() if k != "linear.1.bias"}
     one_line_error(lambda: read_checkpoint(_write(tmp_path / "missing.safetensors", missing, spec_json)), "lacks tensors linear.1.bias")
+    one_line_error(lambda: unresolved(_write(tmp_path / "nostats.safetensors", good, tiny_spec.to_json())),
+                   "inputs 'standardized' but gives no input_mean")
     wrong = dict(good, **{"linear.0.weight": torch.zeros(3, 3)})
     one_line_error(lambda: read_checkpoint(_write(tmp_path / "shape.safetensors", wrong, spec_json)), "linear.0.weight", "shape (3, 3)")
     nan = dict(good, **{"linear.0.bias": torch.full_like(good["linear.0.bias"], float("nan"))})

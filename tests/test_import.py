@@ -55,7 +55,7 @@ def public_bytes(net: nn.Sequential, batch_norm: bool) -> bytes:
         for p in ("weight", "bias", "running_mean", "running_var"):
             tensors[f"bn.{i}.{p}"] = getattr(bn, p)
     spec = NetworkSpec(dataset="synthetic-4", input_dim=64, n_classes=4, hidden_sizes=SIZES, activation="relu",
-                       regularizer="dropout_bn" if batch_norm else "none", n_val=1000)
+                       regularizer="dropout_bn" if batch_norm else "none", n_val=1000, inputs="unit")
     return save_safetensors({k: v.detach().float().contiguous() for k, v in tensors.items()}, metadata={"spec": spec.to_json()})
 
 

@@ -352,7 +352,8 @@ def test_inbox_rejects_each_bad_file_alone_and_analyses_the_rest(warehouse, tiny
     inbox = wh.inbox
     other = open_warehouse(tmp_path / "other")
     fresh = train_run(other, replace(tiny_spec, seed=5), progress=False)
-    spec = json.loads(tiny_spec.to_json())
+    trained_spec = replace(tiny_spec, input_mean=(0.5,), input_std=(0.3,))  # a checkpoint's spec has its input stats
+    spec = json.loads(trained_spec.to_json())
     shutil.copy(other.checkpoint(fresh), inbox / "fresh.safetensors")
     (inbox / "fresh.json").write_text("{}")  # its sidecar travels with it
     shutil.copy(wh.checkpoint(known), inbox / "again.safetensors")  # a duplicate of a complete run
@@ -361,7 +362,7 @@ def test_inbox_rejects_each_bad_file_alone_and_analyses_the_rest(warehouse, tiny
     (inbox / "seed.safetensors").write_bytes(crafted(spec | {"seed": 2**70}))
     model = load_run(other, fresh)
     tensors = {k: v * 1e30 if "weight" in k else v for k, v in model.checkpoint_tensors().items()}  # finite, overflows
-    (inbox / "overflow.safetensors").write_bytes(save_safetensors(tensors, metadata={"spec": tiny_spec.to_json()}))
+    (inbox / "overflow.safetensors").write_bytes(save_safetensors(tensors, metadata={"spec": trained_spec.to_json()}))
     (inbox / "pickle.pt").write_bytes(b"\x80\x04\x95" + b"\x00" * 40)
     (inbox / "rejected").write_bytes(b"a file squatting on a reserved name")
     (inbox / "link.safetensors").symlink_to(other.checkpoint(fresh))
