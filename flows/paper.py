@@ -35,7 +35,7 @@ def paper_grid(
     print(f"paper: {len(plan.specs)} network(s) into warehouse {warehouse}")
     # each network's chain queued right behind its training (see train_and_measure): train i+1 while i is analysed
     chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), plan.bits, plan.strategies,
-                      plan.random_repeats, plan.steps_of(spec), data_dir, pair_bits=[], device=device)
+                      plan.random_repeats, plan.steps, data_dir, pair_bits=[], device=device)
               for spec in plan.specs]
     started, run_ids = time.monotonic(), []
     for chain in chains:

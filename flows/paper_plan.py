@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from pipeline.data import CACHE_DIR, check_available, dataset_shape
+from pipeline.data import CACHE_DIR, TORCHVISION_FOLDERS, check_available, dataset_shape
 from pipeline.errors import NeuronInfoError
 from pipeline.spec import ACTIVATIONS, REGULARIZERS, NetworkSpec, preset_spec
 
 PAPER_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 QUICK_EPOCHS = 2
 QUICK_STEPS = 20  # k-grid points per curve with --quick
-_TORCHVISION_FOLDER = {"mnist": "MNIST/raw", "fashion-mnist": "FashionMNIST/raw", "cifar10": "cifar-10-batches-py"}
 
 
 @dataclass(frozen=True)
@@ -28,8 +27,9 @@ class PaperPlan:
     strategies: tuple[str, ...] = ("zero", "mean")
     random_repeats: int = 5
 
-    def steps_of(self, spec: NetworkSpec) -> int | None:
-        """The k-grid of a network's curves: every k (None; the cifar10 preset's own default grid), or 20 points quick."""
+    @property
+    def steps(self) -> int | None:
+        """The k-grid of the curves: each network's default (None: every k, the cifar10 preset's own grid), or 20 points quick."""
         return QUICK_STEPS if self.quick else None
 
 
@@ -60,9 +60,9 @@ def missing_line(dataset: str, data_dir: str | None) -> str:
     """One line: the dataset is skipped, and where its files go."""
     root = data_dir or os.environ.get("NEURONINFO_DATA") or CACHE_DIR
     if dataset == "fashion-mnist":
-        return f"fashion-mnist skipped: files not found; apt-get install dataset-fashion-mnist, or put them in {root}/FashionMNIST/raw"
+        return f"fashion-mnist skipped: files not found; apt-get install dataset-fashion-mnist, or put them in {root}/{TORCHVISION_FOLDERS[dataset]}"
     return (f"{dataset} skipped: files not found (they cannot be downloaded here); put the official files in "
-            f"{root}/{_TORCHVISION_FOLDER[dataset]} (torchvision's layout) and rerun")
+            f"{root}/{TORCHVISION_FOLDERS[dataset]} (torchvision's layout) and rerun")
 
 
 def grid_progress(done: int, total: int, elapsed_s: float) -> str:

@@ -56,13 +56,13 @@ def start_server(port: int, timeout: float = 120, ui: bool = False, private: boo
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if private else {}
     env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", NEURONINFO_SERVER_OWNER=str(os.getpid()))
     server = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent if private and sys.platform == "linux" else None, **quiet)
-    deadline = time.monotonic() + timeout
     if while_starting is not None:
         try:
             while_starting()
         except BaseException:
             stop(server)
             raise
+    deadline = time.monotonic() + timeout  # after the work beside it: a long first training is not the server's time
     while not healthy(api_url):
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()

@@ -28,6 +28,7 @@ from pipeline.progress import Progress, note
 from pipeline.prune import n_params
 from pipeline.quantize import check_bits
 from pipeline.report import write_report
+from pipeline.report_scorecard import write_scorecard
 from pipeline.spec import NetworkSpec, preset_spec
 from pipeline.standardize import standardize, with_input_stats
 from pipeline.train import train
@@ -448,37 +449,28 @@ def report_runs(wh: Warehouse, run_ids: list[str], png: bool = True) -> list[Loc
 def write_report_of(wh: Warehouse, run_ids: list[str], name: str, png: bool = True) -> Location:
     """One report page over ``run_ids`` (curves averaged over them), named ``reports/<name>.html``; with
     ``png`` a PNG of every chart beside it (rendering them takes most of a page's time: the flows leave
-    them to ``neuroninfo report``, and the page exports any chart as PNG or SVG from its menu).
-
-    On object storage the page and its PNGs are rendered in a local temporary folder, then each is
-    stored with one PUT.
-    """
-    filename = name_of(report_path(wh, name))
+    them to ``neuroninfo report``, and the page exports any chart as PNG or SVG from its menu)."""
     tables = report_tables(wh, run_ids)
-    if wh.local:
-        return write_report(tables, wh.reports / filename, title=name, png=png)
-    with tempfile.TemporaryDirectory() as tmp:
-        write_report(tables, Path(tmp) / filename, title=name, png=png)
-        for file in sorted(Path(tmp).iterdir()):
-            write_bytes(join(wh.reports, file.name), file.read_bytes())
-    return join(wh.reports, filename)
+    return publish_page(wh, name_of(report_path(wh, name)), lambda out: write_report(tables, out, title=name, png=png))
 
 
 def scorecard_page(wh: Warehouse) -> Location:
     """Write ``reports/scorecard.html`` from the ``scorecard`` view: every claim on every configuration."""
-    import tempfile
-
-    from pipeline.report_scorecard import write_scorecard
-    from store.catalog import query
-
     rows = query(wh, "SELECT * FROM scorecard ORDER BY claim, group_name").to_pylist()
     link = lambda page, chart: f"{name_of(report_path(wh, page))}#chart-{chart}"  # noqa: E731
+    return publish_page(wh, "scorecard.html", lambda out: write_scorecard(rows, out, link))
+
+
+def publish_page(wh: Warehouse, filename: str, write) -> Location:
+    """``write(path)`` a page (and any files beside it) into ``reports/``: in place on a local warehouse; on
+    object storage in a local temporary folder, then each file stored with one PUT."""
     if wh.local:
-        return write_scorecard(rows, wh.reports / "scorecard.html", link)
+        return write(wh.reports / filename)
     with tempfile.TemporaryDirectory() as tmp:
-        page = write_scorecard(rows, Path(tmp) / "scorecard.html", link)
-        write_bytes(join(wh.reports, "scorecard.html"), page.read_bytes())
-    return join(wh.reports, "scorecard.html")
+        write(Path(tmp) / filename)
+        for file in sorted(Path(tmp).iterdir()):
+            write_bytes(join(wh.reports, file.name), file.read_bytes())
+    return join(wh.reports, filename)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import torch
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP
 from pipeline.spec import NetworkSpec
+from pipeline.standardize import per_input
 
 BN_PARAMS = ("weight", "bias", "running_mean", "running_var")
 PARAMS = {"weight", "bias", "running_mean", "running_var"}
@@ -278,11 +279,7 @@ def sequential_state_dict(model: MLP) -> dict[str, torch.Tensor]:
 def _fold_standardization(spec: NetworkSpec, w: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """W ((x - m) / s) + b as a Linear on raw [0, 1] inputs, when the spec standardizes its inputs
     (per-channel ``input_mean`` / ``input_std``, channel-major inputs)."""
-    mean, std = getattr(spec, "input_mean", None), getattr(spec, "input_std", None)
-    if mean is None or std is None:
+    if spec.input_mean is None:
         return w, b
-    mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
-    std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
-    per_input = spec.input_dim // len(mean)
-    m, s = mean.repeat_interleave(per_input), std.repeat_interleave(per_input)
+    m, s = per_input(spec.input_mean, spec.input_dim), per_input(spec.input_std, spec.input_dim)
     return w / s[None, :], b - (w / s[None, :]) @ m

@@ -40,7 +40,7 @@ SYNTHETIC_SEED = 1804_06679  # fixed, so the synthetic data are the same in ever
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
-_SUBDIR = {"mnist": "MNIST/raw", "fashion-mnist": "FashionMNIST/raw", "cifar10": "cifar-10-batches-py"}
+TORCHVISION_FOLDERS = {"mnist": "MNIST/raw", "fashion-mnist": "FashionMNIST/raw", "cifar10": "cifar-10-batches-py"}
 _TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 _SHAPES = {"mnist": (784, 10), "fashion-mnist": (784, 10), "cifar10": (3072, 10)}
 _SYNTHETIC = {"synthetic": 10} | {f"synthetic-{k}": k for k in range(2, 11)}
@@ -143,16 +143,16 @@ def _find_files(name: str, data_dir: str | Path | None) -> dict[str, Path]:
     roots += [DEBIAN_FASHION_MNIST] if name == "fashion-mnist" else []
     roots += [CACHE_DIR]
     for root in roots:
-        for folder in (root, root / _SUBDIR[name]):
+        for folder in (root, root / TORCHVISION_FOLDERS[name]):
             if files := _files_in(folder, names):
                 return files
     download_root = Path(data_dir or env or CACHE_DIR).expanduser()
     why = _download(name, download_root)
-    if why is None and (files := _files_in(download_root / _SUBDIR[name], names)):
+    if why is None and (files := _files_in(download_root / TORCHVISION_FOLDERS[name], names)):
         return files
     apt = "apt-get install dataset-fashion-mnist, or " if name == "fashion-mnist" else ""
     raise _error(
-        f"{name}: official files not found in {', '.join(map(str, roots))} (nor their {_SUBDIR[name]}/), "
+        f"{name}: official files not found in {', '.join(map(str, roots))} (nor their {TORCHVISION_FOLDERS[name]}/), "
         f"and {why or 'the download left no files'}; fix: {apt}pass --data-dir DIR holding "
         f"{', '.join(names)}{' (or .gz)' if name != 'cifar10' else ''}, or go online"
     )

@@ -16,11 +16,11 @@ from pipeline.spec import NetworkSpec
 
 def channel_stats(x: torch.Tensor, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and (population) std of ``x`` (N, D), computed in float64; a constant channel gets std 1."""
-    per_channel = x.reshape(len(x), channels, -1).transpose(0, 1).reshape(channels, -1).double()
-    mean = per_channel.mean(dim=1)
-    std = per_channel.std(dim=1, correction=0)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    return tuple(round(float(m), 9) for m in mean), tuple(round(float(s), 9) for s in std)
+    by_channel = x.reshape(len(x), channels, -1)
+    stats = [torch.std_mean(by_channel[:, c].double(), correction=0) for c in range(channels)]
+    mean = tuple(round(float(m), 9) for _, m in stats)
+    std = tuple(round(float(s), 9) if s > 0 else 1.0 for s, _ in stats)
+    return mean, std
 
 
 def with_input_stats(spec: NetworkSpec, train_x: torch.Tensor, channels: int) -> NetworkSpec:
@@ -29,11 +29,13 @@ def with_input_stats(spec: NetworkSpec, train_x: torch.Tensor, channels: int) ->
     return replace(spec, input_mean=mean, input_std=std)
 
 
+def per_input(values: tuple[float, ...], input_dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """One value per channel spread over that channel's inputs (channel-major): a vector of ``input_dim``."""
+    return torch.tensor(values, dtype=dtype).repeat_interleave(input_dim // len(values))
+
+
 def standardize(x: torch.Tensor, input_mean: tuple[float, ...] | None, input_std: tuple[float, ...] | None) -> torch.Tensor:
     """``(x - mean[c]) / std[c]`` for channel-major inputs ``x`` (N, D); ``x`` itself when there are no stats."""
     if input_mean is None:
         return x
-    per_channel = x.shape[1] // len(input_mean)
-    mean = torch.tensor(input_mean, dtype=x.dtype).repeat_interleave(per_channel)
-    std = torch.tensor(input_std, dtype=x.dtype).repeat_interleave(per_channel)
-    return (x - mean) / std
+    return (x - per_input(input_mean, x.shape[1], x.dtype)) / per_input(input_std, x.shape[1], x.dtype)

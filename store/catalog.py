@@ -52,7 +52,7 @@ def sql_text(name: str, **params) -> str:
 
 
 def claims_sql() -> str:
-    """Every claim model of ``sql/claims/`` (one SELECT each), joined for ``sql/scorecard.sql``."""
+    """Every claim model of ``sql/claims/`` (one SELECT each), joined for ``sql/views/claim_statistics.sql``."""
     files = sorted((SQL / "claims").glob("claim_*.sql"))
     return "\nUNION ALL BY NAME\n".join(f"({p.read_text().strip().rstrip(';')}\n)" for p in files)
 

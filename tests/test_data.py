@@ -90,7 +90,7 @@ def check_dataset(ds, name, n_train, n_val, n_test, input_dim=784, n_classes=10)
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize("torchvision_layout", [False, True])
 def test_idx_files_load(tmp_path, name, gz, torchvision_layout):
-    sub = data._SUBDIR[name] if torchvision_layout else "."
+    sub = data.TORCHVISION_FOLDERS[name] if torchvision_layout else "."
     write_idx_dir(tmp_path / "d" / sub, gz=gz)
     ds = load_dataset(name, tmp_path / "d", n_val=10)
     check_dataset(ds, name, N_TRAIN - 10, 10, N_TEST)
