@@ -109,22 +109,22 @@ def run_case(name: str, samples: int, repeats: int, public: bool, pool: ThreadPo
     sizes = list(hidden)
     raw_codec, code_codec = numcodecs_of("float32"), numcodecs_of("uint8")
 
+    attrs = {"splits": ["val"], "layer_sizes": sizes, "bits": list(BITS), "method": "uniform"}
+
     def write_codes(root):
-        for layer in range(1, len(sizes) + 1):
-            act.write_codes(root, ["val"], layer, list(BITS), "relu", "uniform")
-        root.attrs.update({"splits": ["val"], "layer_sizes": sizes, "bits": list(BITS), "method": "uniform"})
+        act.write_codes(root, ["val"], list(range(1, len(sizes) + 1)), list(BITS), "relu", "uniform")
 
     def forward(run: str) -> None:
         for _ in hidden_outputs(model, x):
             pass
 
     def capture(run: str) -> None:
-        with act.building_store(wh, run) as root:
+        with act.building_store(wh, run, attrs) as root:
             act.write_raw(root, "val", labels, sizes, hidden_outputs(model, x))
             write_codes(root)
 
     def store(run: str) -> None:
-        with act.building_store(wh, run) as root:
+        with act.building_store(wh, run, attrs) as root:
             act.write_raw(root, "val", labels, sizes, batches)
             write_codes(root)
 
@@ -139,7 +139,7 @@ def run_case(name: str, samples: int, repeats: int, public: bool, pool: ThreadPo
 
     def public_store(run: str) -> None:
         """zarr's public write path for the same arrays (no chunk writer)."""
-        with act.building_store(wh, run) as root:
+        with act.building_store(wh, run, attrs) as root:
             group = root.require_group("val")
             act._array(group, "labels", (samples,), "uint8")[:] = labels
             for l, values in enumerate(raw, start=1):

@@ -184,24 +184,21 @@ def capture_run(
         store = None
     if store is not None and set(splits) <= set(store.splits) and store.method == method:
         new_bits = [b for b in bits if b not in store.bits]
-        for layer in store.layers:
-            act.write_codes(store.root, store.splits, layer, new_bits, spec.activation, method)
+        act.write_codes(store.root, store.splits, store.layers, new_bits, spec.activation, method)
         act.publish_bits(store, new_bits)
     else:
         data = data_of(spec, data_dir)
-        steps = len(splits) + 1 + model.n_hidden  # raw outputs per split, training means, codes per layer
-        with act.building_store(wh, run_id) as root, Progress(f"capture {run_id}", steps, "steps") as progress:
+        steps = len(splits) + 2  # raw outputs per split, training means, codes
+        attrs = {"splits": list(splits), "layer_sizes": list(spec.hidden_sizes), "bits": sorted(bits), "method": method}
+        with act.building_store(wh, run_id, attrs) as root, Progress(f"capture {run_id}", steps, "steps") as progress:
             for split in splits:
                 x, y = getattr(data, split).x, getattr(data, split).y
                 act.write_raw(root, split, y.numpy(), list(spec.hidden_sizes), hidden_outputs(model, x, device=device))
                 progress.advance()
             act.write_train_mean(root, hidden_outputs(model, data.train.x, device=device))
             progress.advance()
-            for layer in range(1, model.n_hidden + 1):
-                act.write_codes(root, list(splits), layer, list(bits), spec.activation, method)
-                progress.advance()
-            root.attrs.update({"splits": list(splits), "layer_sizes": list(spec.hidden_sizes),
-                               "bits": sorted(bits), "method": method})
+            act.write_codes(root, list(splits), list(range(1, model.n_hidden + 1)), list(bits), spec.activation, method)
+            progress.advance()
         store = act.open_activations(wh, run_id)
     act.write_quantizers(wh, store)
     refresh_catalog(wh)

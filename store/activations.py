@@ -9,7 +9,8 @@ Layout (root attributes: run_id, splits, layer_sizes, bits, method, complete):
 
 2-D arrays are chunked CHUNK_ROWS samples x CHUNK_COLS neurons (a whole layer up to 512 wide), compressed
 (``COMPRESSORS``: Blosc-LZ4 / Blosc-zstd with bit-shuffle for raw outputs / codes) with a CRC-32C checksum per
-chunk, dimension names (sample, neuron). Every chunk is stored, even one equal to the fill
+chunk, dimension names (sample, neuron), chunk files ``c.<row>.<col>`` beside the array's ``zarr.json`` (stores
+written before 2026-11-30 have 1,000-row chunks in ``c/<row>/<col>``; readers follow each array's metadata). Every chunk is stored, even one equal to the fill
 value, so a missing chunk file is an error, never silently read as fill value: reads go through ``read_array``,
 which checks every chunk and names the array and chunk that is missing or damaged. ``complete = true`` is a store's last write, so readers never accept a partial store:
 locally it is built under a temporary name and renamed into place; on object stores (no rename) it is
@@ -19,7 +20,9 @@ built in place, after deleting any earlier store. Codes added later for new bits
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import shutil
 import weakref
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -35,7 +38,10 @@ from zarr.abc.store import SupportsGetSync, SupportsSetSync
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.buffer.cpu import NDBuffer
+from zarr.core.group import GroupMetadata
+from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
+from zarr.storage import LocalStore, StorePath
 
 from pipeline.errors import NeuronInfoError
 from pipeline.quantize import apply_thresholds, fit_thresholds
@@ -43,7 +49,11 @@ from store.atomic import atomic_path
 from store.paths import Location, Warehouse, filesystem, is_url, remove_tree
 from store.tables import write_partition
 
-CHUNK_ROWS, CHUNK_COLS = 1000, 256
+# 2,500 rows: two chunks per batch of ``pipeline.activations.hidden_outputs`` (5,000 rows), so streamed batches
+# stay chunk-aligned; 1,000-row chunks made 2.5x the files, and each file costs ~0.3 ms to create here
+# (files are created one at a time, even from two threads), which kept the store over 2x its encode floor.
+CHUNK_ROWS, CHUNK_COLS = 2500, 256
+CHUNK_KEY_ENCODING = {"name": "default", "separator": "."}
 WHOLE_LAYER_COLS = 512  # a layer this narrow is one column of chunks (no half-empty edge chunks)
 # Raw float32 outputs: Blosc-LZ4 + bit-shuffle. Only their zeros compress (the mantissas are noise): zstd 1
 # 1.7-1.8x at ~340 MB/s per core, Blosc-LZ4 + bit-shuffle 1.14x at ~1.3 GB/s. With zstd, capturing the
@@ -66,17 +76,57 @@ WRITE_THREADS = os.cpu_count() or 1  # chunks are encoded (zstd releases the GIL
 RAW_CACHE_BYTES = 256 * 2**20
 
 
+def _arrays(group: zarr.Group, specs: dict[str, tuple[tuple[int, ...], str, dict]]) -> dict[str, zarr.Array]:
+    """Create (or replace) the arrays ``specs`` names under ``group``, ``name -> (shape, dtype, attributes)``; a
+    name may hold a subgroup (``layer1/raw``) that exists already.
+
+    On a local store each array's ``zarr.json`` is written directly (an earlier array of that name removed
+    first); elsewhere zarr creates them together (``create_hierarchy``). One ``create_array`` per array took
+    5-9 ms while the chunk writer's threads ran, ``create_hierarchy`` ~1.4 ms per array, this ~0.3 ms."""
+    metadata = {name: ArrayV3Metadata.from_dict({**_layout(tuple(shape), dtype, name.rsplit("/", 1)[-1]), "attributes": attrs})
+                for name, (shape, dtype, attrs) in specs.items()}
+    config = {"write_empty_chunks": True}
+    store = group.store_path.store
+    if not isinstance(store, LocalStore):
+        created = dict(group.create_hierarchy(metadata, overwrite=True))
+        return {name: created[name].with_config(config) for name in specs}
+    arrays, prototype = {}, default_buffer_prototype()
+    for name, meta in metadata.items():
+        path = f"{group.path}/{name}".strip("/")
+        folder = store.root / path
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for parent in folder.relative_to(store.root / group.path).parents[:-1]:  # subgroups named in ``name``
+            if not (store.root / group.path / parent / "zarr.json").exists():
+                (store.root / group.path / parent / "zarr.json").write_bytes(GroupMetadata().to_buffer_dict(prototype)["zarr.json"].to_bytes())
+        (folder / "zarr.json").write_bytes(meta.to_buffer_dict(prototype)["zarr.json"].to_bytes())
+        arrays[name] = zarr.Array(zarr.AsyncArray(meta, StorePath(store, path), config))
+    return arrays
+
+
 def _array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype, **attrs) -> zarr.Array:
+    """One new array (see ``_arrays``)."""
+    return _arrays(group, {name: (shape, np.dtype(dtype).name, attrs)})[name]
+
+
+_layouts: dict[str, str] = {}  # settings of a new array -> its zarr.json without attributes, made by zarr once
+
+
+def _layout(shape: tuple[int, ...], dtype: str, name: str) -> dict:
+    """The metadata of a new array but its attributes: chunks, codecs, chunk keys, dimension names."""
     if len(shape) == 2:
         cols = shape[1] if shape[1] <= WHOLE_LAYER_COLS else CHUNK_COLS
         chunks = (min(CHUNK_ROWS, max(shape[0], 1)), cols)
     else:
         chunks = (max(min(shape[0], 100_000), 1),)
     names = ("sample", "neuron") if len(shape) == 2 else (("neuron",) if name.startswith("layer") else ("sample",))
-    return group.create_array(
-        name, shape=shape, dtype=dtype, chunks=chunks, compressors=compressors(dtype),
-        dimension_names=names, attributes=attrs, overwrite=True, config={"write_empty_chunks": True},
-    )
+    codecs = compressors(dtype)
+    key = json.dumps([shape, dtype, chunks, names, [c.to_dict() for c in codecs], CHUNK_KEY_ENCODING])
+    if key not in _layouts:
+        template = zarr.create_array(zarr.storage.MemoryStore(), shape=shape, dtype=dtype, chunks=chunks,
+                                     compressors=codecs, dimension_names=names, chunk_key_encoding=CHUNK_KEY_ENCODING)
+        _layouts[key] = json.dumps(template.metadata.to_dict())
+    return json.loads(_layouts[key])
 
 
 def compressors(dtype) -> list:
@@ -102,11 +152,12 @@ class _ChunkWriter:
     ``with`` block waits for every chunk and re-raises the first error, so nothing is published before
     its data is on disk.
 
-    Why zarr internals (codec ``_encode_sync``, ``metadata.get_chunk_spec``, ``store.set_sync``): zarr's
-    public ``array[rows] = x`` from the same pool cost 1.2-1.4x the CPU time and 1.4-1.6x the wall time of
-    this path on the same writes (bench/bench_capture.py --public, 2026-11-30: over the 10 % allowed for them),
-    each call hopping between threads and zarr's event loop. zarr is pinned (pyproject.toml) to the version
-    tests/test_activations_format.py checks this path against: byte-identical chunks to zarr's own writes.
+    Why zarr internals (codec ``_encode_sync``, ``metadata.get_chunk_spec``, ``store.set_sync``, and on a local
+    store the chunk file at ``metadata.encode_chunk_key``): zarr's public ``array[rows] = x`` from the same pool
+    cost 1.2-1.4x the CPU time and 1.4-1.7x the wall time of this path on the same writes
+    (bench/bench_capture.py --public, 2026-11-30: over the 10 % allowed for them), each call hopping between
+    threads and zarr's event loop. zarr is pinned (pyproject.toml) to the version tests/test_activations_format.py
+    checks this path against: byte-identical chunks to zarr's own writes.
     """
 
     def __init__(self) -> None:
@@ -161,7 +212,27 @@ def _put_chunk(arr: zarr.Array, coords: tuple[int, ...], block: np.ndarray, tran
     data = NDBuffer.from_numpy_array(np.ascontiguousarray(block))
     for codec in arr.metadata.codecs:
         data = codec._encode_sync(data, spec)
-    arr.store_path.store.set_sync(f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}".lstrip("/"), data)
+    _set(arr.store_path.store, f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}".lstrip("/"), data)
+
+
+def _set(store, key: str, data) -> None:
+    """Store one encoded chunk. A local store's chunk file is written in place, its directory made only when
+    the file cannot be created: zarr's ``LocalStore.set`` makes the parent directories (``mkdir(exist_ok=True)``,
+    a failed syscall and an exception when they exist) and writes a temporary file and renames it for every
+    chunk, which took 35-40 % of the chunk writer's time (bench/bench_capture.py). Per-chunk atomicity buys
+    nothing here: readers trust a store only once ``complete`` (or, for codes added later, ``bits``) lists it,
+    which is written after every chunk, so a torn chunk file is never read as data."""
+    if not isinstance(store, LocalStore):
+        store.set_sync(key, data)
+        return
+    path = store.root / key
+    try:
+        file = open(path, "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file = open(path, "wb")
+    with file:
+        file.write(data.as_buffer_like())
 
 
 def read_array(arr: zarr.Array, what: str = "") -> np.ndarray:
@@ -184,7 +255,7 @@ def _get_chunk(arr: zarr.Array, coords: tuple[int, ...], what: str) -> tuple[tup
     in ``_ChunkWriter``, pinned and tested alike."""
     store = arr.store_path.store
     key = f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}".lstrip("/")
-    where = f"{what or 'activation store'}: array {arr.path} chunk {key.rsplit('/c/', 1)[-1]}"
+    where = f"{what or 'activation store'}: array {arr.path} chunk {'/'.join(map(str, coords))}"
     fix = "run: neuroninfo verify --repair (recomputes activations from the checkpoint)"
     prototype = default_buffer_prototype()
     data = store.get_sync(key, prototype=prototype) if isinstance(store, SupportsGetSync) else sync(store.get(key, prototype))
@@ -221,23 +292,26 @@ def zarr_store(loc: Location) -> Path | zarr.storage.FsspecStore:
 
 
 @contextmanager
-def building_store(wh: Warehouse, run_id: str) -> Iterator[zarr.Group]:
+def building_store(wh: Warehouse, run_id: str, attrs: dict | None = None) -> Iterator[zarr.Group]:
     """Yield the root group of a new store; it is complete (and, locally, in place) only if the block succeeds.
 
-    Locally the store is built at a temporary path and renamed into place. Object stores have no rename:
-    the store is built at its final location after deleting any earlier one (complete or not), and is
-    deleted again on error; until ``complete`` is written readers treat it as missing.
+    ``attrs`` (splits, layer_sizes, bits, method) are the root attributes, written with the group: readers
+    ignore them until ``complete`` is written, last. Locally the store is built at a temporary path and renamed
+    into place. Object stores have no rename: the store is built at its final location after deleting any
+    earlier one (complete or not), and is deleted again on error; until ``complete`` is written readers treat
+    it as missing.
     """
     final = wh.activations(run_id)
+    attrs = {"run_id": run_id, **(attrs or {}), "complete": False}
     if wh.local:
         with atomic_path(final) as build:
-            root = _new_store(build, run_id)
+            root = _new_store(build, attrs)
             yield root
             root.attrs["complete"] = True
         return
     remove_tree(final)
     try:
-        root = _new_store(final, run_id)
+        root = _new_store(final, attrs)
         yield root
         root.attrs["complete"] = True
     except BaseException:
@@ -245,10 +319,8 @@ def building_store(wh: Warehouse, run_id: str) -> Iterator[zarr.Group]:
         raise
 
 
-def _new_store(loc: Location, run_id: str) -> zarr.Group:
-    root = zarr.open_group(zarr_store(loc), mode="w", zarr_format=3)
-    root.attrs.update({"run_id": run_id, "complete": False})
-    return root
+def _new_store(loc: Location, attrs: dict) -> zarr.Group:
+    return zarr.open_group(zarr_store(loc), mode="w", zarr_format=3, attributes=attrs)
 
 
 def write_raw(
@@ -264,9 +336,9 @@ def write_raw(
     """
     group = root.require_group(split)
     n = len(labels)
-    label_array = _array(group, "labels", (n,), "uint8")
-    raws = [_array(group.require_group(f"layer{l}"), "raw", (n, m), "float32", split=split, layer=l)
-            for l, m in enumerate(layer_sizes, start=1)]
+    arrays = _arrays(group, {"labels": ((n,), "uint8", {}), **{
+        f"layer{l}/raw": ((n, m), "float32", {"split": split, "layer": l}) for l, m in enumerate(layer_sizes, start=1)}})
+    label_array, raws = arrays.pop("labels"), list(arrays.values())
     non_finite = np.zeros(len(layer_sizes), dtype=np.int64)
     cache = _raw_cache_of(root.store)
     for arr in raws:
@@ -306,28 +378,36 @@ def write_train_mean(root: zarr.Group, batches: Iterable[tuple[int, list[np.ndar
         _array(group, f"layer{l}", total.shape, "float64")[:] = total / n
 
 
-def write_codes(root: zarr.Group, splits: list[str], layer: int, bits: list[int], activation: str, method: str) -> None:
-    """Fit Q on the validation outputs of ``layer`` for each bits value; store the codes for every split."""
+def write_codes(root: zarr.Group, splits: list[str], layers: list[int], bits: list[int], activation: str, method: str) -> None:
+    """Fit Q on the validation outputs of each of ``layers`` for each bits value; store the codes for every split.
+
+    All the arrays are created first, in one call, and every chunk goes through one chunk writer, so the
+    layers' chunks are encoded back to back with no wait in between."""
+    if not bits or not layers:
+        return
     cache = _raw_cache_of(root.store)
 
-    def raw_of(split: str) -> np.ndarray:  # what write_raw just wrote, else read back from the store
+    def raw_of(split: str, layer: int) -> np.ndarray:  # what write_raw just wrote, else read back from the store
         arr = root[f"{split}/layer{layer}/raw"]
         cached = cache.get(arr.path)
         return cached if cached is not None and cached.shape == arr.shape else read_array(arr)
 
-    val = raw_of("val")
-    thresholds = {b: fit_thresholds(val, b, activation, method) for b in bits}
+    val = {layer: raw_of("val", layer) for layer in layers}
+    thresholds = {(layer, b): fit_thresholds(val[layer], b, activation, method) for layer in layers for b in bits}
+    codes = _arrays(root, {
+        f"{split}/layer{layer}/codes_b{b}": (root[f"{split}/layer{layer}/raw"].shape, "uint8", {
+            "split": split, "layer": layer, "bits": b, "method": method, "thresholds": thresholds[layer, b].tolist()})
+        for split in splits for layer in layers for b in bits})
     with _ChunkWriter() as writer:  # each chunk's codes are computed, encoded and written in the pool
-        for split in splits:
-            raw = val if split == "val" else raw_of(split)
-            for b in bits:
-                codes = _array(
-                    root[f"{split}/layer{layer}"], f"codes_b{b}", raw.shape, "uint8",
-                    split=split, layer=layer, bits=b, method=method, thresholds=thresholds[b].tolist(),
-                )
-                writer.write(codes, 0, raw, lambda block, t=thresholds[b]: apply_thresholds(block, t))
-    for split in splits:
-        cache.pop(root[f"{split}/layer{layer}/raw"].path, None)
+        for layer in layers:
+            for split in splits:
+                raw = val[layer] if split == "val" else raw_of(split, layer)
+                for b in bits:
+                    quantize = lambda block, t=thresholds[layer, b]: apply_thresholds(block, t)  # noqa: E731
+                    writer.write(codes[f"{split}/layer{layer}/codes_b{b}"], 0, raw, quantize)
+            val.pop(layer)  # the writer keeps what its queued chunks need
+            for split in splits:
+                cache.pop(root[f"{split}/layer{layer}/raw"].path, None)
 
 
 class ActivationStore:

@@ -137,21 +137,23 @@ def test_crash_mid_capture_leaves_nothing_and_rerun_succeeds(tmp_path, trained_r
     src_wh, run_id = trained_run
     wh = open_warehouse(tmp_path)
     save_checkpoint(wh, load_run(src_wh, run_id))
-    real_write_codes = act.write_codes
+    real_put_chunk, written = act._put_chunk, []
 
-    def crash_after_first_layer(root, splits, layer, *args):
-        if layer > 1:
+    def crash_in_the_second_layers_codes(arr, coords, block, transform):  # a writer thread dies mid-store
+        if arr.path.endswith("layer2/codes_b2"):
             raise RuntimeError("injected crash")
-        return real_write_codes(root, splits, layer, *args)
+        real_put_chunk(arr, coords, block, transform)
+        written.append(arr.path)
 
-    monkeypatch.setattr(act, "write_codes", crash_after_first_layer)
+    monkeypatch.setattr(act, "_put_chunk", crash_in_the_second_layers_codes)
     with pytest.raises(RuntimeError, match="injected crash"):
         stages.capture_run(wh, run_id)
+    assert "val/layer1/codes_b3" in written  # it died after writing chunks, not before
     assert not wh.activations(run_id).exists()
     assert not list(wh.activations(run_id).parent.iterdir())  # no temporary left behind either
     with pytest.raises(NeuronInfoError, match="no complete activation store"):
         act.open_activations(wh, run_id)
-    monkeypatch.setattr(act, "write_codes", real_write_codes)
+    monkeypatch.setattr(act, "_put_chunk", real_put_chunk)
     stages.capture_run(wh, run_id)
     assert act.open_activations(wh, run_id).bits == [1, 2, 3]
 

@@ -12,7 +12,7 @@ from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 from store import activations as act
 from store.paths import open_warehouse
 
-ROWS, SIZES = 2_500, [600, 40]  # an edge chunk in rows and, for 600 > 512 neurons, in columns
+ROWS, SIZES = 6_000, [600, 40]  # an edge chunk in rows (2,500-row chunks) and, for 600 > 512 neurons, in columns
 OLD_CODECS = {"float32": [ZstdCodec(level=1), Crc32cCodec()], "uint8": [ZstdCodec(level=1), Crc32cCodec()],
               "float64": [ZstdCodec(level=1), Crc32cCodec()]}  # every array before 2026-11-30
 
@@ -23,14 +23,13 @@ def outputs(seed: int) -> list[np.ndarray]:
 
 
 def build(wh, run_id: str, raw: list[np.ndarray], labels: np.ndarray) -> act.ActivationStore:
-    """A store of one split written by the store's own writers, in batches of 1,000 rows."""
-    batches = [(s, [a[s : s + 1000] for a in raw]) for s in range(0, ROWS, 1000)]
-    with act.building_store(wh, run_id) as root:
+    """A store of one split written by the store's own writers, in batches of 5,000 rows (as hidden_outputs)."""
+    batches = [(s, [a[s : s + 5000] for a in raw]) for s in range(0, ROWS, 5000)]
+    attrs = {"splits": ["val"], "layer_sizes": SIZES, "bits": [1, 3], "method": "uniform"}
+    with act.building_store(wh, run_id, attrs) as root:
         act.write_raw(root, "val", labels, SIZES, batches)
         act.write_train_mean(root, batches)
-        for layer in (1, 2):
-            act.write_codes(root, ["val"], layer, [1, 3], "relu", "uniform")
-        root.attrs.update({"splits": ["val"], "layer_sizes": SIZES, "bits": [1, 3], "method": "uniform"})
+        act.write_codes(root, ["val"], [1, 2], [1, 3], "relu", "uniform")
     return act.open_activations(wh, run_id)
 
 
@@ -58,20 +57,24 @@ def test_codecs_chosen_per_dtype(tmp_path):
     assert (code_codecs[0].cname.value, code_codecs[0].shuffle.value, code_codecs[0].typesize) == ("zstd", "bitshuffle", 1)
 
 
-def test_stores_with_the_earlier_codecs_read_identically(tmp_path, monkeypatch):
-    """A store written before the codec change (zstd everywhere) reads as before, and new bits added to it
-    later use the new codecs beside the old ones."""
+def test_stores_in_the_earlier_format_read_identically(tmp_path, monkeypatch):
+    """A store written before the format changes (zstd everywhere, 1,000-row chunks, nested chunk keys c/i/j)
+    reads as before, and new bits added to it later use the new codecs, chunks and flat chunk keys (c.i.j)."""
     raw, labels = outputs(1), np.arange(ROWS, dtype=np.uint8) % 7
     wh = open_warehouse(tmp_path)
     with monkeypatch.context() as m:
         m.setattr(act, "COMPRESSORS", OLD_CODECS)
+        m.setattr(act, "CHUNK_KEY_ENCODING", {"name": "default", "separator": "/"})
+        m.setattr(act, "CHUNK_ROWS", 1000)
         old = build(wh, "old", raw, labels)
     assert all(type(arr.compressors[0]) is ZstdCodec for _, arr in act._all_arrays(old.root))
+    assert (wh.activations("old") / "val" / "layer1" / "raw" / "c" / "5" / "1").is_file()
     old = act.open_activations(wh, "old")  # opened fresh, by the current code
     check_reads(old, raw, labels)
-    act.write_codes(old.root, ["val"], 1, [2], "relu", "uniform")  # as capture_run adds bits to a store
+    act.write_codes(old.root, ["val"], [1], [2], "relu", "uniform")  # as capture_run adds bits to a store
     old = act.open_activations(wh, "old")
     assert type(old.root["val/layer1/codes_b2"].compressors[0]) is BloscCodec
+    assert (wh.activations("old") / "val" / "layer1" / "codes_b2" / "c.2.1").is_file()
     edges = np.linspace(0, raw[0].max(), 4)[:-1]
     np.testing.assert_array_equal(old.read("val/layer1/codes_b2"), (raw[0][:, :, None] > edges).sum(-1))
     new = build(wh, "new", raw, labels)
@@ -105,19 +108,39 @@ def test_chunk_writer_and_chunk_reader_agree_with_zarr(tmp_path, dtype):
     values = (rng.normal(size=(ROWS, 600)) * 50).astype(dtype) if dtype != "uint8" else rng.integers(0, 8, (ROWS, 600), dtype=np.uint8)
     root = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
     mine, theirs = (act._array(root, name, values.shape, dtype) for name in ("mine", "theirs"))
+    rows = act.CHUNK_ROWS
     with act._ChunkWriter() as writer:
-        for start in range(0, ROWS, 1000):
-            writer.write(mine, start, values[start : start + 1000])
+        for start in range(0, ROWS, rows):
+            writer.write(mine, start, values[start : start + rows])
     theirs[...] = values
     for arr in (mine, theirs):
         np.testing.assert_array_equal(arr[...], values)
         np.testing.assert_array_equal(act.read_array(arr), values)
-        for i, j in itertools.product(range(3), range(3)):  # 3 x 3 chunks of 1000 x 256, the last ones padded
-            block = values[i * 1000 : (i + 1) * 1000, j * 256 : (j + 1) * 256]
-            padded = np.zeros((1000, 256), dtype)
+        for i, j in itertools.product(range(3), range(3)):  # 3 x 3 chunks of 2500 x 256, the last ones padded
+            block = values[i * rows : (i + 1) * rows, j * 256 : (j + 1) * 256]
+            padded = np.zeros((rows, 256), dtype)
             padded[: block.shape[0], : block.shape[1]] = block
             np.testing.assert_array_equal(act._get_chunk(arr, (i, j), "test")[1], padded)
-    files = sorted(p.relative_to(tmp_path / "s.zarr" / "mine") for p in (tmp_path / "s.zarr" / "mine").rglob("c/*/*"))
+    files = sorted(p.relative_to(tmp_path / "s.zarr" / "mine") for p in (tmp_path / "s.zarr" / "mine").glob("c.*"))
     assert len(files) == 3 * 3
     for f in files:
         assert (tmp_path / "s.zarr" / "mine" / f).read_bytes() == (tmp_path / "s.zarr" / "theirs" / f).read_bytes()
+
+
+def test_arrays_written_directly_match_zarrs_own(tmp_path):
+    """On a local store _arrays writes each zarr.json itself: the same metadata (and subgroups) as zarr's
+    create_hierarchy on another store, and an earlier array of the same name is replaced, chunks and all."""
+    specs = {"layer1/raw": ((6000, 600), "float32", {"split": "val", "layer": 1}),
+             "layer1/codes_b2": ((6000, 600), "uint8", {"thresholds": [0.0, 0.5, 1.0]}), "labels": ((6000,), "uint8", {})}
+    local = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3).require_group("val")
+    elsewhere = zarr.open_group(zarr.storage.MemoryStore(), mode="w", zarr_format=3).require_group("val")
+    mine, theirs = act._arrays(local, specs), act._arrays(elsewhere, specs)
+    for name in specs:
+        assert mine[name].metadata.to_dict() == theirs[name].metadata.to_dict()
+        assert mine[name].config.write_empty_chunks and theirs[name].config.write_empty_chunks
+    reopened = zarr.open_group(tmp_path / "s.zarr", mode="r")
+    assert sorted(reopened["val"].group_keys()) == ["layer1"] and sorted(reopened["val/layer1"].array_keys()) == ["codes_b2", "raw"]
+    mine["layer1/raw"][...] = np.ones((6000, 600), np.float32)
+    again = act._arrays(local, {"layer1/raw": ((100, 4), "float32", {})})["layer1/raw"]
+    assert sorted(p.name for p in (tmp_path / "s.zarr" / "val" / "layer1" / "raw").iterdir()) == ["zarr.json"]
+    assert zarr.open_array(tmp_path / "s.zarr" / "val" / "layer1" / "raw").shape == again.shape == (100, 4)

@@ -138,7 +138,7 @@ def test_sql_ctrl_c_exits_130(warehouse):
 # ----------------------------------------------------------------------------- damage: found, contained, repaired
 
 def zarr_chunk(wh, run_id):
-    return wh.root / "activations" / f"{run_id}.zarr" / "val" / "layer1" / "raw" / "c" / "0" / "0"
+    return wh.root / "activations" / f"{run_id}.zarr" / "val" / "layer1" / "raw" / "c.0.0"
 
 
 def truncate(path: Path):
