@@ -403,7 +403,7 @@ def write_codes(root: zarr.Group, splits: list[str], layers: list[int], bits: li
             for split in splits:
                 raw = val[layer] if split == "val" else raw_of(split, layer)
                 for b in bits:
-                    quantize = lambda block, t=thresholds[layer, b]: apply_thresholds(block, t)  # noqa: E731
+                    quantize = lambda block, t=thresholds[layer, b]: apply_thresholds(block, t)
                     writer.write(codes[f"{split}/layer{layer}/codes_b{b}"], 0, raw, quantize)
             val.pop(layer)  # the writer keeps what its queued chunks need
             for split in splits:
