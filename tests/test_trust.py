@@ -126,8 +126,11 @@ def test_sql_timeout_interrupts_the_query(warehouse):
 
 def test_sql_ctrl_c_exits_130(warehouse):
     wh, _ = warehouse
+    # SIGINT as a terminal delivers it: a test run started in the background (`make test &`) hands its children
+    # SIGINT ignored, and Python then never turns it into KeyboardInterrupt
     proc = subprocess.Popen([*CLI, "sql", "SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000) b",
-                             "--warehouse", str(wh.root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--warehouse", str(wh.root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(6)  # past start-up, inside the query (it runs for hours)
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
