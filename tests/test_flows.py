@@ -141,7 +141,8 @@ def cli_flow(wh, env, *extra):
             "--random-repeats", "2", "--steps", "8", *extra]
 
 
-def test_sigkill_mid_run_then_rerun_completes(tmp_path, prefect_env):
+def test_sigkill_mid_run_then_rerun_completes(tmp_path, served):
+    prefect_env, _ = served  # the shared server: the CLI does not start its own (the kill does not reach it)
     wh = open_warehouse(tmp_path / "wh")
     command = cli_flow(wh, prefect_env, "--seeds", "0,1,2", "--workers", "1")
     process = subprocess.Popen(command, env=prefect_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -167,7 +168,8 @@ def test_sigkill_mid_run_then_rerun_completes(tmp_path, prefect_env):
     no_duplicates(wh)
 
 
-def test_dask_runner_matches_threads(tmp_path, prefect_env):
+def test_dask_runner_matches_threads(tmp_path, served):
+    prefect_env, _ = served  # the shared server: the CLI does not start its own
     results = {}
     for runner in ("threads", "dask"):
         wh = open_warehouse(tmp_path / runner)
