@@ -91,15 +91,16 @@ def _arrays(group: zarr.Group, specs: dict[str, tuple[tuple[int, ...], str, dict
         created = dict(group.create_hierarchy(metadata, overwrite=True))
         return {name: created[name].with_config(config) for name in specs}
     arrays, prototype = {}, default_buffer_prototype()
+    base = store.root / group.path
     for name, meta in metadata.items():
-        path = f"{group.path}/{name}".strip("/")
-        folder = store.root / path
+        folder = base / name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        for parent in folder.relative_to(store.root / group.path).parents[:-1]:  # subgroups named in ``name``
-            if not (store.root / group.path / parent / "zarr.json").exists():
-                (store.root / group.path / parent / "zarr.json").write_bytes(GroupMetadata().to_buffer_dict(prototype)["zarr.json"].to_bytes())
+        for parent in Path(name).parents[:-1]:  # subgroups named in ``name`` (layer1 of layer1/raw)
+            if not (base / parent / "zarr.json").exists():
+                (base / parent / "zarr.json").write_bytes(GroupMetadata().to_buffer_dict(prototype)["zarr.json"].to_bytes())
         (folder / "zarr.json").write_bytes(meta.to_buffer_dict(prototype)["zarr.json"].to_bytes())
+        path = f"{group.path}/{name}".strip("/")
         arrays[name] = zarr.Array(zarr.AsyncArray(meta, StorePath(store, path), config))
     return arrays
 
@@ -386,16 +387,17 @@ def write_codes(root: zarr.Group, splits: list[str], layers: list[int], bits: li
     if not bits or not layers:
         return
     cache = _raw_cache_of(root.store)
+    raws = {(split, layer): root[f"{split}/layer{layer}/raw"] for split in splits for layer in layers}
 
     def raw_of(split: str, layer: int) -> np.ndarray:  # what write_raw just wrote, else read back from the store
-        arr = root[f"{split}/layer{layer}/raw"]
+        arr = raws[split, layer]
         cached = cache.get(arr.path)
         return cached if cached is not None and cached.shape == arr.shape else read_array(arr)
 
     val = {layer: raw_of("val", layer) for layer in layers}
     thresholds = {(layer, b): fit_thresholds(val[layer], b, activation, method) for layer in layers for b in bits}
     codes = _arrays(root, {
-        f"{split}/layer{layer}/codes_b{b}": (root[f"{split}/layer{layer}/raw"].shape, "uint8", {
+        f"{split}/layer{layer}/codes_b{b}": (raws[split, layer].shape, "uint8", {
             "split": split, "layer": layer, "bits": b, "method": method, "thresholds": thresholds[layer, b].tolist()})
         for split in splits for layer in layers for b in bits})
     with _ChunkWriter() as writer:  # each chunk's codes are computed, encoded and written in the pool
@@ -407,7 +409,7 @@ def write_codes(root: zarr.Group, splits: list[str], layers: list[int], bits: li
                     writer.write(codes[f"{split}/layer{layer}/codes_b{b}"], 0, raw, quantize)
             val.pop(layer)  # the writer keeps what its queued chunks need
             for split in splits:
-                cache.pop(root[f"{split}/layer{layer}/raw"].path, None)
+                cache.pop(raws[split, layer].path, None)
 
 
 class ActivationStore:
