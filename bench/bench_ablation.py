@@ -127,6 +127,16 @@ def near_ties(reference32: Competent, reference64: Competent, rows, k, means) ->
     return int((logits64.argmax(1) != y).sum()), int(((at_label - others).abs() < 4 * rounding).sum())
 
 
+def rounding_explains(reference32: Competent, reference64: Competent, rows, k, means, engine: int, where: str) -> bool:
+    """Whether the engine's error count at this k (which differs from a float32 reference's) is within the
+    float32 near-ties of float64's count; prints one line saying so."""
+    errors64, ties = near_ties(reference32, reference64, rows, k, means)
+    explained = abs(engine - errors64) <= ties
+    print(f"  {where}: engine {engine}, float64 {errors64} misclassified; {ties} float32 near-ties there: "
+          f"{'rounding' if explained else 'NOT EXPLAINED BY ROUNDING'}", flush=True)
+    return explained
+
+
 def make_data(input_dim, hidden, n_samples):
     g = torch.Generator().manual_seed(1)
     x = torch.rand(n_samples, input_dim, generator=g)
@@ -199,7 +209,7 @@ def run(name, input_dim, hidden, n_samples, measures, repeats, steps, points_per
         return round(mine[(o.scope, o.layer, o.measure, o.ordering, s, o.repeat, k)] * n_samples)
 
     result = dict(name=name, note=note, samples=n_samples, curves=len(orderings) * len(strategies), evals=n_evals,
-                  engine_s=engine_s, engine_cpu=engine_cpu, points=len(points), disagreements=[])
+                  engine_s=engine_s, engine_cpu=engine_cpu, points=len(points), disagreements=[], unexplained=0)
     for kind in ("competent", "competent_1", "naive"):
         differ = {point: engine_errors(*point) - round(e * n_samples) for point, e in reference[kind].items()}
         total = sum(np.mean(spent[kind][group]) * n for group, n in evals.items())
@@ -210,15 +220,11 @@ def run(name, input_dim, hidden, n_samples, measures, repeats, steps, points_per
         model64 = make_model(input_dim, hidden).double()
         competent64 = Competent(model64, x.double(), y)
         for kind, (oid, s, k) in result["disagreements"]:
-            means = None if s == "zero" else means_t
-            errors64, ties = near_ties(competent, competent64, by_id[oid].neurons, k, means)
-            o, engine = by_id[oid], engine_errors(oid, s, k)
-            explained = abs(engine - errors64) <= ties
-            print(f"  {name}: {kind} differs at {o.scope} {o.layer or ''} {o.ordering} {s} k={k}: engine {engine}, "
-                  f"{kind} {round(reference[kind][(oid, s, k)] * n_samples)}, float64 {errors64} misclassified; "
-                  f"{ties} float32 near-ties there: {'rounding' if explained else 'NOT EXPLAINED BY ROUNDING'}", flush=True)
-            result.setdefault("unexplained", 0)
-            result["unexplained"] += not explained
+            o = by_id[oid]
+            where = (f"{name}: {kind} {round(reference[kind][(oid, s, k)] * n_samples)} at {o.scope} {o.layer or ''} "
+                     f"{o.ordering} {s} k={k}")
+            result["unexplained"] += not rounding_explains(competent, competent64, o.neurons, k,
+                                                            None if s == "zero" else means_t, engine_errors(oid, s, k), where)
     # the competent reference at its best: torch's threads on every core, or one thread per core with
     # the curves split over the cores (perfect scaling assumed: one-thread time / cores)
     best = min(result["competent"]["seconds"], result["competent_1"]["seconds"] / cores)
@@ -285,12 +291,9 @@ def check_every_point(n_samples, steps):
                 if mine == theirs:
                     continue
                 competent64 = competent64 or Competent(make_model(3072, hidden).double(), x.double(), y)
-                errors64, ties = near_ties(competent, competent64, o.neurons, int(k), means)
-                explained = abs(mine - errors64) <= ties
                 differ += 1
-                unexplained += not explained
-                print(f"  {o.scope} {o.layer or ''} {o.ordering} {s} k={k}: engine {mine}, competent {theirs}, float64 "
-                      f"{errors64} misclassified; {ties} float32 near-ties: {'rounding' if explained else 'NOT EXPLAINED'}")
+                where = f"competent {theirs} at {o.scope} {o.layer or ''} {o.ordering} {s} k={k}"
+                unexplained += not rounding_explains(competent, competent64, o.neurons, int(k), means, mine, where)
     return compared, differ, unexplained
 
 
@@ -350,7 +353,7 @@ def main(argv=None):
         for r in results:
             c, n = r["best"], r["naive"]
             differ = max(r[kind]["differ"] for kind in ("competent", "competent_1", "naive"))
-            unexplained = r.get("unexplained", 0)
+            unexplained = r["unexplained"]
             print(f"{r['name']:34s} {r['samples']:>7,d} {r['curves']:>6d} {r['evals']:>8,d} {r['engine_s']:>9.1f} "
                   f"{c['seconds']:>12.1f} {c['ratio']:>6.1f}x {n['seconds']:>8.0f} {n['ratio']:>6.1f}x "
                   f"{r['engine_cpu']:>12.1f} {r['cpu']['ratio']:>8.1f}x {r['points']:>7d} {differ:>6d}  {r['note']}")
