@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from flows.stages import data_of
+from flows.run_data import data_of
 from pipeline.ablation import Ordering, ablation_curves
 from store import activations as act
 from store.catalog import query

@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 from torch import nn
 
+from pipeline.options import ANALYSIS
+
 WarehouseLocation = str | os.PathLike
 
 
@@ -45,7 +47,7 @@ def load_model(warehouse: WarehouseLocation, run_id: str) -> nn.Module:
 def load_data(warehouse: WarehouseLocation, run_id: str, data_dir: str | os.PathLike | None = None):
     """The run's dataset split as its analysis used it (``.train``, ``.val``, ``.test``, each with float32
     ``x`` of shape (N, input_dim) and int64 labels ``y``)."""
-    from flows.stages import data_of
+    from flows.run_data import data_of
 
     return data_of(load_model(warehouse, run_id).spec, data_dir)
 
@@ -69,10 +71,10 @@ def analyse_checkpoint(
     warehouse: WarehouseLocation,
     path: str | os.PathLike,
     data_dir: str | os.PathLike | None = None,
-    bits: tuple[int, ...] = (1, 2, 3),
-    strategies: tuple[str, ...] = ("zero", "mean"),
-    random_repeats: int = 5,
-    steps: int | None = None,
+    bits: tuple[int, ...] = ANALYSIS.bits,
+    strategies: tuple[str, ...] = ANALYSIS.strategies,
+    random_repeats: int = ANALYSIS.random_repeats,
+    steps: int | None = ANALYSIS.steps,
     **spec: object,
 ) -> str:
     """Import a checkpoint and run the inbox flow's stages on it (capture, measure, ablate) in this process;

@@ -11,7 +11,8 @@ import time
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.paper_plan import PAPER_DATASETS, grid_progress, paper_plan
+from flows.paper_plan import grid_progress, paper_plan
+from pipeline.options import PAPER_DATASETS
 from flows.train_and_measure import analyse, chain_result, progress_to_run_log, report_task, scorecard_task, stage_times, train_task
 from pipeline.progress import note
 from store.paths import open_warehouse

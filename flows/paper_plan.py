@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from pipeline.data import CACHE_DIR, TORCHVISION_FOLDERS, check_available, dataset_shape
 from pipeline.errors import NeuronInfoError
+from pipeline.options import ANALYSIS
 from pipeline.spec import ACTIVATIONS, REGULARIZERS, NetworkSpec, preset_spec
 
-PAPER_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 QUICK_EPOCHS = 2
 QUICK_STEPS = 20  # k-grid points per curve with --quick
 
@@ -23,9 +23,9 @@ class PaperPlan:
     specs: list[NetworkSpec]
     skipped: list[str]  # one line per dataset left out, saying where its files go
     quick: bool
-    bits: tuple[int, ...] = (1, 2, 3)
-    strategies: tuple[str, ...] = ("zero", "mean")
-    random_repeats: int = 5
+    bits: tuple[int, ...] = ANALYSIS.bits
+    strategies: tuple[str, ...] = ANALYSIS.strategies
+    random_repeats: int = ANALYSIS.random_repeats
 
     @property
     def steps(self) -> int | None:

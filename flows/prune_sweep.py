@@ -10,6 +10,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import pruning, stages
 from flows.train_and_measure import RETRIES
+from pipeline.options import SWEEP
 from store.paths import open_warehouse
 from store.tables import has_partition
 
@@ -30,11 +31,11 @@ def sweep_task(warehouse: str, run_id: str, bits: int, keeps: list[float], scope
 @flow(name="prune-sweep", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def prune_sweep(
     run_ids: list[str],
-    bits: int = 1,
-    keeps: list[float] = list(pruning.SWEEP_FRACTIONS),
-    scope: str = "network",
-    strategy: str = "mean",
-    finetune_epochs: list[int] = [0, 1],
+    bits: int = SWEEP.bits,
+    keeps: list[float] = list(SWEEP.keeps),
+    scope: str = SWEEP.scope,
+    strategy: str = SWEEP.strategy,
+    finetune_epochs: list[int] = list(SWEEP.finetune_epochs),
     warehouse: str | None = None,
     data_dir: str | None = None,
 ) -> list[str]:

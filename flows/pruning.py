@@ -11,8 +11,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from flows.stages import BASELINES, MEASURES, data_of, register_run, rankings
+from flows.rankings import default_criteria, rankings
+from flows.run_data import data_of
+from flows.stages import register_run
+from pipeline.criteria import CRITERIA, check_names, per_bits
 from pipeline.errors import NeuronInfoError
+from pipeline.options import SWEEP
 from pipeline.model import MLP, error_rate
 from pipeline.prune import kept_neurons, n_params, prune_model
 from pipeline.train import finetune
@@ -20,20 +24,19 @@ from store import activations as act
 from store.catalog import refresh_catalog
 from store.checkpoints import load_run, save_checkpoint
 from store.paths import Warehouse
-from store.tables import has_partition, write_partition
-
-SWEEP_FRACTIONS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
-UNQUANTIZED = ("class_selectivity",) + BASELINES  # criteria without a bits value
+from store.tables import merge_partition, partition_params
 
 
 def ranking_of(wh: Warehouse, run_id: str, measure: str, bits: int | None) -> np.ndarray:
     """(layer, neuron) rows of every hidden neuron, least important first by ``measure`` at ``bits``."""
-    want = None if measure in UNQUANTIZED else bits
-    for o in rankings(wh, run_id, (measure,)):
+    want = bits if per_bits(measure) else None
+    orderings = rankings(wh, run_id, (measure,))
+    for o in orderings:
         if o.scope == "network" and o.ordering == "low_first" and o.bits == want:
             return o.neurons
-    have = sorted({o.bits for o in rankings(wh, run_id, (measure,))} - {None})
-    raise NeuronInfoError(f"run {run_id} has no {measure} at {bits} bits (stored: {have}); capture and measure with --bits {bits}")
+    have = sorted({o.bits for o in orderings} - {None})
+    raise NeuronInfoError(f"run {run_id} has no {measure} at {bits} bits (stored: {have}); run: neuroninfo capture {run_id} "
+                          f"--bits {bits}, then neuroninfo {CRITERIA[measure].requires} {run_id}")
 
 
 def pruned_network(model: MLP, ranking: np.ndarray, keep: float, scope: str, strategy: str,
@@ -58,7 +61,7 @@ def _inputs(wh: Warehouse, run_id: str, strategy: str, data_dir):
 
 
 def criterion_label(measure: str, bits: int | None) -> str:
-    return measure if measure in UNQUANTIZED else f"{measure}@{bits}b"
+    return f"{measure}@{bits}b" if per_bits(measure) else measure
 
 
 def prune_run(wh: Warehouse, run_id: str, measure: str, keep: float, bits: int | None = 1, scope: str = "network",
@@ -77,25 +80,19 @@ def prune_run(wh: Warehouse, run_id: str, measure: str, keep: float, bits: int |
     return new_id, notes
 
 
-def sweep_criteria(wh: Warehouse, run_id: str) -> tuple[str, ...]:
-    """Every information measure and baseline criterion the run has (baselines only once computed), then 'random'."""
-    found = MEASURES if has_partition(wh, "neuron_stats", run_id) else ()
-    if has_partition(wh, "neuron_baselines", run_id):
-        have = {o.measure for o in rankings(wh, run_id, BASELINES)}  # conductance is absent without captum
-        found += tuple(b for b in BASELINES if b in have)
-    return found + ("random",)
-
-
-def prune_sweep_run(wh: Warehouse, run_id: str, measures: tuple[str, ...] | None = None, bits: int = 1,
-                    keeps: tuple[float, ...] = SWEEP_FRACTIONS, scope: str = "network", strategy: str = "mean",
-                    finetune_epochs: tuple[int, ...] = (0, 1), data_dir: str | Path | None = None) -> str:
+def prune_sweep_run(wh: Warehouse, run_id: str, measures: tuple[str, ...] | None = None, bits: int = SWEEP.bits,
+                    keeps: tuple[float, ...] = SWEEP.keeps, scope: str = SWEEP.scope, strategy: str = SWEEP.strategy,
+                    finetune_epochs: tuple[int, ...] = SWEEP.finetune_epochs, data_dir: str | Path | None = None) -> str:
     """Test error of the run pruned by every criterion at every kept fraction, without and with fine-tuning
-    (``pruning_curves``); the pruned networks are not registered. 'random' ranks by a seed-0 permutation."""
+    (``pruning_curves``); the pruned networks are not registered. 'random' ranks by a seed-0 permutation.
+    ``measures`` defaults to every criterion the run has, then random. Rows of sweeps with other options stay."""
     from pipeline.ablation import random_orderings
     from store.schemas import SCHEMAS
 
+    if measures:
+        check_names(tuple(measures), allow_random=True)
     model, means, data = _inputs(wh, run_id, strategy, data_dir)
-    measures = tuple(measures) if measures else sweep_criteria(wh, run_id)
+    measures = tuple(measures) if measures else default_criteria(wh, run_id, "prune-sweep") + ("random",)
     total = sum(model.spec.hidden_sizes)
     rows = []
     for measure in measures:
@@ -107,7 +104,7 @@ def prune_sweep_run(wh: Warehouse, run_id: str, measures: tuple[str, ...] | None
             for epochs in finetune_epochs:
                 pruned, notes = pruned_network(model, ranking, keep, scope, strategy, means, epochs, data)
                 rows.append({
-                    "measure": measure, "bits": None if measure in UNQUANTIZED + ("random",) else bits,
+                    "measure": measure, "bits": bits if per_bits(measure) else None,
                     "scope": scope, "strategy": strategy, "finetune_epochs": epochs, "keep": keep,
                     "kept_fraction": sum(pruned.spec.hidden_sizes) / total,
                     "hidden_sizes": list(pruned.spec.hidden_sizes), "n_params": n_params(pruned),
@@ -115,23 +112,10 @@ def prune_sweep_run(wh: Warehouse, run_id: str, measures: tuple[str, ...] | None
                     "test_error": error_rate(pruned, data.test.x, data.test.y),
                     "note": "; ".join(notes) or None,
                 })
-    new = pa.Table.from_pylist(rows, schema=SCHEMAS["pruning_curves"])
-    write_partition(wh, "pruning_curves", run_id, _merged(wh, run_id, new))
+    sweep = {"measures": list(measures), "bits": bits, "keeps": list(keeps), "scope": scope, "strategy": strategy,
+             "finetune_epochs": list(finetune_epochs)}
+    done = [d for d in (partition_params(wh, "pruning_curves", run_id) or {}).get("sweeps", []) if d != sweep]
+    merge_partition(wh, "pruning_curves", run_id, pa.Table.from_pylist(rows, schema=SCHEMAS["pruning_curves"]),
+                    {"sweeps": done + [sweep]})  # the sweeps verify --repair makes again, in order
     refresh_catalog(wh)
     return run_id
-
-
-SWEEP_KEY = ("measure", "bits", "scope", "strategy", "finetune_epochs", "keep")
-
-
-def _merged(wh: Warehouse, run_id: str, new: pa.Table) -> pa.Table:
-    """The run's stored pruning_curves rows that ``new`` does not recompute, plus ``new``: sweeps with
-    other options (scope, strategy, bits, fractions) add to the table instead of replacing it."""
-    from store.catalog import query
-
-    if not has_partition(wh, "pruning_curves", run_id):
-        return new
-    old = query(wh, f"SELECT * EXCLUDE (run_id) FROM pruning_curves WHERE run_id = '{run_id}'").to_pylist()
-    redone = {tuple(r[k] for k in SWEEP_KEY) for r in new.to_pylist()}
-    kept = [r for r in old if tuple(r[k] for k in SWEEP_KEY) not in redone]
-    return pa.concat_tables([pa.Table.from_pylist(kept, schema=new.schema), new])

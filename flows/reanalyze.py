@@ -11,8 +11,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import stages
+from flows import inbox_stage
 from flows.train_and_measure import progress_to_run_log, report_task
+from pipeline.options import ANALYSIS
 from store.inbox import pending_files
 from store.paths import location, open_warehouse
 
@@ -25,7 +26,7 @@ def analyse_file_task(warehouse: str, path: str, symlink: bool, sidecars: list[s
     progress_to_run_log()
     item = InboxFile(location(path), tuple(location(s) for s in sidecars), symlink,
                      location(folder_spec) if folder_spec else None)
-    outcome = stages.analyse_inbox_file(open_warehouse(warehouse), item, data_dir, tuple(bits), tuple(strategies),
+    outcome = inbox_stage.analyse_inbox_file(open_warehouse(warehouse), item, data_dir, tuple(bits), tuple(strategies),
                                         random_repeats, steps)
     if outcome.status == "rejected":
         get_run_logger().warning(f"rejected {outcome.file}: {outcome.reason}")
@@ -36,10 +37,10 @@ def analyse_file_task(warehouse: str, path: str, symlink: bool, sidecars: list[s
 def reanalyze_checkpoints(
     inbox: str | None = None,
     warehouse: str | None = None,
-    bits: list[int] = [1, 2, 3],
-    strategies: list[str] = ["zero", "mean"],
-    random_repeats: int = 5,
-    steps: int | None = None,
+    bits: list[int] = list(ANALYSIS.bits),
+    strategies: list[str] = list(ANALYSIS.strategies),
+    random_repeats: int = ANALYSIS.random_repeats,
+    steps: int | None = ANALYSIS.steps,
     data_dir: str | None = None,
 ) -> list[dict]:
     """Analyse the checkpoints in ``inbox`` (default ``<warehouse>/inbox``); return one outcome per file."""
@@ -55,7 +56,7 @@ def reanalyze_checkpoints(
         try:
             report_task.submit(str(wh.root), analysed).result()
         except Exception as error:  # noqa: BLE001 - the runs are analysed; only their page is missing
-            get_run_logger().warning(f"report failed: {stages.one_line(error)}; rerun: neuroninfo report")
+            get_run_logger().warning(f"report failed: {inbox_stage.one_line(error)}; rerun: neuroninfo report")
     rejected = [o for o in outcomes if o["status"] == "rejected"]
     print(f"{len(analysed)} analysed, {len(rejected)} rejected, "
           f"{sum(o['status'] == 'duplicate' for o in outcomes)} duplicate(s) in {folder}")

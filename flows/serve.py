@@ -12,10 +12,11 @@ from flows.paper import paper_grid
 from flows.prune_sweep import prune_sweep
 from flows.reanalyze import reanalyze_checkpoints
 from flows.train_and_measure import train_and_measure
+from pipeline.options import SERVE_CRON
 from store.paths import open_warehouse
 
 
-def serve_deployments(cron: str = "*/15 * * * *", warehouse: str | None = None, data_dir: str | None = None) -> None:
+def serve_deployments(cron: str = SERVE_CRON, warehouse: str | None = None, data_dir: str | None = None) -> None:
     """Register the deployments and run their flow runs here until stopped (schedules on)."""
     root = str(open_warehouse(warehouse).root)
     os.environ["NEURONINFO_WAREHOUSE"] = root  # flow runs are subprocesses: they inherit it

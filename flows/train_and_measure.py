@@ -12,8 +12,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import stages
+from flows import grid, pages, stages
 from pipeline.errors import NeuronInfoError
+from pipeline.options import ANALYSIS
 from pipeline.progress import note, set_sink
 from store.paths import open_warehouse
 
@@ -79,16 +80,16 @@ def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repea
 @task(name="report", **RETRIES)
 def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
     progress_to_run_log()
-    return [str(page) for page in stages.report_runs(open_warehouse(warehouse), run_ids, png=False)]  # PNGs: neuroninfo report
+    return [str(page) for page in pages.report_runs(open_warehouse(warehouse), run_ids, png=False)]  # PNGs: neuroninfo report
 
 
 @task(name="scorecard", **RETRIES)
 def scorecard_task(warehouse: str) -> str:
     progress_to_run_log()
-    return str(stages.scorecard_page(open_warehouse(warehouse)))
+    return str(pages.scorecard_page(open_warehouse(warehouse)))
 
 
-def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=(1,),
+def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=ANALYSIS.pair_bits,
             device: str = "cpu") -> list:
     """Chain capture -> measure -> pairs -> ablate for one run (futures wait on each other); return the chain's futures.
 
@@ -120,13 +121,13 @@ def train_and_measure(
     seeds: list[int] = [0],
     epochs: int | None = None,
     n_val: int | None = None,
-    bits: list[int] = [1, 2, 3],
-    strategies: list[str] = ["zero", "mean"],
-    random_repeats: int = 5,
-    steps: int | None = None,
+    bits: list[int] = list(ANALYSIS.bits),
+    strategies: list[str] = list(ANALYSIS.strategies),
+    random_repeats: int = ANALYSIS.random_repeats,
+    steps: int | None = ANALYSIS.steps,
     warehouse: str | None = None,
     data_dir: str | None = None,
-    pair_bits: list[int] = [1],
+    pair_bits: list[int] = list(ANALYSIS.pair_bits),
     inputs: str = "standardized",
     device: str = "cpu",
 ) -> list[str]:
@@ -134,7 +135,7 @@ def train_and_measure(
 
     ``device`` (cpu, cuda, cuda:N, mps) runs training, capture and ablation there, checked by each task where it
     runs (a Dask worker may have the GPU the flow's machine lacks); it is not part of a run's identity."""
-    specs = stages.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
+    specs = grid.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
                               strategies, data_dir, inputs)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
@@ -167,7 +168,7 @@ def stage_times(futures: list) -> str:
 
 def publish_summary(wh, run_ids: list[str]) -> None:
     """A Prefect artifact of the runs' headline numbers and report paths: the UI answers "what came out"."""
-    rows = stages.summary(wh, run_ids)
+    rows = pages.summary(wh, run_ids)
     lines = ["| run | run_id | test error | median I(T;Y) by layer (1 bit) | report |", "|---|---|---|---|---|"]
     lines += [f"| {r['name']} | `{r['run_id']}` | {r['test_error']:.1%} | "
               f"{', '.join(f'{m:.3f}' for m in r['median_mi_by_layer'] or [])} | `{r['report']}` |" for r in rows]

@@ -4,10 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.errors import NeuronInfoError
-
-SCOPES = ("layer", "network")
-STRATEGIES = ("zero", "mean")
-ORDERINGS = ("low_first", "high_first", "random")
+from pipeline.options import ORDERINGS, SCOPES, STRATEGIES  # noqa: F401 - the choices, re-exported for pipeline.ablation
 
 
 def ablation_error(what: str, fix: str) -> NeuronInfoError:

@@ -16,9 +16,8 @@ import torch
 
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP
+from pipeline.options import SCOPES, STRATEGIES
 
-STRATEGIES = ("zero", "mean")
-SCOPES = ("layer", "network")
 
 
 def folded_linears(model: MLP) -> list[tuple[torch.Tensor, torch.Tensor]]:

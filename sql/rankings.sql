@@ -1,18 +1,20 @@
--- rankings: the orderings of one run by the information measures, as ablation reads them (the rule is neuron_ranks).
--- One row per (measure, bits, layer, neuron) with its position in each ordering. Parameter: ${run_id}.
--- The pair aggregates of neuron_redundancy are ranked for a bits value only when they cover every neuron
--- of the network (pairs computed without --top).
+-- rankings: the orderings of one run by every criterion it has complete values for, as ablation and pruning
+-- read them (the ordering rule is neuron_ranks). One row per (measure, bits, layer, neuron) with its position in
+-- each ordering. A criterion at a bits value is ranked only when it has a value for every hidden neuron of the
+-- run: pair aggregates of pairs computed with --top, or a criterion NULL for the run (conductance without
+-- captum), are not. Parameter: ${run_id}.
 WITH ranks AS (
-    SELECT * FROM neuron_ranks
-    WHERE run_id = '${run_id}' AND source IN ('neuron_stats', 'neuron_redundancy')
+    SELECT * FROM neuron_ranks WHERE run_id = '${run_id}'
 ),
-complete_bits AS (
-    SELECT bits FROM neuron_redundancy
-    WHERE run_id = '${run_id}'
-    GROUP BY bits
-    HAVING count(*) = (SELECT count(DISTINCT (layer, neuron)) FROM neuron_stats WHERE run_id = '${run_id}')
+hidden_neurons AS (
+    SELECT list_sum(hidden_sizes) AS n FROM runs WHERE run_id = '${run_id}'
+),
+complete AS (
+    SELECT measure, bits FROM ranks
+    GROUP BY measure, bits
+    HAVING count(*) = (SELECT n FROM hidden_neurons)
 )
-SELECT measure, bits, layer, neuron, value, layer_low_first, layer_high_first, network_low_first, network_high_first
-FROM ranks
-WHERE source = 'neuron_stats' OR bits IN (SELECT bits FROM complete_bits)
-ORDER BY measure, bits, layer, neuron
+SELECT r.measure, r.bits, r.layer, r.neuron, r.value,
+    r.layer_low_first, r.layer_high_first, r.network_low_first, r.network_high_first
+FROM ranks AS r JOIN complete AS c ON c.measure = r.measure AND c.bits IS NOT DISTINCT FROM r.bits
+ORDER BY r.measure, r.bits, r.layer, r.neuron

@@ -18,9 +18,7 @@ SELECT
     CASE WHEN bits IS NULL THEN measure ELSE measure || ' · ' || bits || ' bit' || CASE WHEN bits > 1 THEN 's' ELSE '' END END
         AS criterion,      -- label: the measure, with its bits for an information measure
     measure,
-    CASE WHEN measure = 'random' THEN 'random'
-         WHEN measure IN ('entropy', 'mutual_info', 'kl_selectivity', 'labeled_mi', 'js_subset_separation', 'class_selectivity')
-             THEN 'information' ELSE 'baseline' END AS kind,  -- 'information' | 'baseline' | 'random'
+    coalesce(c.family, 'baseline') AS kind,  -- the criterion's family (`criteria`): 'information' | 'baseline' | 'random'
     bits, scope, strategy,
     finetune_epochs,       -- epochs of fine-tuning after pruning
     keep,                  -- requested kept fraction
@@ -30,5 +28,5 @@ SELECT
     error_min,             -- lowest over seeds
     error_max,             -- highest over seeds
     n_runs                 -- seeds averaged
-FROM aggregated
+FROM aggregated AS a LEFT JOIN criteria AS c USING (measure)
 ORDER BY finetune_epochs, kind, criterion, keep

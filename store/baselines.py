@@ -38,5 +38,5 @@ def baselines_table(torch_values: list[dict[str, np.ndarray | None]], raw: list[
         con.close()
 
 
-def write_baselines(wh: Warehouse, run_id: str, table: pa.Table) -> None:
-    write_partition(wh, "neuron_baselines", run_id, table)
+def write_baselines(wh: Warehouse, run_id: str, table: pa.Table, params: dict | None = None) -> None:
+    write_partition(wh, "neuron_baselines", run_id, table, params)

@@ -27,7 +27,9 @@ import pyarrow as pa
 
 from pipeline.criteria import sql_parameters
 from pipeline.errors import NeuronInfoError
+from pipeline.options import SQL_TIMEOUT_S
 from store.atomic import atomic_path
+from store.contract import criterion_meanings
 from store.integrity import MANIFEST_SUFFIX, Problem, cheap_parquet_problem, file_sizes, parse_record
 from store.paths import Warehouse, filesystem, join
 from store.schemas import SCHEMAS
@@ -37,10 +39,10 @@ SQL = Path(__file__).resolve().parent.parent / "sql"  # installed beside store/ 
 # the public views, one model each (sql/views/<view>.sql), in dependency order
 VIEWS = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves", "imports",
          "ablation_orderings", "neuron_pairs", "neuron_redundancy", "neuron_baselines", "pruning_curves",
-         "criterion_damage", "pruning_summary", "measure_values", "neuron_ranks",
+         "criteria", "measure_values", "criterion_damage", "pruning_summary", "neuron_ranks",
          "layer_stats", "ablation_auc", "scorecard_runs", "scorecard_auc", "claim_statistics", "scorecard")
 FORMAT_VERSION = 3  # the catalog's own layout; the warehouse's is store.lifecycle.FORMAT_VERSION
-DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_TIMEOUT_S = SQL_TIMEOUT_S
 
 
 def sql_text(name: str, **params) -> str:
@@ -61,7 +63,7 @@ def create_public_views(con: duckdb.DuckDBPyConnection, views: tuple[str, ...] =
     """The macros, then these public views of ``sql/views/`` in ``VIEWS`` order (over the staging views; a
     test may pass the later ones only, over tables standing in for the earlier)."""
     con.execute(sql_text("macros"))
-    parameters = {**sql_parameters(), "claims": claims_sql()}
+    parameters = {**sql_parameters(criterion_meanings()), "claims": claims_sql()}
     for view in views:
         con.execute(f"CREATE OR REPLACE VIEW {view} AS\n" + sql_text(f"views/{view}", **parameters))
 

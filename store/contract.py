@@ -23,6 +23,7 @@ ARROW_TYPES = {
     "INTEGER": pa.int32(),
     "BIGINT": pa.int64(),
     "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
     "INTEGER[]": pa.list_(pa.int32()),
     "VARCHAR[]": pa.list_(pa.string()),
     "DOUBLE[]": pa.list_(pa.float64()),
@@ -121,6 +122,19 @@ def run_data_tests(con, views: list[str] | None = None) -> list[Failure]:
     return failures
 
 
+def criterion_meanings() -> dict[str, str]:
+    """The meaning of each registered criterion's source column (for the ``criteria`` view)."""
+    from pipeline.criteria import CRITERIA
+
+    meanings = {}
+    for c in CRITERIA.values():
+        source = contracts().get(c.source or "")
+        column = next((col for col in source.columns if col.name == c.sql), None) if source else None
+        if column:
+            meanings[c.name] = column.meaning
+    return meanings
+
+
 INTRO = """\
 # The warehouse: layout, checkpoint format, views and columns
 
@@ -177,7 +191,20 @@ def markdown() -> str:
         parts.append("".join(f"| {col.name} | {col.type} | {col.unit} | {col.meaning} |\n" for col in c.columns))
         if c.tests:
             parts.append("\nData tests: " + "; ".join(t.name for t in c.tests) + ".\n")
-    return "".join(parts)
+    return "".join(parts) + criteria_markdown()
+
+
+def criteria_markdown() -> str:
+    """The criterion registry (pipeline/criteria.py) as a table: what ``measure`` may say everywhere."""
+    from pipeline.criteria import CRITERIA
+
+    meanings = criterion_meanings()
+    rows = "".join(f"| {c.name} | {c.kind} | {c.source or ''} | {'yes' if c.per_bits else 'no'} | {c.requires or ''} | "
+                   f"{(c.meaning or meanings.get(c.name, '')).replace('|', chr(92) + '|')} |\n" for c in CRITERIA.values())
+    return ("\n## Criteria\n\nThe criteria neurons are ranked, ablated and pruned by (the view `criteria`; declared once each in "
+            "`pipeline/criteria.py`). `requires`: the verb that must have run on a run before it can be ranked by the "
+            "criterion; `ablate` and `prune-sweep` take every criterion a run has unless `--measures` says otherwise.\n\n"
+            "| measure | kind | source | per bits | requires | meaning |\n|---|---|---|---|---|---|\n" + rows)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from store.catalog import query, sql_text
+from store.catalog import sql_text
 from store.measures import TIE, connect, in_batches, pack_codes, with_columns
 from store.paths import Warehouse
 from store.schemas import SCHEMAS
-from store.tables import has_partition, write_partition
+from store.tables import merge_partition, write_partition
 
 UNIT_MODELS = ("measures_cells", "measures_entropy", "measures_specific_info")
 CELLS_PER_BLOCK = 4_000_000  # joint cells n(ti, tj, y) per block of pairs
@@ -106,12 +106,18 @@ def conform(table: str, parts: list[pa.Table]) -> pa.Table:
     return pa.concat_tables([t.select(schema.names).cast(schema) for t in parts])
 
 
-def write_pairs(wh: Warehouse, run_id: str, tables: dict[str, pa.Table], bits: int, keep_other_bits: bool = True,
-                params: dict | None = None) -> None:
-    """Write the run's neuron_pairs and neuron_redundancy partitions: these ``bits`` rows replace the stored
-    ones; rows of other bits stay if ``keep_other_bits``. ``params`` (what made every bits value, for
-    verify --repair) is recorded with both. neuron_redundancy is written last (it marks the bits as done)."""
+def write_pairs(wh: Warehouse, run_id: str, tables: dict[str, pa.Table], bits: int, keep_stored: bool = True,
+                keep_stored_aggregates: bool = False, params: dict | None = None) -> None:
+    """Write the run's neuron_pairs and neuron_redundancy partitions. With ``keep_stored`` the stored rows stay
+    beside the new ones (merged by each table's key: a pair computed again is replaced by its same values);
+    ``keep_stored_aggregates`` keeps the stored neuron_redundancy rows of these ``bits`` (aggregates over a
+    wider set of pairs) instead of the new ones. ``params`` (what made every bits value, for verify --repair)
+    is recorded with both. neuron_redundancy is written last (it marks the bits as done)."""
     for name in ("neuron_pairs", "neuron_redundancy"):
-        kept = [query(wh, f"SELECT * FROM {name} WHERE run_id = '{run_id}' AND bits <> {int(bits)}")] \
-            if keep_other_bits and has_partition(wh, name, run_id) else []
-        write_partition(wh, name, run_id, conform(name, kept + [tables[name]]), params)
+        new = tables[name]
+        if name == "neuron_redundancy" and keep_stored and keep_stored_aggregates:
+            new = new.slice(0, 0)
+        if keep_stored:
+            merge_partition(wh, name, run_id, conform(name, [new]), params)
+        else:
+            write_partition(wh, name, run_id, conform(name, [new]), params)

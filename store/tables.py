@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from store.atomic import write_parquet
-from store.integrity import read_record, record
+from store.integrity import read_record, record, sha256_hex
 from store.paths import Warehouse, exists, join, list_files, read_bytes
 from store.schemas import SCHEMAS
 
@@ -48,3 +48,45 @@ def ensure_table(wh: Warehouse, table: str, schema: pa.Schema) -> None:
 
 def has_partition(wh: Warehouse, table: str, run_id: str) -> bool:
     return DATA_FILE in list_files(wh.partition(table, run_id))
+
+
+def read_partition(wh: Warehouse, table: str, run_id: str) -> pa.Table | None:
+    """The rows of a run's partition as stored (None without one); a one-line error when the file does not
+    match its integrity record (a damaged file is never merged into a new one and blessed with a new checksum)."""
+    if not has_partition(wh, table, run_id):
+        return None
+    path = partition_file(wh, table, run_id)
+    data, entry = read_bytes(path), read_record(path)
+    if entry is None or entry.get("sha256") != sha256_hex(data):
+        from pipeline.errors import NeuronInfoError
+
+        raise NeuronInfoError(f"{path} does not match its integrity record; run: neuroninfo verify --repair {run_id}")
+    return pq.read_table(pa.BufferReader(data))
+
+
+def merged_rows(stored: pa.Table | None, new: pa.Table, key: list[str]) -> pa.Table:
+    """``new`` plus the ``stored`` rows whose ``key`` (NULLs compare equal) ``new`` does not have: results made
+    with other parameters stay beside the new ones instead of being replaced."""
+    if stored is None or stored.num_rows == 0:
+        return new
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("stored_rows", stored.select(new.schema.names).cast(new.schema))
+        con.register("new_rows", new)
+        same = " AND ".join(f'n."{k}" IS NOT DISTINCT FROM s."{k}"' for k in key)
+        kept = con.sql(f"SELECT s.* FROM stored_rows AS s WHERE NOT EXISTS (SELECT 1 FROM new_rows AS n WHERE {same})").to_arrow_table()
+    finally:
+        con.close()
+    return pa.concat_tables([kept.cast(new.schema), new])
+
+
+def merge_partition(wh: Warehouse, table: str, run_id: str, new: pa.Table, params: dict | None = None) -> None:
+    """Write the run's partition as its stored rows merged with ``new`` by the table's key (its contract):
+    rows ``new`` recomputes are replaced, every other stored row stays."""
+    from store.contract import contracts
+
+    key = [k for k in contracts()[table].key if k != "run_id"]
+    new = new.select(SCHEMAS[table].names).cast(SCHEMAS[table])
+    write_partition(wh, table, run_id, merged_rows(read_partition(wh, table, run_id), new, key), params)

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from naive_ablation import naive_errors
 
-from flows import stages
+from flows import run_data, stages
+from flows.rankings import rankings
+from pipeline.criteria import names
 from flows.cli import main
 from pipeline.errors import NeuronInfoError
 from store import activations as act
@@ -31,7 +33,7 @@ def measured(tmp_path_factory, tiny_spec):
 def test_rankings_follow_neuron_stats_with_stable_ties(measured):
     wh, run_id = measured
     stats = query(wh, f"SELECT layer, neuron, bits, mutual_info, class_selectivity FROM neuron_stats WHERE run_id = '{run_id}'").to_pylist()
-    orderings = {(o.measure, o.bits, o.scope, o.layer, o.ordering): o.neurons for o in stages.rankings(wh, run_id)}
+    orderings = {(o.measure, o.bits, o.scope, o.layer, o.ordering): o.neurons for o in rankings(wh, run_id, names("information"))}
     for bits in (1, 2):
         rows = [r for r in stats if r["bits"] == bits]
         keys = np.array([(r["layer"], r["neuron"]) for r in rows])
@@ -65,10 +67,10 @@ def test_curves_land_in_the_view(measured):
 
     # what the view holds equals a naive full forward pass per k (both strategies, both scopes)
     model = load_run(wh, run_id)
-    test = stages.data_of(model.spec, None).test
+    test = run_data.data_of(model.spec, None).test
     store = act.open_activations(wh, run_id)
     means = [store.train_mean(layer) for layer in store.layers]
-    orderings = {(o.scope, o.layer, o.ordering): o for o in stages.rankings(wh, run_id, ("mutual_info",)) if o.bits == 1}
+    orderings = {(o.scope, o.layer, o.ordering): o for o in rankings(wh, run_id, ("mutual_info",)) if o.bits == 1}
     moved = 0
     for scope, layer in (("network", None), ("layer", 1), ("layer", 2)):
         o = orderings[(scope, layer, "high_first")]
@@ -114,7 +116,7 @@ def test_default_k_grid_is_every_k_except_for_the_cifar10_preset(measured, monke
     assert ablation_schedule.default_steps(preset_spec("fashion-mnist", 784, 10)) is None
     wh, run_id = measured
     monkeypatch.setattr(stages, "default_steps", lambda spec: 5)  # as if this net were the preset's
-    stages.ablate_run(wh, run_id, random_repeats=1, force=True)  # steps not given
+    stages.ablate_run(wh, run_id, random_repeats=1, force=True, replace=True)  # steps not given; only this grid
     curves = query(wh, f"""SELECT scope, layer, measure, bits, ordering, strategy, repeat, list(n_ablated ORDER BY n_ablated) AS ks
                            FROM ablation_curves WHERE run_id = '{run_id}' GROUP BY ALL""").to_pylist()
     widths = {("layer", 1): 24, ("layer", 2): 12, ("network", None): 36}

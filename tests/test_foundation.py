@@ -65,7 +65,7 @@ def test_presets_apply_regularizer_settings():
 # --- training ---------------------------------------------------------------
 
 def test_training_learns_and_is_deterministic(tmp_path, tiny_spec, monkeypatch):
-    from flows.stages import data_of, resolve_inputs
+    from flows.run_data import data_of, resolve_inputs
 
     monkeypatch.setenv("NEURONINFO_THREADS", "1")  # the same bytes need the same thread count
     spec = resolve_inputs(tiny_spec, None)  # what train_run trains: the training split's channel stats added

@@ -15,7 +15,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from flows import api, stages
+from flows import api, inbox_stage, stages
 from pipeline.convert import convert_state_dict
 from pipeline.errors import NeuronInfoError
 from pipeline.spec import NetworkSpec
@@ -262,7 +262,7 @@ def test_inbox_takes_every_form_rejects_bad_ones_and_goes_on(tmp_path, reference
     (inbox / "inconsistent.json").write_text(json.dumps(GIVEN))
     hostile_files(inbox)
     torch.save(sequential(False).state_dict(), inbox / "no_spec.pt")  # nothing says dataset or activation
-    outcomes = {o.file: o for o in (stages.analyse_inbox_file(wh, f, bits=(1,), random_repeats=1, steps=2)
+    outcomes = {o.file: o for o in (inbox_stage.analyse_inbox_file(wh, f, bits=(1,), random_repeats=1, steps=2)
                                     for f in pending_files(inbox))}
     assert {n: o.status for n, o in outcomes.items()} == {
         "good.pt": "analysed", "ambiguous.pt": "rejected", "inconsistent.pt": "rejected", "raw.pt": "rejected",

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from flows import stages
+from flows import inbox_stage, pages, stages
 from pipeline.errors import NeuronInfoError
 from pipeline.spec import NetworkSpec
 from store import activations as act
@@ -38,7 +38,7 @@ def run_stages(wh):
     assert stages.capture_run(wh, run_id, bits=(1, 2)) == run_id
     assert stages.measure_run(wh, run_id) == run_id
     assert stages.ablate_run(wh, run_id, random_repeats=2, steps=8) == run_id
-    return run_id, stages.report_runs(wh, [run_id])
+    return run_id, pages.report_runs(wh, [run_id])
 
 
 def results(wh) -> dict[str, pa.Table]:
@@ -134,7 +134,7 @@ def test_inbox_and_capture_on_memory_warehouse(local, monkeypatch):
         wh.fs.pipe_file(join(wh.inbox, ".hidden"), b"skipped")
         pending = pending_files(wh.inbox)
         assert [f.path for f in pending] == [join(wh.inbox, "corrupt.safetensors"), join(wh.inbox, "good.safetensors")]
-        outcomes = [stages.analyse_inbox_file(wh, f, bits=(1,), random_repeats=1, steps=2) for f in pending]
+        outcomes = [inbox_stage.analyse_inbox_file(wh, f, bits=(1,), random_repeats=1, steps=2) for f in pending]
         assert [(o.status, o.run_id) for o in outcomes] == [("rejected", None), ("analysed", run_id)]
         rejected = join(wh.inbox, "rejected")
         assert list_files(rejected) == ["corrupt.safetensors", "corrupt.safetensors.reason.txt"]

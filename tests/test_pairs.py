@@ -264,7 +264,9 @@ def test_pairs_stage_on_a_stored_run(trained_run):
 
 def test_pair_aggregates_are_ablation_measures(trained_run):
     """rankings: low/high-first by value, ties by index; only bits whose aggregates cover every neuron."""
-    from flows.stages import PAIR_MEASURES, measure_run, pairs_run, rankings
+    from flows.rankings import rankings
+    from flows.stages import measure_run, pairs_run
+    from pipeline.criteria import names
     from store.catalog import query
 
     wh, run_id = trained_run
@@ -272,8 +274,8 @@ def test_pair_aggregates_are_ablation_measures(trained_run):
     pairs_run(wh, run_id, bits=1)
     pairs_run(wh, run_id, bits=3, top_n=4, force=True)
     values = query(wh, f"SELECT * FROM neuron_redundancy WHERE run_id = '{run_id}' AND bits = 1 ORDER BY layer, neuron").to_pydict()
-    orderings = rankings(wh, run_id, PAIR_MEASURES)
-    assert {(o.measure, o.bits) for o in orderings} == {(m, 1) for m in PAIR_MEASURES}
+    orderings = rankings(wh, run_id, names("pair_aggregate"))
+    assert {(o.measure, o.bits) for o in orderings} == {(m, 1) for m in names("pair_aggregate")}
     for o in orderings:
         layer, neuron, value = (np.asarray(values[k]) for k in ("layer", "neuron", o.measure))
         keep = layer == o.layer if o.scope == "layer" else np.ones(len(layer), bool)
@@ -356,7 +358,7 @@ def test_report_pair_tables_match_numpy(paired_run):
 
 
 def test_report_page_has_the_pair_section(paired_run):
-    from flows.stages import report_runs
+    from flows.pages import report_runs
 
     wh, run_id = paired_run
     (page,) = report_runs(wh, [run_id])

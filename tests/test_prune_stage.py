@@ -7,8 +7,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from flows import stages
+from flows import pages, stages
 from flows.pruning import prune_run, prune_sweep_run
+from flows.rankings import rankings
+from pipeline import criteria
 from pipeline.errors import NeuronInfoError
 from store.catalog import query
 from store.checkpoints import load_run
@@ -40,10 +42,10 @@ def test_neuron_baselines_view(measured):
 
 def test_baseline_rankings_exclude_ablation_damage(measured):
     wh, run_id = measured
-    names = {o.measure for o in stages.rankings(wh, run_id, stages.BASELINES)}
+    names = {o.measure for o in rankings(wh, run_id, criteria.names("baseline"))}
     assert {"weight_l1_in", "taylor", "act_var"} <= names
     with pytest.raises(NeuronInfoError, match="not a criterion"):
-        stages.rankings(wh, run_id, ("ablation_damage",))
+        rankings(wh, run_id, ("ablation_damage",))
 
 
 def test_pruned_run_is_registered_and_matches_the_ablation_curve(measured):
@@ -151,7 +153,7 @@ def test_pruning_summary_averages_seeds(swept):
 
 def test_report_has_a_pruning_section(swept):
     wh, run_id = swept
-    page = stages.write_report_of(wh, [run_id], "pruned-report").read_text()
+    page = pages.write_report_of(wh, [run_id], "pruned-report").read_text()
     assert 'id="chart-pruning"' in page and "Pruning by criterion" in page
     assert (wh.reports / "pruned-report-pruning.png").exists()
 

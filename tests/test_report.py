@@ -36,7 +36,7 @@ def tables(group):
 @pytest.fixture(scope="session")
 def report(group):
     """The page the flows write (flows.stages.report_runs): one per group."""
-    from flows.stages import report_runs as render_runs
+    from flows.pages import report_runs as render_runs
 
     wh, run_ids = group
     return render_runs(wh, run_ids)
@@ -185,13 +185,13 @@ def test_rank_correlation_matches_numpy(group, tables, tiny_spec):
 
 
 def test_layer_composition_follows_the_network_ranking(group, tables):
-    """Shares equal those of the network orderings the ablation itself used (flows.stages.rankings)."""
-    from flows.stages import rankings
+    """Shares equal those of the network orderings the ablation itself used (flows.rankings.rankings)."""
+    from flows.rankings import available, rankings
 
     wh, run_ids = group
     shares = {}
     for run in run_ids:
-        for o in rankings(wh, run):
+        for o in rankings(wh, run, tuple(available(wh, run))):
             if o.scope != "network":
                 continue
             n = len(o.neurons)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from flows import stages
+from flows import run_data, stages
 from pipeline import data
 from pipeline.convert import sequential_modules, sequential_state_dict
 from pipeline.errors import NeuronInfoError
@@ -26,9 +26,9 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("NEURONINFO_OFFLINE", "1")
     monkeypatch.delenv("NEURONINFO_DATA", raising=False)
     monkeypatch.setattr(data, "CACHE_DIR", tmp_path / "cache")
-    stages.dataset_for.cache_clear()
+    run_data.dataset_for.cache_clear()
     yield
-    stages.dataset_for.cache_clear()
+    run_data.dataset_for.cache_clear()
 
 
 def numpy_stats(x: np.ndarray, channels: int):
@@ -84,7 +84,7 @@ def test_unit_inputs_keep_the_old_spec_and_name(tmp_path):
     run_id = stages.train_run(wh, spec, progress=False)
     model = load_run(wh, run_id)
     assert model.spec == spec and "inputs" not in json.loads(model.spec.to_json())
-    captured = stages.data_of(model.spec, None).val.x
+    captured = run_data.data_of(model.spec, None).val.x
     assert torch.equal(captured, data.load_dataset("synthetic", seed=0, n_val=spec.n_val).val.x)
     standardized = stages.train_run(wh, preset_spec("synthetic", 64, 10, hidden_sizes=(8,), epochs=1), progress=False)
     assert load_run(wh, standardized).spec.name == spec.name.replace("-unit", "")  # the name is fixed before training

@@ -1,27 +1,11 @@
 -- criterion_damage: how well each criterion predicts the ground truth, per run and scope: the Spearman
 -- correlation (average ranks for ties) between a criterion and a neuron's single-neuron ablation damage.
--- Information measures at every stored bits; baselines with bits NULL. A criterion that ranks important
--- neurons high correlates positively.
-WITH baseline_values AS (
-    UNPIVOT (SELECT run_id, layer, neuron, weight_l1_in, weight_l2_in, weight_l1_out, torch_pruning_magnitude,
-                    act_mean, act_var, act_abs_mean, taylor, conductance FROM neuron_baselines)
-    ON weight_l1_in, weight_l2_in, weight_l1_out, torch_pruning_magnitude, act_mean, act_var, act_abs_mean, taylor, conductance
-    INTO NAME measure VALUE value
-),
-measure_values AS (
-    UNPIVOT (SELECT run_id, layer, neuron, bits, entropy, mutual_info, kl_selectivity, labeled_mi,
-                    js_subset_separation, class_selectivity FROM neuron_stats)
-    ON entropy, mutual_info, kl_selectivity, labeled_mi, js_subset_separation, class_selectivity
-    INTO NAME measure VALUE value
-),
-criteria AS (
-    SELECT run_id, layer, neuron, CAST(NULL AS INTEGER) AS bits, measure, value FROM baseline_values
-    UNION ALL
-    SELECT run_id, layer, neuron, bits, measure, value FROM measure_values
-),
-with_damage AS (
-    SELECT c.*, d.ablation_damage, d.ablation_damage_mean
-    FROM criteria AS c JOIN neuron_baselines AS d USING (run_id, layer, neuron)
+-- Every criterion of measure_values (information measures and pair aggregates at every stored bits,
+-- class_selectivity and the baselines once, bits NULL) for runs whose neuron_baselines hold the damage.
+-- A criterion that ranks important neurons high correlates positively.
+WITH with_damage AS (
+    SELECT v.run_id, v.layer, v.neuron, v.measure, v.bits, v.value, d.ablation_damage, d.ablation_damage_mean
+    FROM measure_values AS v JOIN neuron_baselines AS d USING (run_id, layer, neuron)
 ),
 scoped AS (
     SELECT 'layer' AS scope, * FROM with_damage
@@ -43,8 +27,8 @@ SELECT
     run_id,
     scope,                                   -- 'layer' | 'network' (all hidden neurons together)
     layer,                                   -- NULL for scope 'network'
-    measure,                                 -- information measure or baseline criterion
-    bits,                                    -- quantizer bits of an information measure; NULL otherwise
+    measure,                                 -- a criterion of `criteria`
+    bits,                                    -- quantizer bits of a per-bits criterion; NULL otherwise
     count(*) AS n_neurons,
     corr(r_value, r_zero) AS spearman_damage,       -- with the damage of ablating the neuron alone to 0
     corr(r_value, r_mean) AS spearman_damage_mean   -- with the damage of ablating it alone to its training mean

@@ -1,0 +1,61 @@
+"""The CLI's argument types and shared options: comma lists, run_ids, positive numbers, --inputs, --device."""
+from __future__ import annotations
+
+import argparse
+
+
+def ints(text: str) -> tuple[int, ...]:
+    """Comma-separated integers, duplicates dropped (order kept); an empty list is an error."""
+    try:
+        values = tuple(dict.fromkeys(int(v) for v in text.split(",") if v.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
+    return values
+
+
+def floats(text: str) -> tuple[float, ...]:
+    """Comma-separated numbers (one per input channel)."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one number, got {text!r}")
+    return values
+
+
+def run_id(text: str) -> str:
+    """A run_id: 16 lowercase hex digits (so it is safe in paths and SQL)."""
+    if len(text) != 16 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a run_id (16 hex digits); list them with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
+    return text
+
+
+def words(text: str) -> tuple[str, ...]:
+    """Comma-separated words, duplicates dropped (order kept); an empty list is an error."""
+    values = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one comma-separated value, got {text!r}")
+    return values
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def inputs_argument(p) -> None:
+    p.add_argument("--inputs", choices=("standardized", "unit"), default="standardized",
+                   help="standardized (default): per-channel mean/std of the training split, stored in the spec; "
+                        "unit: the [0, 1] pixels as loaded")
+
+
+DEVICE = dict(default="cpu", help="torch device for training, capture and ablation: cpu (default), cuda, cuda:N or mps "
+              "(not part of a run's identity)")

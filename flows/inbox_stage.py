@@ -1,0 +1,66 @@
+"""One inbox file: import it and analyse it, or reject it with its reason (no Prefect here)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows.stages import analyse_run, is_complete, register_import
+from pipeline.errors import NeuronInfoError
+from pipeline.options import ANALYSIS
+from store.imports import read_import
+from store.inbox import InboxFile, finish, reject
+from store.lifecycle import remove_run
+from store.paths import Warehouse, name_of
+from store.tables import has_partition
+
+
+@dataclass(frozen=True)
+class InboxOutcome:
+    file: str  # the file's name in the inbox
+    status: str  # 'analysed' | 'duplicate' | 'rejected'
+    run_id: str | None
+    reason: str = ""
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: the project's own message as it is, anything else with its type."""
+    text = (str(error).strip().splitlines() or [""])[0]
+    return text if isinstance(error, NeuronInfoError) else f"{type(error).__name__}: {text or 'no message'}"
+
+
+def analyse_inbox_file(
+    wh: Warehouse,
+    item: InboxFile,
+    data_dir: str | Path | None = None,
+    bits: tuple[int, ...] = ANALYSIS.bits,
+    strategies: tuple[str, ...] = ANALYSIS.strategies,
+    random_repeats: int = ANALYSIS.random_repeats,
+    steps: int | None = ANALYSIS.steps,
+) -> InboxOutcome:
+    """Import and analyse one inbox file; whatever fails, of whatever type, rejects that file alone.
+
+    The file then leaves the inbox: to ``done/`` (analysed, or a duplicate of a complete run) or to
+    ``rejected/`` with its reason. A run this file created is removed again when its analysis fails."""
+    name, run_id, created = name_of(item.path), None, False
+    try:
+        if item.symlink:
+            raise NeuronInfoError("symbolic links are not followed in the inbox; copy the checkpoint file itself in")
+        imported = read_import(item.path, sidecars=item.sidecars, folder_spec=item.folder_spec)
+        run_id = imported.run_id
+        if is_complete(wh, run_id):
+            finish(item, f"duplicate of run {run_id}")
+            return InboxOutcome(name, "duplicate", run_id, f"duplicate of run {run_id}")
+        created = not has_partition(wh, "runs", run_id)
+        register_import(wh, imported, data_dir)
+        analyse_run(wh, run_id, data_dir, bits, strategies, random_repeats, steps)
+    except Exception as error:  # noqa: BLE001 - any failure rejects this file, never the batch
+        reason = one_line(error)
+        if created and run_id:
+            try:
+                remove_run(wh, run_id)
+            except Exception:  # noqa: BLE001 - nothing of it may be left, which is fine
+                pass
+        reject(item, reason)
+        return InboxOutcome(name, "rejected", run_id, reason)
+    finish(item)
+    return InboxOutcome(name, "analysed", run_id)

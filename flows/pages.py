@@ -1,0 +1,62 @@
+"""Report pages over a warehouse: a group's page, the scorecard, the run summary the CLI prints (no Prefect here)."""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from pipeline.report import write_report
+from pipeline.report_scorecard import write_scorecard
+from store.atomic import write_bytes
+from store.catalog import query, sql_text
+from store.paths import Location, Warehouse, join, name_of
+from store.report_data import groups_of_runs, report_tables
+
+
+def summary(wh: Warehouse, run_ids: list[str]) -> list[dict]:
+    """Headline numbers of these runs (sql/summary_runs.sql) with the path of each one's group report."""
+    if not run_ids:
+        return []
+    listed = "(" + ", ".join(f"'{r}'" for r in run_ids) + ")"  # run_ids are 16 hex digits
+    rows = query(wh, sql_text("summary_runs", run_ids=listed)).to_pylist()
+    for row in rows:
+        row["report"] = str(report_path(wh, row["group_name"]))
+    return rows
+
+
+def report_path(wh: Warehouse, name: str) -> Location:
+    """Where the report page named ``name`` (a group or run name) is written."""
+    return join(wh.reports, re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".html")
+
+
+def report_runs(wh: Warehouse, run_ids: list[str], png: bool = True) -> list[Location]:
+    """Write ``reports/<group>.html`` (+ a PNG per chart with ``png``) for each group among these runs;
+    return the pages."""
+    return [write_report_of(wh, ids, group, png) for group, ids in groups_of_runs(wh, run_ids).items()]
+
+
+def write_report_of(wh: Warehouse, run_ids: list[str], name: str, png: bool = True) -> Location:
+    """One report page over ``run_ids`` (curves averaged over them), named ``reports/<name>.html``; with
+    ``png`` a PNG of every chart beside it (rendering them takes most of a page's time: the flows leave
+    them to ``neuroninfo report``, and the page exports any chart as PNG or SVG from its menu)."""
+    tables = report_tables(wh, run_ids)
+    return publish_page(wh, name_of(report_path(wh, name)), lambda out: write_report(tables, out, title=name, png=png))
+
+
+def scorecard_page(wh: Warehouse) -> Location:
+    """Write ``reports/scorecard.html`` from the ``scorecard`` view: every claim on every configuration."""
+    rows = query(wh, "SELECT * FROM scorecard ORDER BY claim, group_name").to_pylist()
+    link = lambda page, chart: f"{name_of(report_path(wh, page))}#chart-{chart}"  # noqa: E731
+    return publish_page(wh, "scorecard.html", lambda out: write_scorecard(rows, out, link))
+
+
+def publish_page(wh: Warehouse, filename: str, write) -> Location:
+    """``write(path)`` a page (and any files beside it) into ``reports/``: in place on a local warehouse; on
+    object storage in a local temporary folder, then each file stored with one PUT."""
+    if wh.local:
+        return write(wh.reports / filename)
+    with tempfile.TemporaryDirectory() as tmp:
+        write(Path(tmp) / filename)
+        for file in sorted(Path(tmp).iterdir()):
+            write_bytes(join(wh.reports, file.name), file.read_bytes())
+    return join(wh.reports, filename)

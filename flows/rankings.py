@@ -1,0 +1,73 @@
+"""A run's orderings by its criteria (sql/rankings.sql over the view neuron_ranks), and which criteria it has.
+
+Which criteria exist, where their values come from and which verb provides them is the criterion
+registry's (pipeline/criteria.py); this module only asks the warehouse which of them a run has.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.ablation import Ordering
+from pipeline.criteria import CRITERIA, check_names, names
+from pipeline.errors import NeuronInfoError
+from pipeline.progress import note
+from store.catalog import query, sql_text
+from store.paths import Warehouse
+
+
+def ranking_rows(wh: Warehouse, run_id: str) -> dict[str, np.ndarray]:
+    """Every ranked (criterion, bits, neuron) row of the run, as columns (bits -1 where NULL)."""
+    columns = query(wh, sql_text("rankings", run_id=run_id)).to_pydict()
+    columns["bits"] = [-1 if b is None else b for b in columns["bits"]]
+    return {k: np.asarray(v) for k, v in columns.items()}
+
+
+def available(wh: Warehouse, run_id: str) -> dict[str, list[int | None]]:
+    """The criteria the run can be ranked by, each with its bits values (None for criteria without bits)."""
+    rows = query(wh, f"SELECT DISTINCT measure, bits FROM ({sql_text('rankings', run_id=run_id)}) ORDER BY ALL").to_pylist()
+    found: dict[str, list[int | None]] = {}
+    for r in rows:
+        found.setdefault(r["measure"], []).append(r["bits"])
+    return found
+
+
+def default_criteria(wh: Warehouse, run_id: str, verb: str, kinds: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Every criterion (of these kinds) the run has, in registry order; a one-line note names the ones it lacks
+    and the verb that adds them."""
+    have = available(wh, run_id)
+    wanted = names(*kinds)
+    missing: dict[str, list[str]] = {}
+    for name in wanted:
+        if name not in have:
+            missing.setdefault(CRITERIA[name].requires, []).append(name)
+    if missing:
+        skipped = "; ".join(f"{', '.join(ms)} (run: neuroninfo {v} {run_id})" for v, ms in missing.items())
+        note(f"{verb} {run_id}: skipping criteria the run does not have yet: {skipped}")
+    return tuple(n for n in wanted if n in have)
+
+
+def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...]) -> list[Ordering]:
+    """The low-first and high-first orderings of each criterion (at each of its bits), layer by layer and
+    network-wide; a one-line error for a criterion the run does not have, naming the verb that adds it."""
+    check_names(measures)
+    columns = ranking_rows(wh, run_id)
+    present = set(columns["measure"].tolist())
+    for m in measures:
+        if m not in present:
+            verb = CRITERIA[m].requires
+            raise NeuronInfoError(f"run {run_id} has no {m} values for every neuron yet; run: neuroninfo {verb} {run_id}")
+    orderings = []
+    for measure in measures:
+        of_measure = columns["measure"] == measure
+        for b in sorted(set(columns["bits"][of_measure].tolist())):
+            rows = of_measure & (columns["bits"] == b)
+            layer, neuron = columns["layer"][rows], columns["neuron"][rows]
+            for ordering in ("low_first", "high_first"):
+                scopes = [("network", None, np.ones(len(layer), bool))]
+                scopes += [("layer", int(l), layer == l) for l in sorted(set(layer.tolist()))]
+                for scope, which, keep in scopes:
+                    position = columns[f"{scope}_{ordering}"][rows][keep]
+                    order = np.argsort(position, kind="stable")
+                    neurons = np.stack([layer[keep][order], neuron[keep][order]], axis=1).astype(np.int64)
+                    orderings.append(Ordering(scope, which, measure, None if b < 0 else int(b), ordering, 0, neurons))
+    return orderings

@@ -1,0 +1,43 @@
+"""The data a run's stages see: its dataset, standardized by its spec's input statistics (no Prefect here)."""
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from pathlib import Path
+
+from pipeline.data import Dataset, Split, input_channels, load_dataset
+from pipeline.errors import NeuronInfoError
+from pipeline.spec import NetworkSpec
+from pipeline.standardize import standardize, with_input_stats
+
+
+@functools.lru_cache(maxsize=4)
+def dataset_for(name: str, data_dir: str | None, seed: int, n_val: int, input_mean: tuple | None = None,
+                input_std: tuple | None = None) -> Dataset:
+    """Load (and keep a few in memory) the dataset a spec was trained on, standardized by ``input_mean/std`` if given."""
+    if input_mean is None:
+        return load_dataset(name, data_dir=data_dir, seed=seed, n_val=n_val)
+    data = dataset_for(name, data_dir, seed, n_val)
+    scale = lambda split: Split(standardize(split.x, input_mean, input_std), split.y)  # noqa: E731
+    return replace(data, train=scale(data.train), val=scale(data.val), test=scale(data.test))
+
+
+def data_of(spec: NetworkSpec, data_dir: str | Path | None) -> Dataset:
+    """The dataset ``spec`` was trained on, its inputs as the network takes them (standardized by the spec's stats)."""
+    data = dataset_for(spec.dataset, str(data_dir) if data_dir else None, spec.seed, spec.n_val, spec.input_mean,
+                       spec.input_std)
+    if (data.input_dim, data.n_classes) != (spec.input_dim, spec.n_classes):
+        raise NeuronInfoError(
+            f"network {spec.name} takes {spec.input_dim} inputs and {spec.n_classes} classes but {spec.dataset} has "
+            f"{data.input_dim} and {data.n_classes}; the checkpoint's spec does not match its dataset"
+        )
+    return data
+
+
+def resolve_inputs(spec: NetworkSpec, data_dir: str | Path | None) -> NetworkSpec:
+    """``spec`` with its input statistics: a ``standardized`` spec without them gets the training split's
+    per-channel mean and std; a ``unit`` spec (or one that has them) is returned as it is."""
+    if spec.inputs == "unit" or spec.input_mean is not None:
+        return spec
+    train_x = data_of(spec, data_dir).train.x  # [0, 1]: this spec has no stats yet
+    return with_input_stats(spec, train_x, input_channels(spec.dataset))

@@ -1,0 +1,42 @@
+"""The analysis defaults, written once: the CLI, the Python API, the flows, the paper grid and repair read them.
+
+``AnalysisOptions`` holds what a run's analysis takes after training (capture, measure, pairs, ablate);
+``SweepOptions`` what a pruning sweep takes. The other module constants are choices the verbs offer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STRATEGIES = ("zero", "mean")  # ablate (or prune) a neuron to 0, or to its training-set mean
+SCOPES = ("layer", "network")  # rank neurons within one hidden layer, or over all hidden neurons together
+ORDERINGS = ("low_first", "high_first", "random")
+PAPER_DATASETS = ("mnist", "fashion-mnist", "cifar10")
+SQL_TIMEOUT_S = 300.0  # neuroninfo sql stops a query after this long
+SERVE_CRON = "*/15 * * * *"  # the schedule of reanalyze-checkpoints/scheduled
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """What a run's analysis is made with, unless the user says otherwise."""
+
+    bits: tuple[int, ...] = (1, 2, 3)  # quantizer resolutions captured and measured
+    method: str = "uniform"  # quantizer for bits > 1: uniform | quantile
+    pair_bits: tuple[int, ...] = (1,)  # pairs within layers at these bits (those captured), before ablation
+    strategies: tuple[str, ...] = STRATEGIES
+    random_repeats: int = 5  # random orderings per scope (seeds 0..R-1)
+    steps: int | None = None  # k-grid of the curves; None: the network's default (every k; a grid for the cifar10 preset)
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """What ``prune-sweep`` is made with, unless the user says otherwise."""
+
+    bits: int = 1  # quantizer bits of the per-bits criteria
+    keeps: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)  # kept fractions of the hidden neurons
+    scope: str = "network"
+    strategy: str = "mean"
+    finetune_epochs: tuple[int, ...] = (0, 1)
+
+
+ANALYSIS = AnalysisOptions()
+SWEEP = SweepOptions()
