@@ -88,7 +88,12 @@ def summary_table(tables: dict[str, pa.Table]) -> str:
     return f'<details><summary>All numbers (table)</summary>\n<table class="numbers">\n{body}\n</table></details>'
 
 
-def _caption(runs: pa.Table) -> str:
+def _caption(runs: pa.Table, notes: pa.Table | None = None) -> str:
+    notes = "".join(f" Note: {n}." for n in (notes.column("note").to_pylist() if notes is not None else []))
+    return _runs_caption(runs) + notes
+
+
+def _runs_caption(runs: pa.Table) -> str:
     rows = runs.to_pylist()
     if not rows:
         return ""
@@ -193,4 +198,4 @@ def write_report(tables: dict[str, pa.Table], out_html: Path, title: str, png: b
     """Write the report over these tables: every chart of ``build_charts``, the numbers under the summary."""
     sections = [Section(name, *CHARTS[name], chart=chart, after=summary_table(tables) if name == "summary" else "")
                 for name, chart in build_charts(tables).items()]
-    return write_page(out_html, title, _caption(tables["runs"]), sections, png)
+    return write_page(out_html, title, _caption(tables["runs"], tables.get("notes")), sections, png)

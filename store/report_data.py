@@ -27,6 +27,7 @@ MODELS = {
     "pair_heatmap": "report_pair_heatmap",  # empty without neuron_pairs
     "pair_hist": "report_pair_hist",
     "pruning": "report_pruning",
+    "notes": "report_notes",  # what the page must say about how its curves were made
 }
 HEATMAP_TOP = 40  # most informative neurons per layer in the red_min heatmap
 
