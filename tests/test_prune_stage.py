@@ -137,18 +137,43 @@ def average_ranks(v):
 
 
 def test_criterion_damage_is_spearman(measured):
+    """Every layer and the network, baselines and information measures: the Spearman correlation of the
+    source column with the single-neuron damage (independent average ranks); class_selectivity once."""
     wh, run_id = measured
-    table = rows(wh, f"SELECT layer, neuron, taylor, ablation_damage FROM neuron_baselines WHERE run_id = '{run_id}' AND layer = 1 ORDER BY neuron")
-    got = rows(wh, f"SELECT spearman_damage FROM criterion_damage WHERE run_id = '{run_id}' AND scope = 'layer' AND layer = 1 AND measure = 'taylor'")
-    expected = np.corrcoef(average_ranks([r["taylor"] for r in table]), average_ranks([r["ablation_damage"] for r in table]))[0, 1]
-    assert got[0]["spearman_damage"] == pytest.approx(expected, abs=1e-9)
+    damage = rows(wh, f"SELECT layer, neuron, ablation_damage, ablation_damage_mean, taylor FROM neuron_baselines WHERE run_id = '{run_id}' ORDER BY layer, neuron")
+    stats = {(r["layer"], r["neuron"], r["bits"]): r for r in rows(wh, f"SELECT * FROM neuron_stats WHERE run_id = '{run_id}'")}
+    got = rows(wh, f"SELECT * FROM criterion_damage WHERE run_id = '{run_id}'")
+    cases = {("taylor", None): lambda r: r["taylor"],
+             ("mutual_info", 1): lambda r: stats[(r["layer"], r["neuron"], 1)]["mutual_info"],
+             ("mutual_info", 3): lambda r: stats[(r["layer"], r["neuron"], 3)]["mutual_info"],
+             ("class_selectivity", None): lambda r: stats[(r["layer"], r["neuron"], 1)]["class_selectivity"]}
+    for (measure, bits), value in cases.items():
+        for layer in (1, 2, None):
+            keep = [r for r in damage if layer is None or r["layer"] == layer]
+            x = average_ranks([value(r) for r in keep])
+            match = [g for g in got if (g["measure"], g["bits"], g["layer"]) == (measure, bits, layer)]
+            assert len(match) == 1, (measure, bits, layer)
+            for column, target in (("spearman_damage", "ablation_damage"), ("spearman_damage_mean", "ablation_damage_mean")):
+                expected = np.corrcoef(x, average_ranks([r[target] for r in keep]))[0, 1]
+                assert match[0][column] == pytest.approx(expected, abs=1e-9), (measure, bits, layer, column)
 
 
-def test_pruning_summary_averages_seeds(swept):
+def test_pruning_summary_averages_seeds(swept, tiny_spec):
+    """Two seeds of one group with different errors: the mean, min and max over them."""
+    from dataclasses import replace
+
     wh, run_id = swept
-    got = rows(wh, "SELECT n_runs, error_mean, error_min FROM pruning_summary WHERE measure = 'random' AND keep = 0.5 AND finetune_epochs = 0")
-    curve = rows(wh, f"SELECT test_error FROM pruning_curves WHERE run_id = '{run_id}' AND measure = 'random' AND keep = 0.5 AND finetune_epochs = 0")
-    assert got == [{"n_runs": 1, "error_mean": curve[0]["test_error"], "error_min": curve[0]["test_error"]}]
+    other = stages.train_run(wh, replace(tiny_spec, seed=1), progress=False)
+    stages.capture_run(wh, other, bits=(1,))
+    stages.measure_run(wh, other)
+    prune_sweep_run(wh, other, ("random",), keeps=(0.5,), finetune_epochs=(0,))
+    errors = [rows(wh, f"SELECT test_error FROM pruning_curves WHERE run_id = '{r}' AND measure = 'random' AND keep = 0.5 "
+                       "AND finetune_epochs = 0 AND scope = 'network'")[0]["test_error"] for r in (run_id, other)]
+    assert errors[0] != errors[1]  # else the test could not tell a mean from a min or max
+    got = rows(wh, "SELECT n_runs, error_mean, error_min, error_max FROM pruning_summary WHERE measure = 'random' AND keep = 0.5 "
+                   "AND finetune_epochs = 0 AND scope = 'network'")
+    assert got == [{"n_runs": 2, "error_mean": pytest.approx(np.mean(errors), abs=1e-12), "error_min": min(errors),
+                    "error_max": max(errors)}]
 
 
 def test_report_has_a_pruning_section(swept):
