@@ -23,7 +23,9 @@ from pipeline.activations import hidden_outputs
 from pipeline.criteria import BASELINES, CRITERIA, MEASURES, PAIR_AGGREGATES, sql_parameters
 from pipeline.data import DEFAULT_N_VAL, Dataset, Split, check_available, dataset_shape, input_channels, load_dataset
 from pipeline.errors import NeuronInfoError
+from pipeline.measures import LayerInputs, measure_layers
 from pipeline.model import MLP, error_rate
+from pipeline.pairs import LayerCodes, pair_tables
 from pipeline.progress import Progress, note
 from pipeline.prune import n_params
 from pipeline.quantize import check_bits
@@ -41,9 +43,8 @@ from store.imports import Imported, import_rows, read_import, record_import
 from store.inbox import InboxFile, finish, reject
 from store.integrity import read_record
 from store.lifecycle import remove_run
-from store.measures import LayerInputs
-from store.measures import measure_run as write_measures
-from store.pairs import LayerCodes, pair_tables, write_pairs
+from store.measures import write_measures
+from store.pairs import write_pairs
 from store.paths import Location, Warehouse, join, name_of
 from store.report_data import groups_of_runs, report_tables
 from store.runs import run_id_for_spec, write_run
@@ -274,7 +275,7 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
                 )
                 progress.advance()
 
-        write_measures(wh, run_id, store.labels("val"), n_classes, layers(), made_from)
+        write_measures(wh, run_id, measure_layers(store.labels("val"), n_classes, layers()), made_from)
     refresh_catalog(wh)
     return run_id
 
