@@ -37,7 +37,7 @@ from pipeline.criteria import PAIR_AGGREGATES, QUANTIZED, UNQUANTIZED  # noqa: E
 from pipeline.model import MLP  # noqa: E402
 from pipeline.spec import NetworkSpec  # noqa: E402
 
-MEASURES = QUANTIZED + UNQUANTIZED  # the six single-neuron information measures
+SINGLE_NEURON_MEASURES = QUANTIZED + UNQUANTIZED  # the six single-neuron information measures
 
 
 def make_model(input_dim, hidden, seed=0):
@@ -249,7 +249,7 @@ def default_grid_ablation(n_samples, steps, measure_subset=1):
     hidden = (1024, 512, 512, 512)
     model = make_model(3072, hidden)
     x, y, means = make_data(3072, hidden, n_samples)
-    timed = measure_orderings(hidden, MEASURES[:measure_subset]) + random_orderings(hidden, 1)
+    timed = measure_orderings(hidden, SINGLE_NEURON_MEASURES[:measure_subset]) + random_orderings(hidden, 1)
     scale = (DEFAULT_RANKINGS * 2 + 5) / (2 * measure_subset + 1)  # all ordering sets / timed ones
     out = dict(seconds=0.0, cpu=0.0, all_seconds=0.0, all_cpu=0.0, full_cpu=0.0, timed=len(timed))
     for group in dict.fromkeys((o.scope, o.layer) for o in timed):
@@ -275,7 +275,7 @@ def check_every_point(n_samples, steps):
     model = make_model(3072, hidden)
     x, y, means_np = make_data(3072, hidden, n_samples)
     means_t = [torch.from_numpy(m) for m in means_np]
-    orderings = measure_orderings(hidden, MEASURES[:1])
+    orderings = measure_orderings(hidden, SINGLE_NEURON_MEASURES[:1])
     table = ablation_curves(model, x, y, orderings, ("zero", "mean"), means_np, steps=steps).to_pydict()
     engine = {key: round(e * n_samples) for key, e in zip(
         zip(table["scope"], table["layer"], table["ordering"], table["strategy"], table["n_ablated"]), table["test_error"])}
@@ -312,16 +312,16 @@ def main(argv=None):
     cifar_steps = 16 if args.quick else args.grid_steps
     if args.quick:
         jobs = [
-            ("mnist 784-300-100-10", 784, (300, 100), 1000, MEASURES[:1], 1, None, 4,
+            ("mnist 784-300-100-10", 784, (300, 100), 1000, SINGLE_NEURON_MEASURES[:1], 1, None, 4,
              "quick: 1 measure + R=1, 1,000 samples"),
-            ("cifar10 3072-1024-512-512-512-10", 3072, (1024, 512, 512, 512), cs, MEASURES[:1], 0, cifar_steps, 3,
+            ("cifar10 3072-1024-512-512-512-10", 3072, (1024, 512, 512, 512), cs, SINGLE_NEURON_MEASURES[:1], 0, cifar_steps, 3,
              f"quick: 1 measure, steps={cifar_steps} grid"),
         ]
     else:
         jobs = [
-            ("mnist 784-300-100-10", 784, (300, 100), 10_000, MEASURES, 5, None, 8,
+            ("mnist 784-300-100-10", 784, (300, 100), 10_000, SINGLE_NEURON_MEASURES, 5, None, 8,
              "full work: 6 measures x 2 orders + R=5, every k"),
-            ("cifar10 3072-1024-512-512-512-10", 3072, (1024, 512, 512, 512), cs, MEASURES[:1], 0, cifar_steps, 6,
+            ("cifar10 3072-1024-512-512-512-10", 3072, (1024, 512, 512, 512), cs, SINGLE_NEURON_MEASURES[:1], 0, cifar_steps, 6,
              f"1 measure x 2 orders, no random, steps={cifar_steps} grid"),
         ]
     if args.only == "check":

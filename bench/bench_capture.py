@@ -18,7 +18,7 @@ each starting from a synced page cache (no fsync inside: every side writes into 
 ``--public`` adds zarr's public API for the same writes (``array[chunk] = values`` from the store's thread
 pool, in place of its chunk writer on zarr internals; and ``array[...] = values`` of whole arrays) and times
 reading every array back (read_array against ``array[...]`` + a stored-chunk count): the references for the
-private-path decision in store/activations.py. Prints medians (min-max) and the load average.
+private-path decision in store/zarr_format.py. Prints medians (min-max) and the load average.
 """
 import argparse
 import gc
@@ -42,6 +42,7 @@ from pipeline.model import MLP  # noqa: E402
 from pipeline.quantize import apply_thresholds, fit_thresholds  # noqa: E402
 from pipeline.spec import NetworkSpec  # noqa: E402
 from store import activations as act  # noqa: E402
+from store import zarr_format as zf  # noqa: E402
 from store.paths import open_warehouse  # noqa: E402
 
 BITS = (1, 2, 3)
@@ -58,7 +59,7 @@ def numcodecs_of(dtype) -> list:
     from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 
     out = []
-    for codec in act.compressors(dtype):
+    for codec in zf.compressors(dtype):
         if isinstance(codec, BloscCodec):
             shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[codec.shuffle.value]
             out.append(numcodecs.Blosc(cname=codec.cname.value, clevel=codec.clevel, shuffle=shuffle,
@@ -88,10 +89,10 @@ def public_read(arr) -> np.ndarray:
 
 
 def chunk_blocks(values: np.ndarray):
-    cols = values.shape[1] if values.shape[1] <= act.WHOLE_LAYER_COLS else act.CHUNK_COLS
-    for r in range(0, len(values), act.CHUNK_ROWS):
+    cols = values.shape[1] if values.shape[1] <= zf.WHOLE_LAYER_COLS else zf.CHUNK_COLS
+    for r in range(0, len(values), zf.CHUNK_ROWS):
         for c in range(0, values.shape[1], cols):
-            yield values[r : r + act.CHUNK_ROWS, c : c + cols]
+            yield values[r : r + zf.CHUNK_ROWS, c : c + cols]
 
 
 def run_case(name: str, samples: int, repeats: int, public: bool, pool: ThreadPoolExecutor) -> dict:
@@ -130,24 +131,24 @@ def run_case(name: str, samples: int, repeats: int, public: bool, pool: ThreadPo
 
     def public_chunks(run: str) -> None:
         """The same writes as ``store``, each chunk through zarr's public API from the same thread pool."""
-        private = act._put_chunk
-        act._put_chunk = public_put_chunk
+        private = zf.put_chunk
+        zf.put_chunk = public_put_chunk
         try:
             store(run)
         finally:
-            act._put_chunk = private
+            zf.put_chunk = private
 
     def public_store(run: str) -> None:
         """zarr's public write path for the same arrays (no chunk writer)."""
         with act.building_store(wh, run, attrs) as root:
             group = root.require_group("val")
-            act._array(group, "labels", (samples,), "uint8")[:] = labels
+            zf.create_array(group, "labels", (samples,), "uint8")[:] = labels
             for l, values in enumerate(raw, start=1):
                 g = group.require_group(f"layer{l}")
-                act._array(g, "raw", values.shape, "float32")[:] = values
+                zf.create_array(g, "raw", values.shape, "float32")[:] = values
                 for b in BITS:
                     t = fit_thresholds(values, b, "relu", "uniform")
-                    act._array(g, f"codes_b{b}", values.shape, "uint8", thresholds=t.tolist())[:] = apply_thresholds(values, t)
+                    zf.create_array(g, f"codes_b{b}", values.shape, "uint8", thresholds=t.tolist())[:] = apply_thresholds(values, t)
 
     def encode(run: str) -> None:
         def chunk(block, thresholds):
@@ -202,9 +203,9 @@ def time_reads(wh, write, repeats: int, pool) -> dict:
     """Reading every array of one store: the store's checked reader against zarr's public API."""
     write("reads")
     root = act.open_activations(wh, "reads").root
-    arrays = [arr for _, arr in act._all_arrays(root)]
+    arrays = [arr for _, arr in zf.all_arrays(root)]
     out = {"read_array": [], "public": []}
-    read = {"read_array": act.read_array, "public": public_read}
+    read = {"read_array": zf.read_array, "public": public_read}
     for r in range(repeats + 1):
         for side in (list(out) if r % 2 else list(reversed(out))):
             t0 = time.perf_counter()
@@ -213,7 +214,7 @@ def time_reads(wh, write, repeats: int, pool) -> dict:
             if r:
                 out[side].append(time.perf_counter() - t0)
     for arr in arrays:
-        assert np.array_equal(act.read_array(arr), public_read(arr))
+        assert np.array_equal(zf.read_array(arr), public_read(arr))
     return out
 
 
@@ -253,10 +254,10 @@ def main():
     if args.old_codecs:
         from zarr.codecs import Crc32cCodec, ZstdCodec
 
-        act.COMPRESSORS = {k: [ZstdCodec(level=1), Crc32cCodec()] for k in act.COMPRESSORS}
+        zf.COMPRESSORS = {k: [ZstdCodec(level=1), Crc32cCodec()] for k in zf.COMPRESSORS}
     torch.set_num_threads(os.cpu_count() or 1)
     print(f"capture benchmark: {os.cpu_count()} cores, torch {torch.__version__}, load average {os.getloadavg()}")
-    print(f"codecs: raw {[c.to_dict() for c in act.compressors('float32')]}; codes {[c.to_dict() for c in act.compressors('uint8')]}")
+    print(f"codecs: raw {[c.to_dict() for c in zf.compressors('float32')]}; codes {[c.to_dict() for c in zf.compressors('uint8')]}")
     pool = ThreadPoolExecutor(os.cpu_count() or 1)
     for name in CASES if args.case == "both" else [args.case]:
         report(run_case(name, args.samples, max(args.repeats, 3), args.public, pool))

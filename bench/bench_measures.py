@@ -1,4 +1,4 @@
-"""Benchmark: counts and all measures in DuckDB SQL (store.measures) against numpy in the same process.
+"""Benchmark: counts and all measures in DuckDB SQL (pipeline.measures) against numpy in the same process.
 
     python bench/bench_measures.py [--quick]
 
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from store.measures import LayerInputs, connect, count_codes, measure_layers
+from pipeline.measures import LayerInputs, connect, count_codes, measure_layers
 
 
 def make_layer(n: int, m: int, k: int, seed: int = 0):

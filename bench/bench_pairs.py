@@ -1,4 +1,4 @@
-"""Benchmark: every pair measure of whole layers in DuckDB SQL (store.pairs) against numpy and dit.
+"""Benchmark: every pair measure of whole layers in DuckDB SQL (pipeline.pairs) against numpy and dit.
 
     python bench/bench_pairs.py [--quick] [--cases 1,2,3]   (--cases 3 alone: its peak RSS is its own)
 
@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from bench_measures import timed  # this directory (scripts run as python bench/<name>.py)
-from store.pairs import LayerCodes, pair_tables
+from pipeline.pairs import LayerCodes, pair_tables
 from store.paths import open_warehouse
 from store.tables import write_partition
 

@@ -21,7 +21,7 @@ from store.catalog import query
 from store.checkpoints import load_run
 from store.paths import open_warehouse
 
-MEASURES = ("mutual_info", "kl_selectivity", "unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min")
+COMPARED_MEASURES = ("mutual_info", "kl_selectivity", "unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min")
 
 
 def average_ranks(x: np.ndarray) -> np.ndarray:
@@ -87,7 +87,7 @@ def main() -> None:
     for l in sorted(set(layer)):
         keep = layer == l
         neurons = np.asarray(values["neuron"])[keep]
-        for m in MEASURES:
+        for m in COMPARED_MEASURES:
             x = np.asarray(values[m])[keep]
             cols = [spearman(x, [damage[s][(l, n)] for n in neurons]) for s in ("zero", "mean")]
             cols += [shapley.get((l, m, s), float("nan")) for s in ("zero", "mean")]

@@ -25,8 +25,10 @@ from pipeline.activations import hidden_outputs
 from pipeline.criteria import CRITERIA, check_names
 from pipeline.data import Dataset
 from pipeline.errors import NeuronInfoError
+from pipeline.measures import LayerInputs, measure_layers
 from pipeline.model import MLP, error_rate
 from pipeline.options import ANALYSIS
+from pipeline.pairs import LayerCodes, pair_tables
 from pipeline.progress import Progress, note
 from pipeline.prune import n_params
 from pipeline.quantize import check_bits
@@ -37,9 +39,8 @@ from store.catalog import query, refresh_catalog, sql_text
 from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.imports import Imported, import_rows, read_import, record_import
 from store.integrity import read_record
-from store.measures import LayerInputs
-from store.measures import measure_run as write_measures
-from store.pairs import LayerCodes, pair_tables, write_pairs
+from store.measures import write_measures
+from store.pairs import write_pairs
 from store.paths import Location, Warehouse
 from store.runs import run_id_for_spec, write_run
 from store.schemas import SCHEMAS
@@ -205,7 +206,7 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
                 )
                 progress.advance()
 
-        write_measures(wh, run_id, store.labels("val"), n_classes, layers(), made_from)
+        write_measures(wh, run_id, measure_layers(store.labels("val"), n_classes, layers()), made_from)
     refresh_catalog(wh)
     return run_id
 
@@ -257,7 +258,7 @@ def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = Non
     tables = pair_tables(store.labels("val"), n_classes, layers, bits, across_layers)
     widest_before = any(covers(d, {**options, "across_layers": False}) and d not in (options,) for d in done)
     sets[str(bits)] = [d for d in done if d != options] + [options]
-    write_pairs(wh, run_id, tables, bits, keep_stored=fresh, keep_stored_aggregates=widest_before,
+    write_pairs(wh, run_id, tables, keep_stored=fresh, keep_stored_aggregates=widest_before,
                 params={**made_from, "bits": sets})
     refresh_catalog(wh)
     return run_id

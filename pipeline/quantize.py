@@ -37,6 +37,12 @@ def fit_thresholds(outputs: np.ndarray, bits: int, activation: str, method: str 
     return np.concatenate([[0.0], max(top, 0.0) * np.arange(1, n_bins - 1) / (n_bins - 1)])
 
 
+def fit_quantizers(outputs: dict[int, np.ndarray], bits: list[int], activation: str,
+                   method: str = "uniform") -> dict[tuple[int, int], np.ndarray]:
+    """The thresholds of every (layer, bits) from each layer's validation outputs ``{layer: (N, M)}``."""
+    return {(layer, b): fit_thresholds(values, b, activation, method) for layer, values in outputs.items() for b in bits}
+
+
 def apply_thresholds(outputs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Bin codes (uint8, same shape as ``outputs``): how many thresholds each value exceeds."""
     if len(thresholds) > 31:

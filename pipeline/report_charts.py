@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from pipeline.criteria import CRITERIA
 from pipeline.report_pairs import pairs_chart
 
-MEASURES = list(CRITERIA)  # facet and row order: information measures, pair aggregates, then baseline criteria
+CRITERIA_ORDER = list(CRITERIA)  # facet and row order: information measures, pair aggregates, then baseline criteria
 ORDERINGS = ["low_first", "random", "high_first"]
 ORDERING_SCALE = alt.Scale(domain=ORDERINGS, range=["#2563eb", "#9ca3af", "#dc2626"])
 PANEL = {"width": 170, "height": 120}
@@ -69,7 +69,7 @@ def _curve_layers(field: str = "ordering", scale: alt.Scale = ORDERING_SCALE, ti
 
 def _by_measure() -> dict:
     """Facet arguments: one panel per measure, three per row."""
-    return {"facet": alt.Facet("measure:N", sort=MEASURES, title=None), "columns": 3}
+    return {"facet": alt.Facet("measure:N", sort=CRITERIA_ORDER, title=None), "columns": 3}
 
 
 def distributions_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
@@ -94,7 +94,7 @@ def distributions_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
     )
     return alt.layer(bars, mean, data=alt.Data(values=rows)).properties(width=150, height=90).facet(
         row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
-        column=alt.Column("measure:N", sort=MEASURES, title=None),
+        column=alt.Column("measure:N", sort=CRITERIA_ORDER, title=None),
     ).resolve_scale(x="independent").properties(title=alt.Title(
         "Measure distributions per layer",
         subtitle="share of each layer's neurons per bin; value in bits (class_selectivity: Morcos index); "
@@ -125,7 +125,7 @@ def composition_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopL
                  alt.Tooltip("n_from_layer:Q", title="neurons from layer", format=".1f")],
     ).properties(width=140, height=90).facet(
         row=alt.Row("ordering:N", sort=["low_first", "high_first"], title=None),
-        column=alt.Column("measure:N", sort=MEASURES, title=None),
+        column=alt.Column("measure:N", sort=CRITERIA_ORDER, title=None),
     ).properties(title=alt.Title(f"Layer composition of the network-wide ablation order (measures at {_bits_text(bits)})",
                                  subtitle="share of the ablated neurons that come from each hidden layer; "
                                           f"measures at {_bits_text(bits)}"))
@@ -137,7 +137,7 @@ def layer_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str = "
     return alt.layer(*_curve_layers(), data=alt.Data(values=curves)).properties(
         width=140, height=100).facet(
         row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
-        column=alt.Column("measure:N", sort=MEASURES, title=None),
+        column=alt.Column("measure:N", sort=CRITERIA_ORDER, title=None),
     ).properties(title=alt.Title(f"Layer-wise cumulative ablation (to {strategy}; measures at {_bits_text(bits)})",
                                  subtitle=f"x: fraction of the layer's neurons; measures at {_bits_text(bits)}; "
                                           "band min–max over seeds"))
@@ -161,7 +161,7 @@ def bits_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLe
     return alt.layer(*_curve_layers("resolution", scale, "quantizer", band=False, dash=dash), data=alt.Data(values=data)).properties(
         width=150, height=110).facet(
         row=alt.Row("panel:N", sort=["low_first", "high_first"], title=None),
-        column=alt.Column("measure:N", sort=MEASURES, title=None),
+        column=alt.Column("measure:N", sort=CRITERIA_ORDER, title=None),
     ).properties(title=alt.Title(f"Quantizer resolution: whole-network ablation (to {strategy}; every bits value)",
                                  subtitle="top: least informative first; bottom: most informative first; grey: random"))
 
@@ -192,8 +192,8 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
         base = {**r, "row": _row_label(r)}
         auc.append({**base, "test": "random − low_first", "diff": r["low_effect"], "half": r["low_effect_half"]})
         auc.append({**base, "test": "high_first − random", "diff": r["high_effect"], "half": r["high_effect_half"]})
-    rank = {m: i for i, m in enumerate(MEASURES)}
-    rows = sorted({(rank.get(r["measure"], len(MEASURES)), r["bits"] or 0, r["row"]) for r in auc})
+    rank = {m: i for i, m in enumerate(CRITERIA_ORDER)}
+    rows = sorted({(rank.get(r["measure"], len(CRITERIA_ORDER)), r["bits"] or 0, r["row"]) for r in auc})
     row_order = [r[2] for r in rows]
     scopes = sorted({r["scope_label"] for r in auc}, key=lambda s: (s == "network", s))
     y = alt.Y("row:N", sort=row_order, title=None)

@@ -1,5 +1,5 @@
 -- counts: the contingency table n(bin, class) of every neuron of one layer, for one quantizer (bits).
--- Input packed_codes (laid out by store/measures.py): one row per (neuron, bin, class) whose `words`
+-- Input packed_codes (laid out by pipeline/measures.py): one row per (neuron, bin, class) whose `words`
 -- (UBIGINT[]) are bitsets over that class's validation samples, 64 samples a word: bit i is set when
 -- sample i has this code. A count is the number of set bits; padding bits are never set.
 WITH packed AS (

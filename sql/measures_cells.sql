@@ -2,7 +2,7 @@
 -- (bits, neuron, bin, class) for every bin the neuron uses (n(t) > 0) and every class 0..K-1.
 -- Inputs: counts (bits, neuron, bin, class, n), sql/counts.sql of each quantizer (n > 0 only), and
 -- labels (label) of the same samples. Parameters: ${n_classes} = K.
--- Materialized as the temp table measures_cells by store/measures.py.
+-- Materialized as the temp table measures_cells by pipeline/measures.py.
 WITH classes AS (
     SELECT y.range::INTEGER AS class, count(labels.label)::BIGINT AS n_y
     FROM range(${n_classes}) AS y

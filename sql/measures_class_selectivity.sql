@@ -1,7 +1,7 @@
 -- measures_class_selectivity: the class selectivity index of Morcos et al. (2018) of every neuron,
 -- from the class-conditional means of its raw (unquantized) validation outputs:
 -- (mu_max - mu_rest) / (mu_max + mu_rest), mu_rest = mean of the other present classes' means.
--- Input raw_by_class (laid out by store/measures.py): one row per (neuron, class) listing the raw
+-- Input raw_by_class (laid out by pipeline/measures.py): one row per (neuron, class) listing the raw
 -- outputs of that class's samples (empty for an absent class).
 -- Materialized as the temp table measures_class_selectivity.
 WITH class_means AS (

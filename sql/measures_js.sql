@@ -10,7 +10,7 @@
 -- subset), so a bin's 2^(K-1) terms are evaluated column by column and summed over bins by one GROUP BY.
 -- Only the rows near the best are unpivoted to find the argmax.
 -- Inputs: measures_cells, labels. Parameters: ${n_classes} = K, ${tie}.
--- Materialized as the temp table measures_js by store/measures.py.
+-- Materialized as the temp table measures_js by pipeline/measures.py.
 WITH bins AS (
     -- per used bin: weight +1, n(t) and the class counts n(t, y) as a dense list ...
     SELECT bits, neuron, bin, 1 AS weight, any_value(n_t)::DOUBLE AS n_t, list(n::DOUBLE ORDER BY class) AS n_by_class

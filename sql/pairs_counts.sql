@@ -3,7 +3,7 @@
 -- the set bits, so no (sample, pair) row ever exists.
 -- Inputs: pairs_packed (sql/pairs_packed.sql). Parameters: ${unit_lo} <= unit_i < ${unit_hi} selects the
 -- block; ${across_layers} (true | false) adds pairs of neurons of different layers.
--- Materialized as the temp table pairs_counts by store/pairs.py.
+-- Materialized as the temp table pairs_counts by pipeline/pairs.py.
 WITH joint AS (
     SELECT
         a.unit AS unit_i,

@@ -2,7 +2,7 @@
 -- p = n / N; 0 log 0 = 0; g(x) = x log2 x below). One row per pair. Definitions: docs/measures-pairs.md.
 -- Inputs: pairs_counts (sql/pairs_counts.sql); measures_cells, measures_entropy, measures_specific_info
 -- over the units (their `neuron` is the unit number); units (unit, layer, neuron).
--- Parameter: ${bits}. Run per block of pairs by store/pairs.py.
+-- Parameter: ${bits}. Run per block of pairs by pipeline/pairs.py.
 WITH classes AS (  -- n(y) and N per class
     SELECT DISTINCT class, n_y, n_total
     FROM measures_cells

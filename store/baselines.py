@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from store.catalog import sql_text
-from store.measures import connect
+from pipeline.measures import connect
+from pipeline.sql_files import sql_text
 from store.paths import Warehouse
 from store.tables import write_partition
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 from pipeline.criteria import sql_parameters
 from pipeline.errors import NeuronInfoError
 from pipeline.options import SQL_TIMEOUT_S
+from pipeline.sql_files import SQL, sql_text
 from store.atomic import atomic_path
 from store.contract import criterion_meanings
 from store.integrity import MANIFEST_SUFFIX, Problem, cheap_parquet_problem, file_sizes, parse_record
@@ -35,7 +36,6 @@ from store.paths import Warehouse, filesystem, join
 from store.schemas import SCHEMAS
 from store.tables import DATA_FILE, EMPTY_PARTITION, ensure_table
 
-SQL = Path(__file__).resolve().parent.parent / "sql"  # installed beside store/ (package data)
 # the public views, one model each (sql/views/<view>.sql), in dependency order
 VIEWS = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves", "imports",
          "ablation_orderings", "neuron_pairs", "neuron_redundancy", "neuron_baselines", "pruning_curves",
@@ -43,14 +43,6 @@ VIEWS = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablat
          "layer_stats", "ablation_auc", "scorecard_runs", "scorecard_auc", "claim_statistics", "scorecard")
 FORMAT_VERSION = 3  # the catalog's own layout; the warehouse's is store.lifecycle.FORMAT_VERSION
 DEFAULT_TIMEOUT_S = SQL_TIMEOUT_S
-
-
-def sql_text(name: str, **params) -> str:
-    """The text of ``sql/<name>.sql`` with ``${key}`` replaced by ``params[key]``."""
-    text = (SQL / f"{name}.sql").read_text()
-    for key, value in params.items():
-        text = text.replace("${" + key + "}", str(value))
-    return text
 
 
 def claims_sql() -> str:

@@ -12,6 +12,7 @@ from pipeline.data import load_dataset
 from pipeline.errors import NeuronInfoError
 from pipeline.quantize import apply_thresholds, fit_thresholds
 from store import activations as act
+from store import zarr_format as zf
 from store.catalog import query
 from store.checkpoints import load_run, save_checkpoint
 from store.paths import open_warehouse
@@ -137,7 +138,7 @@ def test_crash_mid_capture_leaves_nothing_and_rerun_succeeds(tmp_path, trained_r
     src_wh, run_id = trained_run
     wh = open_warehouse(tmp_path)
     save_checkpoint(wh, load_run(src_wh, run_id))
-    real_put_chunk, written = act._put_chunk, []
+    real_put_chunk, written = zf.put_chunk, []
 
     def crash_in_the_second_layers_codes(arr, coords, block, transform):  # a writer thread dies mid-store
         if arr.path.endswith("layer2/codes_b2"):
@@ -145,7 +146,7 @@ def test_crash_mid_capture_leaves_nothing_and_rerun_succeeds(tmp_path, trained_r
         real_put_chunk(arr, coords, block, transform)
         written.append(arr.path)
 
-    monkeypatch.setattr(act, "_put_chunk", crash_in_the_second_layers_codes)
+    monkeypatch.setattr(zf, "put_chunk", crash_in_the_second_layers_codes)
     with pytest.raises(RuntimeError, match="injected crash"):
         stages.capture_run(wh, run_id)
     assert "val/layer1/codes_b3" in written  # it died after writing chunks, not before
@@ -153,7 +154,7 @@ def test_crash_mid_capture_leaves_nothing_and_rerun_succeeds(tmp_path, trained_r
     assert not list(wh.activations(run_id).parent.iterdir())  # no temporary left behind either
     with pytest.raises(NeuronInfoError, match="no complete activation store"):
         act.open_activations(wh, run_id)
-    monkeypatch.setattr(act, "_put_chunk", real_put_chunk)
+    monkeypatch.setattr(zf, "put_chunk", real_put_chunk)
     stages.capture_run(wh, run_id)
     assert act.open_activations(wh, run_id).bits == [1, 2, 3]
 

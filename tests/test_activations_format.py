@@ -1,5 +1,5 @@
 """The activation store's on-disk format: codecs, stores written with the earlier codecs, and zarr's private
-chunk path used by store.activations (pinned zarr version; checked here against zarr's public API)."""
+chunk path used by store.zarr_format (pinned zarr version; checked here against zarr's public API)."""
 import itertools
 import re
 from pathlib import Path
@@ -10,6 +10,7 @@ import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 
 from store import activations as act
+from store import zarr_format as zf
 from store.paths import open_warehouse
 
 ROWS, SIZES = 6_000, [600, 40]  # an edge chunk in rows (2,500-row chunks) and, for 600 > 512 neurons, in columns
@@ -63,11 +64,11 @@ def test_stores_in_the_earlier_format_read_identically(tmp_path, monkeypatch):
     raw, labels = outputs(1), np.arange(ROWS, dtype=np.uint8) % 7
     wh = open_warehouse(tmp_path)
     with monkeypatch.context() as m:
-        m.setattr(act, "COMPRESSORS", OLD_CODECS)
-        m.setattr(act, "CHUNK_KEY_ENCODING", {"name": "default", "separator": "/"})
-        m.setattr(act, "CHUNK_ROWS", 1000)
+        m.setattr(zf, "COMPRESSORS", OLD_CODECS)
+        m.setattr(zf, "CHUNK_KEY_ENCODING", {"name": "default", "separator": "/"})
+        m.setattr(zf, "CHUNK_ROWS", 1000)
         old = build(wh, "old", raw, labels)
-    assert all(type(arr.compressors[0]) is ZstdCodec for _, arr in act._all_arrays(old.root))
+    assert all(type(arr.compressors[0]) is ZstdCodec for _, arr in zf.all_arrays(old.root))
     assert (wh.activations("old") / "val" / "layer1" / "raw" / "c" / "5" / "1").is_file()
     old = act.open_activations(wh, "old")  # opened fresh, by the current code
     check_reads(old, raw, labels)
@@ -83,7 +84,7 @@ def test_stores_in_the_earlier_format_read_identically(tmp_path, monkeypatch):
 
 
 def test_zarr_is_pinned_where_the_private_chunk_path_was_checked(tmp_path):
-    """store.activations' chunk writer and reader call zarr internals: pyproject pins the version they were
+    """store.zarr_format's chunk writer and reader call zarr internals: pyproject pins the version they were
     checked with. A different zarr must be re-checked (this module) before the pin moves."""
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert re.search(r'"zarr==([^"]+)"', pyproject).group(1) == zarr.__version__
@@ -102,25 +103,25 @@ def test_zarr_is_pinned_where_the_private_chunk_path_was_checked(tmp_path):
 
 @pytest.mark.parametrize("dtype", ["float32", "uint8", "float64"])
 def test_chunk_writer_and_chunk_reader_agree_with_zarr(tmp_path, dtype):
-    """_ChunkWriter's chunk files (zarr internals) are byte-identical to zarr's public ``array[...] = values``;
-    read_array and the one-chunk reader (_get_chunk) return the values written, as zarr's public reader does."""
+    """ChunkWriter's chunk files (zarr internals) are byte-identical to zarr's public ``array[...] = values``;
+    read_array and the one-chunk reader (get_chunk) return the values written, as zarr's public reader does."""
     rng = np.random.default_rng(2)
     values = (rng.normal(size=(ROWS, 600)) * 50).astype(dtype) if dtype != "uint8" else rng.integers(0, 8, (ROWS, 600), dtype=np.uint8)
     root = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
-    mine, theirs = (act._array(root, name, values.shape, dtype) for name in ("mine", "theirs"))
-    rows = act.CHUNK_ROWS
-    with act._ChunkWriter() as writer:
+    mine, theirs = (zf.create_array(root, name, values.shape, dtype) for name in ("mine", "theirs"))
+    rows = zf.CHUNK_ROWS
+    with zf.ChunkWriter() as writer:
         for start in range(0, ROWS, rows):
             writer.write(mine, start, values[start : start + rows])
     theirs[...] = values
     for arr in (mine, theirs):
         np.testing.assert_array_equal(arr[...], values)
-        np.testing.assert_array_equal(act.read_array(arr), values)
+        np.testing.assert_array_equal(zf.read_array(arr), values)
         for i, j in itertools.product(range(3), range(3)):  # 3 x 3 chunks of 2500 x 256, the last ones padded
             block = values[i * rows : (i + 1) * rows, j * 256 : (j + 1) * 256]
             padded = np.zeros((rows, 256), dtype)
             padded[: block.shape[0], : block.shape[1]] = block
-            np.testing.assert_array_equal(act._get_chunk(arr, (i, j), "test")[1], padded)
+            np.testing.assert_array_equal(zf.get_chunk(arr, (i, j), "test")[1], padded)
     files = sorted(p.relative_to(tmp_path / "s.zarr" / "mine") for p in (tmp_path / "s.zarr" / "mine").glob("c.*"))
     assert len(files) == 3 * 3
     for f in files:
@@ -128,19 +129,19 @@ def test_chunk_writer_and_chunk_reader_agree_with_zarr(tmp_path, dtype):
 
 
 def test_arrays_written_directly_match_zarrs_own(tmp_path):
-    """On a local store _arrays writes each zarr.json itself: the same metadata (and subgroups) as zarr's
+    """On a local store create_arrays writes each zarr.json itself: the same metadata (and subgroups) as zarr's
     create_hierarchy on another store, and an earlier array of the same name is replaced, chunks and all."""
     specs = {"layer1/raw": ((6000, 600), "float32", {"split": "val", "layer": 1}),
              "layer1/codes_b2": ((6000, 600), "uint8", {"thresholds": [0.0, 0.5, 1.0]}), "labels": ((6000,), "uint8", {})}
     local = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3).require_group("val")
     elsewhere = zarr.open_group(zarr.storage.MemoryStore(), mode="w", zarr_format=3).require_group("val")
-    mine, theirs = act._arrays(local, specs), act._arrays(elsewhere, specs)
+    mine, theirs = zf.create_arrays(local, specs), zf.create_arrays(elsewhere, specs)
     for name in specs:
         assert mine[name].metadata.to_dict() == theirs[name].metadata.to_dict()
         assert mine[name].config.write_empty_chunks and theirs[name].config.write_empty_chunks
     reopened = zarr.open_group(tmp_path / "s.zarr", mode="r")
     assert sorted(reopened["val"].group_keys()) == ["layer1"] and sorted(reopened["val/layer1"].array_keys()) == ["codes_b2", "raw"]
     mine["layer1/raw"][...] = np.ones((6000, 600), np.float32)
-    again = act._arrays(local, {"layer1/raw": ((100, 4), "float32", {})})["layer1/raw"]
+    again = zf.create_arrays(local, {"layer1/raw": ((100, 4), "float32", {})})["layer1/raw"]
     assert sorted(p.name for p in (tmp_path / "s.zarr" / "val" / "layer1" / "raw").iterdir()) == ["zarr.json"]
     assert zarr.open_array(tmp_path / "s.zarr" / "val" / "layer1" / "raw").shape == again.shape == (100, 4)

@@ -3,7 +3,7 @@ and the data tests; the data tests catch a measure broken on purpose."""
 from pathlib import Path
 
 
-import store.measures
+import pipeline.measures
 from flows.stages import measure_run
 from store.catalog import memory_connection
 from store.contract import contracts, markdown, run_data_tests
@@ -42,8 +42,8 @@ def test_data_tests_pass_on_a_measured_run_and_catch_a_wrong_log_base(tmp_path, 
     assert run_data_tests(con) == []
     con.close()
 
-    original = store.measures.sql_text
-    monkeypatch.setattr(store.measures, "sql_text",  # entropy and MI in nats: a broken measure, consistent in itself
+    original = pipeline.measures.sql_text
+    monkeypatch.setattr(pipeline.measures, "sql_text",  # entropy and MI in nats: a broken measure, consistent in itself
                         lambda name, **p: original(name, **p).replace("log2(", "ln(") if name == "measures_entropy" else original(name, **p))
     measure_run(wh, run_id, force=True)
     con = memory_connection(wh)

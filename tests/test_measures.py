@@ -1,4 +1,4 @@
-"""store.measures: every measure against an independent numpy reference, hand-worked cases, the warehouse."""
+"""pipeline.measures: every measure against an independent numpy reference, hand-worked cases, the warehouse."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 import pyarrow as pa
 
+from pipeline.measures import LayerInputs, connect, count_codes, measure_layers
 from store.catalog import problems, query
-from store.measures import LayerInputs, connect, count_codes, measure_layers, measure_run
+from store.measures import write_measures
 from store.paths import open_warehouse
 from store.schemas import SCHEMAS
 from store.tables import write_partition
@@ -278,13 +279,13 @@ def test_class_selectivity_with_zeros():
 
 # ---------------------------------------------------------------- layers, schemas and the warehouse
 
-def test_measure_run_writes_readable_partitions(tmp_path):
+def test_write_measures_writes_readable_partitions(tmp_path):
     rng = np.random.default_rng(9)
     labels = rng.integers(0, 3, 150).astype(np.uint8)
     layers = [layer(random_codes(rng, 150, m, (1, 3)), rng.random((150, m)).astype(np.float32), layer_no=i + 1)
               for i, m in enumerate((7, 4))]
     wh = open_warehouse(tmp_path)
-    measure_run(wh, "abc123", labels, 3, iter(layers))
+    write_measures(wh, "abc123", measure_layers(labels, 3, iter(layers)))
     assert query(wh, "SELECT count(*) AS n FROM neuron_stats").to_pylist() == [{"n": 0}]  # no `runs` row: hidden
     assert [p.run_id for p in problems(wh)] == ["abc123"] * 3  # ... and reported, per table
     write_partition(wh, "runs", "abc123", pa.Table.from_pylist([{"name": "hand-made"}], schema=SCHEMAS["runs"]))
@@ -306,7 +307,8 @@ def test_schemas_and_empty_input():
     from store.schemas import SCHEMAS
 
     empty = measure_layers(np.zeros(5, np.uint8), 2, [])
-    assert all(empty[t].schema == SCHEMAS[t] and empty[t].num_rows == 0 for t in SCHEMAS if t in empty)
+    assert set(empty) == {"counts", "neuron_stats", "specific_info"}
+    assert all(empty[t].schema == SCHEMAS[t] and empty[t].num_rows == 0 for t in empty)
     tables = measure_layers(np.array([0, 1, 1], np.uint8), 2, [layer({1: np.array([[0], [1], [1]], np.uint8)})])
     assert all(tables[t].schema == SCHEMAS[t] for t in tables)
     with pytest.raises(ValueError):

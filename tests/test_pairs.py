@@ -1,11 +1,11 @@
-"""store.pairs: every pair measure against an independent numpy reference and dit, hand-worked cases, the warehouse."""
+"""pipeline.pairs: every pair measure against an independent numpy reference and dit, hand-worked cases, the warehouse."""
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from store.pairs import LayerCodes, pair_blocks, pair_tables
+from pipeline.pairs import LayerCodes, pair_blocks, pair_tables
 
 TOL = 1e-9
 PAIR_COLUMNS = ("mutual_info_i", "mutual_info_j", "joint_mi", "pair_mi", "red_mmi", "red_min", "unique_i_min",
@@ -99,12 +99,12 @@ def test_across_layers_adds_every_cross_pair():
 
 
 def test_blocks_give_the_same_rows(monkeypatch):
-    import store.pairs
+    import pipeline.pairs
 
     rng = np.random.default_rng(3)
     labels, layers = random_layers(rng, 250, (9, 5), 2)
     whole = pair_tables(labels, 4, layers, 2, across_layers=True)
-    monkeypatch.setattr(store.pairs, "CELLS_PER_BLOCK", 7 * 16 * 4)  # 7 pairs per block
+    monkeypatch.setattr(pipeline.pairs, "CELLS_PER_BLOCK", 7 * 16 * 4)  # 7 pairs per block
     blocked = pair_tables(labels, 4, layers, 2, across_layers=True)
     for name in ("neuron_pairs", "neuron_redundancy"):
         a, b = blocked[name].to_pylist(), whole[name].to_pylist()
