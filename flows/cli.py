@@ -184,7 +184,7 @@ def cmd_paper(args) -> str:
 
 def print_verdicts(wh) -> None:
     """How many claim x configuration cells hold, are contradicted, inconclusive, or rest on one seed."""
-    from store.catalog import query
+    from store.sandbox import query
 
     rows = query(wh, "SELECT verdict, count(*) AS n FROM scorecard GROUP BY verdict ORDER BY verdict").to_pylist()
     print("scorecard: " + ", ".join(f"{r['n']} {r['verdict']}" for r in rows))
@@ -296,8 +296,8 @@ def cmd_verify(args) -> int:
 
 def data_test_failures(wh, run_ids: list[str]) -> list:
     """The column contracts' data tests (store.contract) over the views, for these runs or all of them."""
-    from store.catalog import memory_connection
     from store.contract import run_data_tests
+    from store.views import memory_connection
 
     con = memory_connection(wh)
     try:
@@ -325,8 +325,8 @@ def cmd_gc(args) -> None:
 
 def cmd_report(args) -> None:
     from flows.stages import report_runs, write_report_of
-    from store.catalog import query
     from store.report_data import runs_of_group
+    from store.sandbox import query
 
     wh = _warehouse(args, create=False)
     if args.run:
@@ -352,7 +352,8 @@ def cmd_serve(args) -> None:
 
 
 def cmd_sql(args) -> None:
-    from store.catalog import problems, query
+    from store.partitions import problems
+    from store.sandbox import query
 
     wh = _warehouse(args, create=False)
     table = query(wh, args.query, timeout=args.timeout)
@@ -569,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["NEURONINFO_STORAGE_OPTIONS"] = args.storage_options
     if not args.verbose:  # Prefect's per-task chatter; its warnings and errors still show
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from store.catalog import QueryInterrupted
+    from store.sandbox import QueryInterrupted
 
     try:
         result = args.func(args)

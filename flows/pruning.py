@@ -127,7 +127,7 @@ SWEEP_KEY = ("measure", "bits", "scope", "strategy", "finetune_epochs", "keep")
 def _merged(wh: Warehouse, run_id: str, new: pa.Table) -> pa.Table:
     """The run's stored pruning_curves rows that ``new`` does not recompute, plus ``new``: sweeps with
     other options (scope, strategy, bits, fractions) add to the table instead of replacing it."""
-    from store.catalog import query
+    from store.sandbox import query
 
     if not has_partition(wh, "pruning_curves", run_id):
         return new

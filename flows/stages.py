@@ -35,7 +35,7 @@ from pipeline.train import train
 from store import activations as act
 from store.atomic import write_bytes
 from store.baselines import baselines_table, write_baselines
-from store.catalog import query, refresh_catalog, sql_text
+from store.catalog import refresh_catalog
 from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.imports import Imported, import_rows, read_import, record_import
 from store.inbox import InboxFile, finish, reject
@@ -47,7 +47,9 @@ from store.pairs import LayerCodes, pair_tables, write_pairs
 from store.paths import Location, Warehouse, join, name_of
 from store.report_data import groups_of_runs, report_tables
 from store.runs import run_id_for_spec, write_run
+from store.sandbox import query
 from store.schemas import SCHEMAS
+from store.sql_files import sql_text
 from store.tables import has_partition, partition_file, partition_params, write_partition
 
 SPLITS = ("val", "test")

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from store.catalog import sql_text
 from store.measures import connect
 from store.paths import Warehouse
+from store.sql_files import sql_text
 from store.tables import write_partition
 
 TORCH_COLUMNS = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "torch_pruning_magnitude", "taylor", "conductance",

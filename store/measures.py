@@ -14,9 +14,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from store.catalog import sql_text
 from store.paths import Warehouse
 from store.schemas import SCHEMAS
+from store.sql_files import sql_text
 from store.tables import write_partition
 
 TIE = 1e-12  # measures within TIE bits of the best are tied: the smallest class / subset mask wins

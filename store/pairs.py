@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from store.catalog import query, sql_text
 from store.measures import TIE, connect, in_batches, pack_codes, with_columns
 from store.paths import Warehouse
+from store.sandbox import query
 from store.schemas import SCHEMAS
+from store.sql_files import sql_text
 from store.tables import has_partition, write_partition
 
 UNIT_MODELS = ("measures_cells", "measures_entropy", "measures_specific_info")

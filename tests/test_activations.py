@@ -12,9 +12,9 @@ from pipeline.data import load_dataset
 from pipeline.errors import NeuronInfoError
 from pipeline.quantize import apply_thresholds, fit_thresholds
 from store import activations as act
-from store.catalog import query
 from store.checkpoints import load_run, save_checkpoint
 from store.paths import open_warehouse
+from store.sandbox import query
 
 
 def direct_hidden_outputs(model, x):

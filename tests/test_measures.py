@@ -7,9 +7,10 @@ from hypothesis import strategies as st
 
 import pyarrow as pa
 
-from store.catalog import problems, query
 from store.measures import LayerInputs, connect, count_codes, measure_layers, measure_run
+from store.partitions import problems
 from store.paths import open_warehouse
+from store.sandbox import query
 from store.schemas import SCHEMAS
 from store.tables import write_partition
 

@@ -10,8 +10,8 @@ import pytest
 from flows import stages
 from flows.pruning import prune_run, prune_sweep_run
 from pipeline.errors import NeuronInfoError
-from store.catalog import query
 from store.checkpoints import load_run
+from store.sandbox import query
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +166,8 @@ def test_a_second_sweep_adds_rows(swept):
 
 
 def test_contract_data_tests_pass_on_baselines_and_pruning(swept):
-    from store.catalog import memory_connection
     from store.contract import run_data_tests
+    from store.views import memory_connection
 
     wh, _ = swept
     con = memory_connection(wh)
