@@ -17,9 +17,9 @@ import numpy as np
 from flows.run_data import data_of
 from pipeline.ablation import Ordering, ablation_curves
 from store import activations as act
-from store.catalog import query
 from store.checkpoints import load_run
 from store.paths import open_warehouse
+from store.sandbox import query
 
 COMPARED_MEASURES = ("mutual_info", "kl_selectivity", "unique_min", "max_red_min", "mean_synergy_min", "max_synergy_min")
 

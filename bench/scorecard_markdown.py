@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from store.catalog import query
 from store.paths import open_warehouse
+from store.sandbox import query
 
 SHORT = {"holds": "holds", "contradicted": "**contra**", "inconclusive": "incl.", "1 seed": "1 seed"}
 

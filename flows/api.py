@@ -32,7 +32,7 @@ def connect(warehouse: WarehouseLocation, allowed_paths: tuple[str, ...] | list[
     """An in-memory DuckDB connection with every public view, read-only and sandboxed: it reads only the
     warehouse's checked files and ``allowed_paths`` (your own files or folders to join), no network, no
     extension installs, settings locked."""
-    from store.catalog import sandboxed_connection
+    from store.sandbox import sandboxed_connection
 
     return sandboxed_connection(_open(warehouse, create=False), tuple(str(p) for p in allowed_paths))
 

@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["NEURONINFO_STORAGE_OPTIONS"] = args.storage_options
     if not args.verbose:  # Prefect's per-task chatter; its warnings and errors still show
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from store.catalog import QueryInterrupted
+    from store.sandbox import QueryInterrupted
 
     try:
         result = args.func(args)

@@ -206,7 +206,7 @@ def data_test_failures(wh, run_ids: list[str]) -> list[str]:
     """One line per failed data test of the column contracts (store.contract) over the views, and per result made
     from inputs that have changed since (flows.stage_registry), for these runs or all of them."""
     from flows.stage_registry import stale_results
-    from store.catalog import memory_connection
+    from store.views import memory_connection
     from store.contract import run_data_tests
     from store.verify import run_ids as all_run_ids
 
@@ -237,7 +237,7 @@ def cmd_gc(args) -> None:
 
 def cmd_report(args) -> None:
     from flows.pages import report_runs, write_report_of
-    from store.catalog import query
+    from store.sandbox import query
     from store.report_data import runs_of_group
 
     wh = _warehouse(args, create=False)
@@ -264,7 +264,8 @@ def cmd_serve(args) -> None:
 
 
 def cmd_sql(args) -> None:
-    from store.catalog import problems, query
+    from store.partitions import problems
+    from store.sandbox import query
 
     wh = _warehouse(args, create=False)
     table = query(wh, args.query, timeout=args.timeout)

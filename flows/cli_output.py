@@ -7,7 +7,7 @@ import sys
 
 def print_verdicts(wh) -> None:
     """How many claim x configuration cells hold, are contradicted, inconclusive, or rest on one seed."""
-    from store.catalog import query
+    from store.sandbox import query
 
     rows = query(wh, "SELECT verdict, count(*) AS n FROM scorecard GROUP BY verdict ORDER BY verdict").to_pylist()
     print("scorecard: " + ", ".join(f"{r['n']} {r['verdict']}" for r in rows))

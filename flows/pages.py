@@ -8,7 +8,8 @@ from pathlib import Path
 from pipeline.report import write_report
 from pipeline.report_scorecard import write_scorecard
 from store.atomic import write_bytes
-from store.catalog import query, sql_text
+from store.sandbox import query
+from store.sql_files import sql_text
 from store.paths import Location, Warehouse, join, name_of
 from store.report_data import groups_of_runs, report_tables
 

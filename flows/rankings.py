@@ -11,7 +11,8 @@ from pipeline.ablation import Ordering
 from pipeline.criteria import CRITERIA, check_names, names
 from pipeline.errors import NeuronInfoError
 from pipeline.progress import note
-from store.catalog import query, sql_text
+from store.sandbox import query
+from store.sql_files import sql_text
 from store.paths import Warehouse
 
 

@@ -35,7 +35,9 @@ from pipeline.quantize import check_bits
 from pipeline.train import train
 from store import activations as act
 from store.baselines import baselines_table, write_baselines
-from store.catalog import query, refresh_catalog, sql_text
+from store.catalog import refresh_catalog
+from store.sandbox import query
+from store.sql_files import sql_text
 from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.imports import Imported, import_rows, read_import, record_import
 from store.integrity import read_record

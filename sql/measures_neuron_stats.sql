@@ -35,7 +35,7 @@ SELECT
     labeled_mi_class,            -- its argmax (ties within ${tie}: smallest class)
     class_selectivity,           -- Morcos et al. index from raw class-conditional means
     mean_train,                  -- mean raw output on the training set (copied)
-    active_frac                  -- fraction of validation samples with 1-bit code 1
+    active_frac                  -- share of validation samples above the 1-bit threshold (1-bit code 1)
 FROM measures_entropy
 JOIN kl_class USING (bits, neuron)
 JOIN measures_labeled_mi USING (bits, neuron)

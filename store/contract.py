@@ -16,7 +16,6 @@ import pyarrow as pa
 import yaml
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "sql" / "contracts"
-FIRST = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves", "imports")  # reading order of the docs
 
 ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -62,7 +61,7 @@ class Contract:
 
 @lru_cache(maxsize=1)
 def contracts() -> dict[str, Contract]:
-    """Every contract by view name, in the docs' reading order."""
+    """Every contract by view name."""
     found = {}
     for path in sorted(CONTRACTS.glob("*.yml")):
         data = yaml.safe_load(path.read_text())
@@ -75,8 +74,7 @@ def contracts() -> dict[str, Contract]:
             nullable=tuple(data.get("nullable") or ()),
             stored=data.get("storage", "parquet") != "none",
         )
-    order = [v for v in FIRST if v in found] + sorted(v for v in found if v not in FIRST)
-    return {v: found[v] for v in order}
+    return {v: found[v] for v in sorted(found)}
 
 
 @dataclass(frozen=True)
@@ -183,9 +181,14 @@ stored view also gets: key unique, key not null, every run_id in `runs`.
 
 
 def markdown() -> str:
-    """docs/warehouse.md: the fixed introduction, then one section per view from its contract."""
+    """docs/warehouse.md: the fixed introduction, then one section per view from its contract, ``runs``
+    first and then in the views' creation order."""
+    from store.views import view_order  # store.views reads the contracts
+
+    found = contracts()
+    order = ["runs", *view_order(), *found]
     parts = [INTRO]
-    for c in contracts().values():
+    for c in (found[v] for v in dict.fromkeys(order) if v in found):
         parts.append(f"\n### `{c.view}`\n\nGrain: {c.grain}. Key: ({', '.join(c.key)}).\n\n"
                      "| column | type | unit | meaning |\n|---|---|---|---|\n")
         parts.append("".join(f"| {col.name} | {col.type} | {col.unit} | {col.meaning} |\n" for col in c.columns))

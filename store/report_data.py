@@ -8,8 +8,9 @@ from __future__ import annotations
 import pyarrow as pa
 
 from pipeline.errors import NeuronInfoError
-from store.catalog import memory_connection, sql_text
 from store.paths import Warehouse
+from store.sql_files import sql_text
+from store.views import memory_connection
 
 STEPS = 50  # points per downsampled curve (plus k = 0)
 MAX_CHART_ROWS = 4500  # Altair refuses data over 5,000 rows: the layer-wise chart draws 18 curves per layer

@@ -107,7 +107,7 @@ def _git_commit() -> str | None:
 def run_id_for_spec(wh: Warehouse, spec: NetworkSpec) -> str | None:
     """The run already trained from exactly this spec (training is deterministic), if its checkpoint exists.
     Pruned and imported runs never count: a pruned 150x50 network is not what training 150x50 gives."""
-    from store.catalog import query
+    from store.sandbox import query
 
     spec_json = spec.to_json().replace("'", "''")
     rows = query(wh, f"SELECT run_id FROM runs WHERE spec = '{spec_json}' AND origin = 'trained' ORDER BY created_at").to_pylist()

@@ -11,9 +11,9 @@ from pipeline.criteria import names
 from flows.cli import main
 from pipeline.errors import NeuronInfoError
 from store import activations as act
-from store.catalog import query
 from store.checkpoints import load_run
 from store.paths import open_warehouse
+from store.sandbox import query
 
 
 @pytest.fixture(scope="module")

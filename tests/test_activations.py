@@ -13,7 +13,7 @@ from pipeline.errors import NeuronInfoError
 from pipeline.quantize import apply_thresholds, fit_thresholds
 from store import activations as act
 from store import zarr_format as zf
-from store.catalog import query
+from store.sandbox import query
 from store.checkpoints import load_run, save_checkpoint
 from store.paths import open_warehouse
 

@@ -4,7 +4,7 @@ import sys
 from dataclasses import replace
 
 from flows.stages import capture_run, train_run
-from store.catalog import query
+from store.sandbox import query
 
 
 def test_two_measures_and_a_reader_at_once(tmp_path, tiny_spec):

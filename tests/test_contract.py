@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pipeline.measures
 from flows.stages import measure_run
-from store.catalog import memory_connection
 from store.contract import contracts, markdown, run_data_tests
 from store.schemas import SCHEMAS
+from store.views import memory_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,8 +6,8 @@ import torch
 from flows.cli import main
 from pipeline.device import resolve_device
 from pipeline.errors import NeuronInfoError
-from store.catalog import query
 from store.paths import open_warehouse
+from store.sandbox import query
 
 
 def test_cpu_and_spellings():

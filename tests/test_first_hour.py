@@ -13,8 +13,8 @@ import pytest
 from flows.cli import main
 from flows.stages import capture_run, measure_run, train_run
 from pipeline.spec import preset_spec
-from store.catalog import query
 from store.paths import open_warehouse
+from store.sandbox import query
 from store.tables import partition_params
 
 ROOT = Path(__file__).resolve().parent.parent

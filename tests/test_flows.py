@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from store.catalog import query
 from store.checkpoints import load_run, save_checkpoint
 from store.paths import open_warehouse
+from store.sandbox import query
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from flows.stages import train_run
 from pipeline.errors import NeuronInfoError
 from pipeline.model import MLP
 from pipeline.spec import NetworkSpec, preset_spec
-from store.catalog import query
+from store.sandbox import query
 from pipeline.data import load_dataset
 from pipeline.train import train
 from store.checkpoints import checkpoint_bytes, read_checkpoint, run_id_of

@@ -19,9 +19,9 @@ from flows import api, inbox_stage, stages
 from pipeline.convert import convert_state_dict
 from pipeline.errors import NeuronInfoError
 from pipeline.spec import NetworkSpec
-from store.catalog import query
 from store.inbox import pending_files
 from store.paths import open_warehouse
+from store.sandbox import query
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "flows.cli"]

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 import pyarrow as pa
 
 from pipeline.measures import LayerInputs, connect, count_codes, measure_layers
-from store.catalog import problems, query
+from store.partitions import problems
+from store.sandbox import query
 from store.measures import write_measures
 from store.paths import open_warehouse
 from store.schemas import SCHEMAS

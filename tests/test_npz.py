@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from flows.cli import main
-from store.catalog import query
 from store.paths import open_warehouse
+from store.sandbox import query
 
 
 def blobs(n, rng, k=4):

@@ -16,9 +16,9 @@ from flows import inbox_stage, pages, stages
 from pipeline.errors import NeuronInfoError
 from pipeline.spec import NetworkSpec
 from store import activations as act
-from store.catalog import query
 from store.inbox import pending_files
 from store.paths import exists, join, list_files, open_warehouse, read_bytes, remove_tree
+from store.sandbox import query
 
 SPEC = NetworkSpec(dataset="synthetic-4", input_dim=64, n_classes=4, hidden_sizes=(16, 8),
                    regularizer="dropout", dropout=0.1, epochs=2, n_val=1000)

@@ -238,7 +238,7 @@ def test_redundancy_aggregates_match_the_pairs():
 def test_pairs_stage_on_a_stored_run(trained_run):
     from flows.stages import measure_run, pairs_run
     from store.activations import open_activations
-    from store.catalog import query
+    from store.sandbox import query
 
     wh, run_id = trained_run
     measure_run(wh, run_id)
@@ -267,7 +267,7 @@ def test_pair_aggregates_are_ablation_measures(trained_run):
     from flows.rankings import rankings
     from flows.stages import measure_run, pairs_run
     from pipeline.criteria import names
-    from store.catalog import query
+    from store.sandbox import query
 
     wh, run_id = trained_run
     measure_run(wh, run_id)
@@ -331,7 +331,7 @@ def paired_run(tmp_path_factory, tiny_spec):
 
 
 def test_report_pair_tables_match_numpy(paired_run):
-    from store.catalog import query
+    from store.sandbox import query
     from store.report_data import BINS, report_tables
 
     wh, run_id = paired_run
@@ -372,7 +372,8 @@ def test_damaged_pair_tables_are_repaired_with_their_options(paired_run, tmp_pat
     import shutil
 
     from flows.stages import pairs_run
-    from store.catalog import query, refresh_catalog
+    from store.catalog import refresh_catalog
+    from store.sandbox import query
     from store.lifecycle import prepare
 
     root, run_id = paired_run[0].root, paired_run[1]

@@ -11,8 +11,8 @@ import pytest
 
 from flows.paper_plan import grid_progress, paper_plan
 from pipeline.errors import NeuronInfoError
-from store.catalog import query
 from store.paths import open_warehouse
+from store.sandbox import query
 
 ROOT = Path(__file__).resolve().parent.parent
 

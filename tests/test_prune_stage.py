@@ -12,8 +12,8 @@ from flows.pruning import prune_run, prune_sweep_run
 from flows.rankings import rankings
 from pipeline import criteria
 from pipeline.errors import NeuronInfoError
-from store.catalog import query
 from store.checkpoints import load_run
+from store.sandbox import query
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +193,8 @@ def test_a_second_sweep_adds_rows(swept):
 
 
 def test_contract_data_tests_pass_on_baselines_and_pruning(swept):
-    from store.catalog import memory_connection
     from store.contract import run_data_tests
+    from store.views import memory_connection
 
     wh, _ = swept
     con = memory_connection(wh)

@@ -6,8 +6,8 @@ import pytest
 
 from flows.stages import ablate_run, capture_run, measure_run, pairs_run, train_run
 from pipeline.spec import preset_spec
-from store.catalog import query
 from store.paths import open_warehouse
+from store.sandbox import query
 
 pytestmark = [
     pytest.mark.slow,
@@ -75,8 +75,8 @@ def test_readme_queries_run_as_written(fashion_runs):
 
 
 def test_every_data_test_of_the_contracts_passes_on_a_real_warehouse(fashion_runs):
-    from store.catalog import memory_connection
     from store.contract import run_data_tests
+    from store.views import memory_connection
 
     con = memory_connection(fashion_runs)
     try:

@@ -17,7 +17,7 @@ from flows.rankings import rankings
 from flows.repair import repair_run
 from flows.stage_registry import STAGES, stage_of, stale_results
 from pipeline import criteria
-from store.catalog import query
+from store.sandbox import query
 from store.contract import contracts
 from store.paths import open_warehouse
 from store.report_data import report_tables

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pipeline.errors import NeuronInfoError
-from store.catalog import memory_connection
 from store.paths import open_warehouse
+from store.views import memory_connection
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHART_NAMES = ["layer_stats", "distributions", "network_ablation", "layer_composition", "layer_ablation", "quantizer_bits",
@@ -228,7 +228,7 @@ def test_curves_downsample_big_grids_to_50_steps(group):
     """A 1000-neuron fake network curve keeps 51 points, with both ends."""
     import pyarrow as pa
 
-    from store.catalog import sql_text
+    from store.sql_files import sql_text
 
     wh, run_ids = group
     n = 1000

@@ -17,7 +17,7 @@ pytest.importorskip("s3fs")
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from flows import pages, stages  # noqa: E402
-from store.catalog import query  # noqa: E402
+from store.sandbox import query  # noqa: E402
 from store.paths import open_warehouse  # noqa: E402
 
 pytestmark = pytest.mark.slow

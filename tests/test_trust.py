@@ -20,11 +20,13 @@ from safetensors.torch import save as save_safetensors
 from flows.cli import main
 from flows.stages import train_run
 from pipeline.errors import NeuronInfoError
-from store.catalog import problems, query, refresh_catalog
+from store.catalog import refresh_catalog
 from store.checkpoints import load_run
 from store.integrity import sha256_hex
 from store.lifecycle import prepare, remove_stale_temporaries
+from store.partitions import problems
 from store.paths import open_warehouse
+from store.sandbox import query
 
 CLI = [sys.executable, "-m", "flows.cli"]
 TABLES = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves")

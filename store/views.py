@@ -1,0 +1,135 @@
+"""The views on a DuckDB connection: staging views over the checked Parquet files, then the public views.
+
+Every stored table (a contract in ``sql/contracts/`` whose storage is not 'none') gets ``stg_<table>``
+from the one template ``sql/staging.sql``. A public view is ``sql/views/<view>.sql`` when it does work;
+a stored table without such a file gets the passthrough of its contract (its columns from
+``stg_<table>``, their meaning as comments). Views are created in ``view_order()``: each after the views
+its SQL names.
+
+A warehouse on object storage (an fsspec URL) has its views read through the fsspec filesystem, which
+must be registered on each connection (``memory_connection`` does).
+"""
+from __future__ import annotations
+
+from dataclasses import astuple, fields
+from functools import lru_cache
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.criteria import sql_parameters
+from pipeline.errors import NeuronInfoError
+from store.contract import Contract, contracts, criterion_meanings
+from store.integrity import Problem
+from store.partitions import scan_tables
+from store.paths import Warehouse
+from store.schemas import SCHEMAS
+from store.sql_files import SQL, claims_sql, sql_string, sql_text, sql_words
+from store.tables import ensure_table
+
+PROBLEMS_SCHEMA = pa.schema([(f.name, pa.string()) for f in fields(Problem)])
+
+
+def passthrough_sql(contract: Contract) -> str:
+    """The public view of a stored table that only passes its staging rows on: the contract's columns."""
+    names = [f'"{c.name}",' for c in contract.columns]
+    names[-1] = names[-1].rstrip(",")
+    width = max(map(len, names))
+    lines = [f"-- {contract.view}: {contract.grain} (generated from sql/contracts/{contract.view}.yml)", "SELECT"]
+    lines += [f"    {name.ljust(width)}  -- {' '.join(c.meaning.split())}" for name, c in zip(names, contract.columns)]
+    return "\n".join(lines + [f"FROM stg_{contract.view}\n"])
+
+
+def public_views() -> list[str]:
+    """Every public view by name: the files of ``sql/views/`` and every stored table."""
+    return sorted({p.stem for p in (SQL / "views").glob("*.sql")} | set(SCHEMAS))
+
+
+def view_sql(view: str) -> str:
+    """The ``SELECT`` that defines a public view, its parameters filled in (the criterion registry's as it is now)."""
+    if not (SQL / "views" / f"{view}.sql").exists():
+        return passthrough_sql(contracts()[view])
+    return sql_text(f"views/{view}", **sql_parameters(criterion_meanings()), claims=claims_sql())
+
+
+def reads(view: str, sql: str, views: list[str]) -> set[str]:
+    """The other public views that ``sql`` names (``stg_`` names are staging, created before them all)."""
+    return (sql_words(sql) & set(views)) - {view}
+
+
+@lru_cache(maxsize=1)
+def dependencies() -> dict[str, set[str]]:
+    """Each public view's reads: the other public views its SQL names."""
+    views = public_views()
+    return {view: reads(view, view_sql(view), views) for view in views}
+
+
+@lru_cache(maxsize=1)
+def view_order() -> tuple[str, ...]:
+    """The public views in creation order: each after the views it reads, ties by name."""
+    needs = dependencies()
+    order: list[str] = []
+    while len(order) < len(needs):
+        ready = [v for v in sorted(needs) if v not in order and needs[v] <= set(order)]
+        if not ready:
+            raise NeuronInfoError(f"the views {sorted(set(needs) - set(order))} read each other in a cycle; "
+                                  "break it in sql/views/")
+        order.append(ready[0])
+    return tuple(order)
+
+
+def views_for(targets: tuple[str, ...], given: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The views ``targets`` need, themselves included, in creation order; the ``given`` ones (which a
+    test stands in with tables) and what only they need are left out."""
+    needed, todo = set(), [t for t in targets if t not in given]
+    while todo:
+        view = todo.pop()
+        needed.add(view)
+        todo += [v for v in dependencies()[view] if v not in needed and v not in given]
+    return tuple(v for v in view_order() if v in needed)
+
+
+def create_public_views(con: duckdb.DuckDBPyConnection, views: tuple[str, ...] | None = None) -> None:
+    """The macros, then these public views (default: all) in ``view_order()`` (over the staging views; a
+    test may pass the later ones only, over tables standing in for the earlier)."""
+    con.execute(sql_text("macros"))
+    order = view_order()
+    unknown = set(views or ()) - set(order)
+    if unknown:
+        raise NeuronInfoError(f"no public view named {sorted(unknown)}; the views are {', '.join(order)}")
+    for view in order:
+        if views is None or view in views:
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS\n" + view_sql(view))
+
+
+def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: str = "TEMP TABLE") -> list[str]:
+    """Create the staging and public views and ``warehouse_problems`` on ``con``; return the files they read."""
+    tables = list(SCHEMAS)
+    for table in tables:
+        ensure_table(wh, table, SCHEMAS[table])
+    if not wh.local:  # DuckDB reads the URLs in read_parquet through the fsspec filesystem
+        wh.fs.invalidate_cache()  # object-store listings are cached per process; other processes write too
+        con.register_filesystem(wh.fs)
+    for attempt in range(3):  # a concurrent `rm` (or a rejected inbox run) may remove a listed file before the views bind
+        files, problems = scan_tables(wh, tables)
+        try:
+            for table in tables:
+                listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
+                con.execute(f"CREATE OR REPLACE VIEW stg_{table} AS\n" + sql_text("staging", table=table, files=listed))
+            create_public_views(con)
+            break
+        except duckdb.IOException as e:
+            if "No files found that match" not in str(e) or attempt == 2:
+                raise
+    con.register("problems_arrow", pa.Table.from_pylist([dict(zip(PROBLEMS_SCHEMA.names, astuple(p))) for p in problems],
+                                                        schema=PROBLEMS_SCHEMA))
+    con.execute(f"CREATE OR REPLACE {problems_table} warehouse_problems AS SELECT * FROM problems_arrow")
+    con.unregister("problems_arrow")
+    return [f for fs_ in files.values() for f in fs_]
+
+
+def memory_connection(wh: Warehouse) -> duckdb.DuckDBPyConnection:
+    """A private in-memory connection with every view: never blocks on, or blocks, other processes."""
+    con = duckdb.connect()
+    create_views(con, wh)
+    return con
