@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.ablation import Ordering, ablation_curves, k_grid, random_orderings  # noqa: E402
 from pipeline.ablation_schedule import CIFAR10_STEPS  # noqa: E402
-from pipeline.criteria import PAIR_AGGREGATES, QUANTIZED, UNQUANTIZED  # noqa: E402
+from pipeline.criteria import names, per_bits  # noqa: E402
 from pipeline.model import MLP  # noqa: E402
 from pipeline.spec import NetworkSpec  # noqa: E402
 
-SINGLE_NEURON_MEASURES = QUANTIZED + UNQUANTIZED  # the six single-neuron information measures
+SINGLE_NEURON_MEASURES = names("information")  # the six single-neuron information measures
 
 
 def make_model(input_dim, hidden, seed=0):
@@ -238,7 +238,7 @@ def run(name, input_dim, hidden, n_samples, measures, repeats, steps, points_per
 
 # rankings of the default ablation (flows/stages.rankings): each quantized measure at bits 1-3, the
 # unquantized ones once, the pair aggregates at the default pair bits (1)
-DEFAULT_RANKINGS = 3 * len(QUANTIZED) + len(UNQUANTIZED) + len(PAIR_AGGREGATES)
+DEFAULT_RANKINGS = sum(3 if per_bits(m) else 1 for m in names("information")) + len(names("pair_aggregate"))
 
 
 def default_grid_ablation(n_samples, steps, measure_subset=1):
