@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from pipeline.errors import NeuronInfoError
+from pipeline.fold import fold_norm_before, folded_linears
 from pipeline.model import MLP
 from pipeline.spec import NetworkSpec
 from pipeline.standardize import per_input
@@ -187,11 +188,9 @@ def _to_public(layers: list[_Layer], naming: str) -> Converted:
 
 
 def _fold_into_next(norm: dict, linear: dict) -> dict:
-    """W (a x + c) + b for the norm's affine map a x + c: the next Linear absorbs a batch norm that
-    follows an activation."""
-    a = norm["weight"] / torch.sqrt(norm["running_var"] + BN_EPS)
-    c = norm["bias"] - norm["running_mean"] * a
-    return {"weight": linear["weight"] * a[None, :], "bias": linear["bias"] + linear["weight"] @ c}
+    """The next Linear absorbs a batch norm that follows an activation."""
+    weight, bias = fold_norm_before(linear["weight"], linear["bias"], norm, BN_EPS)
+    return {"weight": weight, "bias": bias}
 
 
 def spec_for(converted: Converted, given: dict) -> NetworkSpec:
@@ -263,16 +262,10 @@ def sequential_state_dict(model: MLP) -> dict[str, torch.Tensor]:
     """A plain ``nn.Sequential`` state_dict (keys ``0.weight, 0.bias, 2.weight, ...``) computing the same
     function as ``model`` (an ``pipeline.model.MLP``) in eval mode."""
     out = {}
-    with torch.no_grad():
-        for i, lin in enumerate(model.linear):
-            w, b = lin.weight.detach().clone(), lin.bias.detach().clone()
-            if model.bn is not None and i < len(model.bn):
-                bn = model.bn[i]
-                a = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-                w, b = w * a[:, None], (b - bn.running_mean) * a + bn.bias
-            if i == 0:
-                w, b = _fold_standardization(model.spec, w, b)
-            out[f"{2 * i}.weight"], out[f"{2 * i}.bias"] = w.float().contiguous(), b.float().contiguous()
+    for i, (w, b) in enumerate(folded_linears(model)):
+        if i == 0:
+            w, b = _fold_standardization(model.spec, w, b)
+        out[f"{2 * i}.weight"], out[f"{2 * i}.bias"] = w.float().contiguous(), b.float().contiguous()
     return out
 
 

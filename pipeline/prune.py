@@ -15,25 +15,11 @@ import numpy as np
 import torch
 
 from pipeline.errors import NeuronInfoError
+from pipeline.fold import folded_linears
 from pipeline.model import MLP
 
 STRATEGIES = ("zero", "mean")
 SCOPES = ("layer", "network")
-
-
-def folded_linears(model: MLP) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(weight, bias) of every Linear in eval mode with the batch norm after it folded in."""
-    out = []
-    with torch.no_grad():
-        for i, lin in enumerate(model.linear):
-            w, b = lin.weight.detach().clone(), lin.bias.detach().clone()
-            if model.bn is not None and i < model.n_hidden:
-                bn = model.bn[i]
-                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-                w = w * scale[:, None]
-                b = (b - bn.running_mean) * scale + bn.bias
-            out.append((w, b))
-    return out
 
 
 def prune_model(model: MLP, kept: list, strategy: str = "zero", means: list | None = None) -> MLP:
