@@ -1,4 +1,4 @@
-"""The ``neuroninfo`` command line (DESIGN "Commands").
+"""The ``neuroninfo`` command line (README.md, "Commands").
 
 Stage verbs print the run_id they worked on as the last line of standard output; bad input exits
 with status 2 and a one-line message. Prefect is imported only by the verbs that run flows.

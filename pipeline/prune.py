@@ -1,4 +1,4 @@
-"""Physical pruning: a smaller MLP without the pruned neurons (DESIGN "Round 2": prune).
+"""Physical pruning: a smaller MLP without the pruned neurons (docs/pruning.md).
 
 Evaluation-mode batch norm is an affine map, folded into the Linear before it, so the pruned
 network has no batch norm (its spec says regularizer ``dropout`` where it said ``dropout_bn``).

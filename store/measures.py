@@ -1,4 +1,4 @@
-"""Per-neuron information measures (DESIGN "Definitions"), computed by DuckDB one layer at a time.
+"""Per-neuron information measures (docs/measures.md), computed by DuckDB one layer at a time.
 
 Python only lays the stored arrays out as Arrow tables and runs the SQL models: ``sql/counts.sql``
 counts bit-packed codes, ``sql/measures_*.sql`` compute every measure from the counts (and, for

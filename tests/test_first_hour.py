@@ -136,3 +136,14 @@ def test_docs_links_stay_inside_the_repository():
         for target in re.findall(r"\]\(([^)]+)\)", text):
             assert "://" not in target, (page.name, target)
             assert (page.parent / target.split("#")[0]).exists(), (page.name, target)
+
+
+def test_no_tracked_file_cites_a_document_outside_the_repository():
+    """Users have the repository only: no tracked file outside tests/ mentions DESIGN or ../shared."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [f for f in listed.stdout.decode().split("\0") if f and not f.startswith("tests/") and (ROOT / f).is_file()]
+    assert len(files) > 100  # the listing worked
+    citing = [f for f in files if re.search(rb"DESIGN|\.\./shared", (ROOT / f).read_bytes())]
+    assert citing == [], f"cite the repository's docs instead (docs/...): {citing}"
