@@ -116,7 +116,12 @@ def runnable_blocks() -> list[str]:
 
 
 def test_readme_has_runnable_blocks():
-    assert runnable_blocks()
+    """One runnable block, README's step by step: every verb of one run, in the order they run, each once."""
+    blocks = runnable_blocks()
+    assert len(blocks) == 1
+    assert blocks[0].startswith(". .venv/bin/activate\n")
+    verbs = re.findall(r"^(?:RUN=\$\()?neuroninfo ([a-z-]+)", blocks[0], flags=re.M)
+    assert verbs == ["train", "capture", "measure", "ablate", "report", "sql", "verify"]
 
 
 @pytest.mark.slow
