@@ -47,7 +47,7 @@ def make_outputs(n: int, sizes: list[int], input_dim: int = 784, seed: int = 0):
 
 
 def quantize(h: np.ndarray, bits: int) -> np.ndarray:
-    """DESIGN's uniform ReLU quantizer per layer: bin 0 is T <= 0, 2^b - 1 equal bins on (0, max]."""
+    """The uniform ReLU quantizer per layer (docs/measures.md, "Quantizers"): bin 0 is T <= 0, 2^b - 1 equal bins on (0, max]."""
     if bits == 1:
         return (h > 0).astype(np.uint8)
     edges = np.linspace(0, h.max(), (1 << bits))[:-1]

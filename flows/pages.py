@@ -52,12 +52,18 @@ def scorecard_page(wh: Warehouse) -> Location:
 
 
 def publish_page(wh: Warehouse, filename: str, write) -> Location:
-    """``write(path)`` a page (and any files beside it) into ``reports/``: in place on a local warehouse; on
-    object storage in a local temporary folder, then each file stored with one PUT."""
-    if wh.local:
-        return write(wh.reports / filename)
+    """``write(path)`` a page (and the PNGs beside it) into a local temporary folder, then store each file in
+    ``reports/`` whole (``store.atomic``), the page last; the page's PNGs that this write did not make are
+    removed. A crash while writing leaves the old page and no temporary file (``gc`` removes a killed one's)."""
+    from pipeline.report import page_files
+    from store.paths import list_files, remove_tree
+
     with tempfile.TemporaryDirectory() as tmp:
         write(Path(tmp) / filename)
-        for file in sorted(Path(tmp).iterdir()):
-            write_bytes(join(wh.reports, file.name), file.read_bytes())
+        made = {file.name: file for file in Path(tmp).iterdir()}
+        stale = set(page_files(filename)) & set(list_files(wh.reports)) - made.keys()
+        for name in sorted(made, key=lambda name: (name == filename, name)):  # the page last
+            write_bytes(join(wh.reports, name), made[name].read_bytes())
+    for name in sorted(stale):
+        remove_tree(join(wh.reports, name))
     return join(wh.reports, filename)

@@ -1,4 +1,4 @@
-"""The cumulative ablation engine's public API (DESIGN "Definitions": ablation; view ``ablation_curves``).
+"""The cumulative ablation engine's public API (docs/measures.md, "Ablation"; view ``ablation_curves``).
 
 Ablating neuron j of hidden layer l sets its output (the activation's output) to 0 (``zero``) or to
 its training-set mean (``mean``). A curve ablates the first k neurons of an ordering, for every k

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pipeline.fold import folded_linears
+
 
 class FoldedNet:
     """Eval-mode weights of linear i with batch norm folded in: ``weight[i]`` (out x in), its transpose
@@ -40,21 +42,10 @@ class FoldedNet:
         self.device = torch.device(device)
         self.dtype = first.dtype if first.dtype in (torch.float32, torch.float64) else torch.float32
         self.weight, self.weight_t, self.bias = [], [], []
-        with torch.no_grad():
-            for i, linear in enumerate(model.linear):
-                weight, bias = self._on(linear.weight), self._on(linear.bias)
-                if model.bn is not None and i < self.n_hidden:
-                    norm = model.bn[i]
-                    scale = self._on(norm.weight) / torch.sqrt(self._on(norm.running_var) + norm.eps)
-                    shift = self._on(norm.bias) - self._on(norm.running_mean) * scale
-                    weight = weight * scale[:, None]
-                    bias = bias * scale + shift
-                self.weight.append(weight.contiguous())
-                self.weight_t.append(weight.t().contiguous())
-                self.bias.append(bias.contiguous())
-
-    def _on(self, tensor: torch.Tensor) -> torch.Tensor:
-        return tensor.detach().to(self.device, self.dtype)
+        for weight, bias in folded_linears(model, self.device, self.dtype):
+            self.weight.append(weight.contiguous())
+            self.weight_t.append(weight.t().contiguous())
+            self.bias.append(bias.contiguous())
 
     def activate_(self, pre: torch.Tensor) -> torch.Tensor:
         return pre.relu_() if self.relu else pre.sigmoid_()

@@ -1,7 +1,7 @@
 """Baseline importance measures of hidden neurons: the criteria pruning usually uses (view ``neuron_baselines``).
 
 All are computed on the eval-mode network with batch norm folded into the Linear before it
-(``pipeline.prune.folded_linears``), so they describe the function the network computes:
+(``pipeline.fold.folded_linears``), so they describe the function the network computes:
 
 * ``weight_l1_in`` / ``weight_l2_in``: L1 / L2 norm of the neuron's incoming weights (its row of the
   folded Linear, bias excluded); ``weight_l1_out``: L1 norm of its outgoing weights (its column of
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.fold import folded_linears
 from pipeline.model import MLP
-from pipeline.prune import folded_linears
 
 CAPTUM_STEPS = 50  # Gauss-Legendre steps of the conductance integral (captum's default)
 CONDUCTANCE_SAMPLES = 2000  # conductance uses the first validation samples only: 50 passes per sample are slow

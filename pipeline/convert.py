@@ -22,12 +22,12 @@ from dataclasses import dataclass, fields
 import torch
 
 from pipeline.errors import NeuronInfoError
-from pipeline.model import MLP
+from pipeline.fold import fold_norm_before, folded_linears
+from pipeline.model import BN_TENSORS, LINEAR, LINEAR_TENSORS, MLP, NORM, linear_key, norm_key
 from pipeline.spec import NetworkSpec
 from pipeline.standardize import per_input
 
-BN_PARAMS = ("weight", "bias", "running_mean", "running_var")
-PARAMS = {"weight", "bias", "running_mean", "running_var"}
+PARAMS = set(LINEAR_TENSORS + BN_TENSORS)
 CONTAINERS = ("layers", "hidden", "net", "model")
 HEADS = ("out", "output", "head", "classifier")
 BN_EPS = 1e-5
@@ -96,7 +96,7 @@ def _modules(state: dict) -> dict[str, dict[str, torch.Tensor]]:
 
 def _kind(name: str, tensors: dict) -> str:
     if "running_mean" in tensors:
-        missing = [p for p in BN_PARAMS if p not in tensors]
+        missing = [p for p in BN_TENSORS if p not in tensors]
         if missing:
             raise NeuronInfoError(f"batch norm {name} lacks {', '.join(missing)}; save it with affine=True and running stats")
         return "bn"
@@ -116,7 +116,7 @@ def _ordered_layers(modules: dict) -> tuple[str, list[_Layer]]:
     heads = [n for n in modules if n in HEADS]
     body = [n for n in modules if n not in HEADS]
     patterns = {
-        "public": r"(linear|bn)\.(\d+)",
+        "public": rf"({LINEAR}|{NORM})\.(\d+)",
         "sequential": rf"(?:({'|'.join(CONTAINERS)})\.)?(\d+)",
         "fc": r"(fc|bn)(\d+)",
     }
@@ -160,7 +160,7 @@ def _to_public(layers: list[_Layer], naming: str) -> Converted:
         if before is None or before.kind != "linear" or norms[-1] is not None or pending_post_norm is not None:
             raise NeuronInfoError(f"batch norm {layer.name} does not follow a Linear; found: {described}")
         width = linears[-1]["weight"].shape[0]
-        if any(t[p].shape != (width,) for p in BN_PARAMS):
+        if any(t[p].shape != (width,) for p in BN_TENSORS):
             raise NeuronInfoError(f"batch norm {layer.name} does not have width {width} of the Linear before it; found: {described}")
         if layer.index is not None and before.index is not None and layer.index > before.index + 1:
             pending_post_norm = t  # Linear, activation, BatchNorm: the neuron's output is the activation's
@@ -175,10 +175,9 @@ def _to_public(layers: list[_Layer], naming: str) -> Converted:
         raise NeuronInfoError(f"batch norm after some hidden layers but not all; found: {described}")
     tensors = {}
     for i, lin in enumerate(linears):
-        tensors[f"linear.{i}.weight"] = lin["weight"].contiguous()
-        tensors[f"linear.{i}.bias"] = lin["bias"].contiguous()
+        tensors.update({linear_key(i, p): lin[p].contiguous() for p in LINEAR_TENSORS})
         if norms[i] is not None:
-            tensors.update({f"bn.{i}.{p}": norms[i][p].contiguous() for p in BN_PARAMS})
+            tensors.update({norm_key(i, p): norms[i][p].contiguous() for p in BN_TENSORS})
     for key, value in tensors.items():
         if not torch.isfinite(value).all():
             raise NeuronInfoError(f"tensor {key} holds NaN or inf; the network diverged, retrain it")
@@ -187,11 +186,9 @@ def _to_public(layers: list[_Layer], naming: str) -> Converted:
 
 
 def _fold_into_next(norm: dict, linear: dict) -> dict:
-    """W (a x + c) + b for the norm's affine map a x + c: the next Linear absorbs a batch norm that
-    follows an activation."""
-    a = norm["weight"] / torch.sqrt(norm["running_var"] + BN_EPS)
-    c = norm["bias"] - norm["running_mean"] * a
-    return {"weight": linear["weight"] * a[None, :], "bias": linear["bias"] + linear["weight"] @ c}
+    """The next Linear absorbs a batch norm that follows an activation."""
+    weight, bias = fold_norm_before(linear["weight"], linear["bias"], norm, BN_EPS)
+    return {"weight": weight, "bias": bias}
 
 
 def spec_for(converted: Converted, given: dict) -> NetworkSpec:
@@ -263,16 +260,10 @@ def sequential_state_dict(model: MLP) -> dict[str, torch.Tensor]:
     """A plain ``nn.Sequential`` state_dict (keys ``0.weight, 0.bias, 2.weight, ...``) computing the same
     function as ``model`` (an ``pipeline.model.MLP``) in eval mode."""
     out = {}
-    with torch.no_grad():
-        for i, lin in enumerate(model.linear):
-            w, b = lin.weight.detach().clone(), lin.bias.detach().clone()
-            if model.bn is not None and i < len(model.bn):
-                bn = model.bn[i]
-                a = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-                w, b = w * a[:, None], (b - bn.running_mean) * a + bn.bias
-            if i == 0:
-                w, b = _fold_standardization(model.spec, w, b)
-            out[f"{2 * i}.weight"], out[f"{2 * i}.bias"] = w.float().contiguous(), b.float().contiguous()
+    for i, (w, b) in enumerate(folded_linears(model)):
+        if i == 0:
+            w, b = _fold_standardization(model.spec, w, b)
+        out[f"{2 * i}.weight"], out[f"{2 * i}.bias"] = w.float().contiguous(), b.float().contiguous()
     return out
 
 

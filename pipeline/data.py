@@ -8,7 +8,7 @@ Files are looked for in `data_dir`, then $NEURONINFO_DATA, then (Fashion-MNIST o
 package's /usr/share/datasets/fashion-mnist, then ~/.cache/neuroninfo; in each, both the bare official
 file names (IDX gzipped or not) and torchvision's layout (MNIST/raw, FashionMNIST/raw,
 cifar-10-batches-py) are accepted. If nothing is found, torchvision downloads the files into the
-first of `data_dir`, $NEURONINFO_DATA, ~/.cache/neuroninfo (5 s socket timeout), unless
+first of `data_dir`, $NEURONINFO_DATA, ~/.cache/neuroninfo (after a 5 s probe of the server), unless
 NEURONINFO_OFFLINE=1 (then no download is attempted).
 """
 
@@ -24,6 +24,7 @@ import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ DATASETS = ("mnist", "fashion-mnist", "cifar10", "synthetic")  # plus "synthetic
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
 CACHE_DIR = Path.home() / ".cache" / "neuroninfo"
 SYNTHETIC_SEED = 1804_06679  # fixed, so the synthetic data are the same in every run
+PROBE_TIMEOUT = 5  # seconds: how soon a machine without network is told so
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
@@ -170,16 +172,29 @@ def _download(name: str, root: Path) -> str | None:
         return "no download was tried (NEURONINFO_OFFLINE is set)"
     import torchvision.datasets
 
-    timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(5)
+    downloader = getattr(torchvision.datasets, _TORCHVISION[name])
+    why = _unreachable([*getattr(downloader, "mirrors", ()), getattr(downloader, "url", None)])
+    if why:
+        return f"the download into {root} was not tried ({why})"
     try:
         with contextlib.redirect_stdout(sys.stderr):  # stdout's last line belongs to the CLI
-            getattr(torchvision.datasets, _TORCHVISION[name])(root=str(root), download=True)
+            downloader(root=str(root), download=True)
         return None
     except Exception as e:
         return f"the download into {root} failed ({type(e).__name__}: {e})"
-    finally:
-        socket.setdefaulttimeout(timeout)
+
+
+def _unreachable(urls: list) -> str | None:
+    """Why none of the servers of ``urls`` accepts a connection within PROBE_TIMEOUT (a socket of its own,
+    so no process-wide timeout is set), or None when one does (or there is no URL to probe)."""
+    why = None
+    for url in map(urlsplit, filter(None, urls)):
+        try:
+            socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), PROBE_TIMEOUT).close()
+            return None
+        except OSError as e:
+            why = f"{url.hostname} unreachable: {type(e).__name__}: {e}"
+    return why
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -1,7 +1,8 @@
 """The fully-connected network: hidden blocks Linear -> (BatchNorm) -> ReLU/sigmoid -> (Dropout).
 
-Parameter names match the checkpoint format: ``linear.{i}.weight|bias`` and ``bn.{i}.*`` for the
-norm after linear i. Hidden layer l (1-based) is the output of block l-1.
+Parameter names match the checkpoint format (``linear_key``, ``norm_key``: ``linear.{i}.weight|bias`` and
+``bn.{i}.weight|bias|running_mean|running_var`` for the norm after linear i). Hidden layer l (1-based) is
+the output of block l-1.
 """
 from __future__ import annotations
 
@@ -10,7 +11,19 @@ from torch import nn
 
 from pipeline.spec import NetworkSpec
 
+LINEAR, NORM = "linear", "bn"  # the module lists of MLP, hence the checkpoint's tensor prefixes
+LINEAR_TENSORS = ("weight", "bias")
 BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
+
+
+def linear_key(i: int, name: str) -> str:
+    """Checkpoint name of tensor ``name`` (one of LINEAR_TENSORS) of linear i."""
+    return f"{LINEAR}.{i}.{name}"
+
+
+def norm_key(i: int, name: str) -> str:
+    """Checkpoint name of tensor ``name`` (one of BN_TENSORS) of the batch norm after linear i."""
+    return f"{NORM}.{i}.{name}"
 
 
 class MLP(nn.Module):
@@ -50,11 +63,9 @@ class MLP(nn.Module):
         """The tensors of the public checkpoint format (contiguous CPU float32 copies)."""
         out = {}
         for i, lin in enumerate(self.linear):
-            out[f"linear.{i}.weight"] = lin.weight
-            out[f"linear.{i}.bias"] = lin.bias
+            out.update({linear_key(i, name): getattr(lin, name) for name in LINEAR_TENSORS})
         for i, bn in enumerate(self.bn or []):
-            for name in BN_TENSORS:
-                out[f"bn.{i}.{name}"] = getattr(bn, name)
+            out.update({norm_key(i, name): getattr(bn, name) for name in BN_TENSORS})
         return {k: v.detach().to(torch.float32).contiguous().clone() for k, v in out.items()}
 
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -70,11 +81,11 @@ class MLP(nn.Module):
         """Copy checkpoint tensors in (shapes are checked by the caller) and switch to eval mode."""
         with torch.no_grad():
             for i, lin in enumerate(self.linear):
-                lin.weight.copy_(tensors[f"linear.{i}.weight"])
-                lin.bias.copy_(tensors[f"linear.{i}.bias"])
+                for name in LINEAR_TENSORS:
+                    getattr(lin, name).copy_(tensors[linear_key(i, name)])
             for i, bn in enumerate(self.bn or []):
                 for name in BN_TENSORS:
-                    getattr(bn, name).copy_(tensors[f"bn.{i}.{name}"])
+                    getattr(bn, name).copy_(tensors[norm_key(i, name)])
                 bn.num_batches_tracked.zero_()
         return self.eval()
 
@@ -84,11 +95,11 @@ def checkpoint_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
     widths = [spec.input_dim, *spec.hidden_sizes, spec.n_classes]
     shapes = {}
     for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:])):
-        shapes[f"linear.{i}.weight"] = (fan_out, fan_in)
-        shapes[f"linear.{i}.bias"] = (fan_out,)
+        shapes[linear_key(i, "weight")] = (fan_out, fan_in)
+        shapes[linear_key(i, "bias")] = (fan_out,)
     if spec.regularizer == "dropout_bn":
         for i, width in enumerate(spec.hidden_sizes):
-            shapes.update({f"bn.{i}.{name}": (width,) for name in BN_TENSORS})
+            shapes.update({norm_key(i, name): (width,) for name in BN_TENSORS})
     return shapes
 
 

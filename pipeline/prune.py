@@ -1,4 +1,4 @@
-"""Physical pruning: a smaller MLP without the pruned neurons (DESIGN "Round 2": prune).
+"""Physical pruning: a smaller MLP without the pruned neurons (docs/pruning.md).
 
 Evaluation-mode batch norm is an affine map, folded into the Linear before it, so the pruned
 network has no batch norm (its spec says regularizer ``dropout`` where it said ``dropout_bn``).
@@ -15,24 +15,10 @@ import numpy as np
 import torch
 
 from pipeline.errors import NeuronInfoError
+from pipeline.fold import folded_linears
 from pipeline.model import MLP
 from pipeline.options import SCOPES, STRATEGIES
 
-
-
-def folded_linears(model: MLP) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(weight, bias) of every Linear in eval mode with the batch norm after it folded in."""
-    out = []
-    with torch.no_grad():
-        for i, lin in enumerate(model.linear):
-            w, b = lin.weight.detach().clone(), lin.bias.detach().clone()
-            if model.bn is not None and i < model.n_hidden:
-                bn = model.bn[i]
-                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-                w = w * scale[:, None]
-                b = (b - bn.running_mean) * scale + bn.bias
-            out.append((w, b))
-    return out
 
 
 def prune_model(model: MLP, kept: list, strategy: str = "zero", means: list | None = None) -> MLP:

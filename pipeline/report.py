@@ -162,12 +162,13 @@ class Section:
 def write_page(out_html: Path, title: str, caption: str, sections: list[Section], png: bool = True) -> Path:
     """Write a self-contained HTML page of these sections (charts render offline; each has a PNG/SVG export
     menu) and, with ``png``, one PNG per chart beside it (without: older PNGs of the page are removed, so none
-    is stale); every file is written to a temporary sibling and renamed into place."""
+    is stale). The files are written in place: a caller that needs whole-or-absent files writes them into a
+    temporary folder and publishes them (``flows.stages.publish_page``)."""
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
     if not png:
-        for old in out_html.parent.glob(f"{out_html.stem}-*.png"):
-            old.unlink(missing_ok=True)
+        for name in page_files(out_html.name)[1:]:
+            out_html.with_name(name).unlink(missing_ok=True)
     specs, parts = {}, []
     for s in sections:
         parts.append(f"<h2>{html.escape(s.heading)}</h2>\n<p>{html.escape(s.text)}</p>")
@@ -175,7 +176,7 @@ def write_page(out_html: Path, title: str, caption: str, sections: list[Section]
             specs[f"chart-{s.name}"] = spec = s.chart.to_dict()
             parts.append(f'<div id="chart-{s.name}"></div>')
             if png:
-                write_atomically(out_html.with_name(f"{out_html.stem}-{s.name}.png"), vl_convert.vegalite_to_png(spec, scale=2))
+                out_html.with_name(png_name(out_html.name, s.name)).write_bytes(vl_convert.vegalite_to_png(spec, scale=2))
         if s.after:
             parts.append(s.after)
     version, bundle = _bundle() if specs else ("none", "// no charts on this page")
@@ -183,15 +184,18 @@ def write_page(out_html: Path, title: str, caption: str, sections: list[Section]
         title=html.escape(title), caption=html.escape(caption), sections="\n".join(parts),
         vl_version=version, bundle=bundle, specs=json.dumps(specs).replace("</", "<\\/"),
     )
-    write_atomically(out_html, page.encode("utf-8"))
+    out_html.write_bytes(page.encode("utf-8"))
     return out_html
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Readers see the old file or the whole new one (pipeline may not use ``store.atomic``)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+def png_name(page: str, chart: str) -> str:
+    """Name of the PNG of ``chart`` beside the page called ``page``: ``<stem>-<chart>.png``."""
+    return f"{Path(page).stem}-{chart}.png"
+
+
+def page_files(page: str) -> list[str]:
+    """Names of the files a page called ``page`` may have: itself, then a PNG per chart beside it."""
+    return [page, *(png_name(page, name) for name in CHARTS)]
 
 
 def write_report(tables: dict[str, pa.Table], out_html: Path, title: str, png: bool = True) -> Path:

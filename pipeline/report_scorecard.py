@@ -49,7 +49,7 @@ def _claim_key(claim: str) -> tuple:
 
 
 def write_scorecard(rows: list[dict], out_html: Path, link: Callable[[str, str], str]) -> Path:
-    """Write the scorecard page (atomically); return its path."""
+    """Write the scorecard page; return its path."""
     section = Section("scorecard", "Verdicts", EXPLANATION, after=scorecard_table(rows, link))
     groups = len({r["group_name"] for r in rows})
     return write_page(out_html, "Claims scorecard", f"{len(rows)} claim x configuration cells over {groups} groups.", [section])

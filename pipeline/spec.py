@@ -1,7 +1,7 @@
 """The network spec: everything needed to rebuild, retrain and describe one network.
 
-A spec is stored as JSON in the checkpoint's metadata (DESIGN "Checkpoint format"), so a checkpoint
-alone says how it was made. Presets hold the documented per-dataset choices (DESIGN "Presets").
+A spec is stored as JSON in the checkpoint's metadata (docs/warehouse.md, "Checkpoint format"), so a checkpoint
+alone says how it was made. Presets hold the per-dataset training choices (``PRESETS``).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ REGULARIZERS = ("none", "l2", "dropout", "dropout_bn")
 
 @dataclass(frozen=True)
 class Preset:
-    """A dataset's documented training choices (DESIGN "Presets")."""
+    """A dataset's training choices: hidden sizes, epochs, dropout, weight decay."""
 
     hidden_sizes: tuple[int, ...]
     epochs: int

@@ -1,5 +1,5 @@
 -- measures_entropy: entropy H(T) and mutual information I(T;Y) of every (bits, neuron), in bits,
--- with plug-in probabilities p = n / N (DESIGN "Definitions"; 0 log 0 = 0).
+-- with plug-in probabilities p = n / N (docs/measures.md, "Information measures"; 0 log 0 = 0).
 -- Input: measures_cells. Materialized as the temp table measures_entropy.
 WITH bins AS (
     SELECT DISTINCT bits, neuron, bin, n_t, n_total

@@ -1,4 +1,4 @@
--- measures_js: JS subset separation of every (bits, neuron), in bits (DESIGN "Definitions"): the largest
+-- measures_js: JS subset separation of every (bits, neuron), in bits (docs/measures.md): the largest
 -- I(T; 1[Y in S]) over the 2^(K-1) - 1 non-empty subsets S of {0..K-2}, and that S as a bitmask. Each S
 -- stands for the split {S, complement}; the complement holds class K-1.
 --

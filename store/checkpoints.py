@@ -70,7 +70,7 @@ def parse_checkpoint(name: str, data: bytes) -> tuple[str, MLP]:
             ) from None
         raise NeuronInfoError(f"{name} is not a safetensors checkpoint ({str(e).splitlines()[0]}); write it with safetensors") from None
     if "spec" not in metadata:
-        raise NeuronInfoError(f"{name} has no 'spec' in its safetensors metadata; add the spec JSON (see DESIGN 'Checkpoint format')")
+        raise NeuronInfoError(f"{name} has no 'spec' in its safetensors metadata; add the spec JSON (see docs/warehouse.md, section 'Checkpoint format')")
     try:
         spec = NetworkSpec.from_json(metadata["spec"])
     except NeuronInfoError as e:

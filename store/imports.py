@@ -22,7 +22,7 @@ import torch
 
 from pipeline.convert import convert_state_dict, sequential_layers, sequential_state_dict, spec_for
 from pipeline.errors import NeuronInfoError
-from pipeline.model import MLP
+from pipeline.model import LINEAR, MLP, NORM
 from store.atomic import write_bytes
 from store.checkpoints import checkpoint_bytes, checkpoint_file, header_metadata, load_run, parse_checkpoint, run_id_of
 from store.integrity import sha256_hex
@@ -75,7 +75,7 @@ def read_import(
     else:
         state, metadata, container = _safetensors(name, data), header_metadata(data), "safetensors"
     in_metadata = _spec_json(name, metadata["spec"]) if "spec" in metadata else {}
-    if PUBLIC_SPEC_KEYS <= in_metadata.keys() and all(k.startswith(("linear.", "bn.")) for k in state):
+    if PUBLIC_SPEC_KEYS <= in_metadata.keys() and all(k.startswith((f"{LINEAR}.", f"{NORM}.")) for k in state):
         run_id, model = parse_checkpoint(name, data)  # the public form: stored as it is
         return Imported(run_id, model, data, form="public", spec_source="metadata",
                         unstated=tuple(k for k in UNSTATED if k not in in_metadata), **provenance)

@@ -1,4 +1,4 @@
-"""Where everything lives in a warehouse (DESIGN "Warehouse"), locally or on object storage.
+"""Where everything lives in a warehouse (docs/warehouse.md), locally or on object storage.
 
 A location is a local ``Path`` or an fsspec URL string (``s3://bucket/prefix``, ``gs://...``,
 ``memory://wh``, ``file:///tmp/wh``). A plain path keeps the fast local code (real atomic renames,

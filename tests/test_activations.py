@@ -55,7 +55,7 @@ def test_raw_equals_forward_pass_and_codes_equal_quantizer(trained_run):
                 thresholds = fitted[(layer, bits)]
                 np.testing.assert_allclose(store.thresholds(layer, bits), thresholds, rtol=1e-6, atol=0)
                 codes = store.codes(split, layer, bits)
-                reference = np.digitize(raw, thresholds, right=True)  # DESIGN: number of thresholds below T
+                reference = np.digitize(raw, thresholds, right=True)  # docs/measures.md: number of thresholds below T
                 np.testing.assert_array_equal(codes, reference)
                 assert codes.max() < 2**bits
                 if bits > 1:

@@ -42,7 +42,7 @@ def check_reads(store: act.ActivationStore, raw: list[np.ndarray], labels: np.nd
         np.testing.assert_array_equal(store.root[f"val/layer{layer}/raw"][...], values)
         np.testing.assert_allclose(store.train_mean(layer), values.mean(0, dtype=np.float64), rtol=1e-12)
         for bits in (1, 3):
-            edges = np.linspace(0, values.max(), 2**bits)[:-1]  # uniform bins of (0, max], as DESIGN defines them
+            edges = np.linspace(0, values.max(), 2**bits)[:-1]  # uniform bins of (0, max], as docs/measures.md defines them
             expected = (values[:, :, None] > edges).sum(-1)
             np.testing.assert_array_equal(store.codes("val", layer, bits), expected)
             np.testing.assert_array_equal(store.root[f"val/layer{layer}/codes_b{bits}"][...], expected)

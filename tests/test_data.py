@@ -3,6 +3,7 @@
 import gzip
 import os
 import pickle
+import socket
 
 import numpy as np
 import pytest
@@ -183,6 +184,47 @@ def test_failed_download(tmp_path, monkeypatch):
     message = error_message(load_dataset, "mnist", tmp_path)
     assert "download into" in message and "name or service not known" in message
 
+
+
+def test_download_sets_no_process_wide_socket_timeout(tmp_path, monkeypatch):
+    """Other threads (task runners) keep their socket timeout while a download runs; the server is
+    probed with a socket of its own."""
+    seen = []
+    server = socket.create_server(("127.0.0.1", 0))  # listening: the probe connects
+
+    class Downloader:
+        mirrors = [f"http://127.0.0.1:{server.getsockname()[1]}/mnist/"]
+
+        def __init__(self, root, download):
+            seen.append(socket.getdefaulttimeout())
+            raise RuntimeError("stop here")
+
+    monkeypatch.delenv("NEURONINFO_OFFLINE")
+    monkeypatch.setattr("torchvision.datasets.MNIST", Downloader)
+    with server:
+        assert "stop here" in error_message(load_dataset, "mnist", tmp_path)
+    assert seen == [None]
+
+
+def test_unreachable_server_is_found_by_the_probe(tmp_path, monkeypatch):
+    called = []
+
+    class Downloader:
+        mirrors = [f"http://127.0.0.1:{free_port()}/mnist/"]  # nothing listens: refused at once
+
+        def __init__(self, root, download):
+            called.append(root)
+
+    monkeypatch.delenv("NEURONINFO_OFFLINE")
+    monkeypatch.setattr("torchvision.datasets.MNIST", Downloader)
+    message = error_message(load_dataset, "mnist", tmp_path)
+    assert "was not tried (127.0.0.1 unreachable" in message and "go online" in message
+    assert called == [] and socket.getdefaulttimeout() is None
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return s.getsockname()[1]
 
 IMAGES, LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
 GOOD_IMAGES = idx_bytes(images(N_TRAIN, 784).reshape(N_TRAIN, 28, 28), 0x803)

@@ -116,7 +116,12 @@ def runnable_blocks() -> list[str]:
 
 
 def test_readme_has_runnable_blocks():
-    assert runnable_blocks()
+    """One runnable block, README's step by step: every verb of one run, in the order they run, each once."""
+    blocks = runnable_blocks()
+    assert len(blocks) == 1
+    assert blocks[0].startswith(". .venv/bin/activate\n")
+    verbs = re.findall(r"^(?:RUN=\$\()?neuroninfo ([a-z-]+)", blocks[0], flags=re.M)
+    assert verbs == ["train", "capture", "measure", "ablate", "report", "sql", "verify"]
 
 
 @pytest.mark.slow
@@ -136,3 +141,14 @@ def test_docs_links_stay_inside_the_repository():
         for target in re.findall(r"\]\(([^)]+)\)", text):
             assert "://" not in target, (page.name, target)
             assert (page.parent / target.split("#")[0]).exists(), (page.name, target)
+
+
+def test_no_tracked_file_cites_a_document_outside_the_repository():
+    """Users have the repository only: no tracked file outside tests/ mentions DESIGN or ../shared."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [f for f in listed.stdout.decode().split("\0") if f and not f.startswith("tests/") and (ROOT / f).is_file()]
+    assert len(files) > 100  # the listing worked
+    citing = [f for f in files if re.search(rb"DESIGN|\.\./shared", (ROOT / f).read_bytes())]
+    assert citing == [], f"cite the repository's docs instead (docs/...): {citing}"

@@ -157,7 +157,7 @@ def test_rank_correlation_matches_numpy(group, tables, tiny_spec):
             scopes.append(("network", None, [(l, j) for l, m in enumerate(sizes, start=1) for j in range(m)]))
             for scope, layer, neurons in scopes:
                 importance = np.zeros(len(neurons))
-                for r in (0, 1):  # DESIGN: random orderings use default_rng(repeat).permutation
+                for r in (0, 1):  # pipeline.ablation.random_orderings: default_rng(repeat).permutation
                     perm = np.random.default_rng(r).permutation(len(neurons))
                     sel = ((curves["run_id"] == run) & (curves["scope"] == scope) & (curves["strategy"] == strategy)
                            & (curves["repeat"] == r) & np.array([x == layer for x in curves["layer"]]))
@@ -333,6 +333,45 @@ def test_partial_inputs_still_render(tables, tmp_path):
     assert page.stat().st_size > 100_000
 
 
+
+def test_a_crash_while_writing_a_page_leaves_the_old_page(tmp_path, monkeypatch):
+    """flows.stages.publish_page: a page half written when the writer fails (disk full), or a failure while
+    storing it, leaves the old page and PNG as they were and nothing else in reports/ (no temporary file
+    that gc would not recognise)."""
+    import altair as alt
+
+    import store.atomic
+    from flows.stages import publish_page
+    from pipeline.report import Section, write_page
+
+    wh = open_warehouse(tmp_path / "warehouse")
+    chart = alt.Chart(alt.Data(values=[{"x": 1, "y": 2}])).mark_point().encode(x="x:Q", y="y:Q")
+
+    def page(title):
+        return lambda out: write_page(out, title, "caption", [Section("summary", "heading", "text", chart=chart)])
+
+    publish_page(wh, "page.html", page("old"))
+    before = {p.name: p.read_bytes() for p in wh.reports.iterdir()}
+    assert sorted(before) == ["page-summary.png", "page.html"] and b"<h1>old</h1>" in before["page.html"]
+
+    def disk_full(out):
+        page("new")(out)
+        out.write_bytes(out.read_bytes()[:100])
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        publish_page(wh, "page.html", disk_full)
+    assert {p.name: p.read_bytes() for p in wh.reports.iterdir()} == before
+
+    def failing_rename(built, final):
+        raise OSError("rename failed")
+
+    monkeypatch.setattr(store.atomic, "publish", failing_rename)
+    with pytest.raises(OSError, match="rename failed"):
+        publish_page(wh, "page.html", page("new"))
+    assert {p.name: p.read_bytes() for p in wh.reports.iterdir()} == before
+
+
 def chromium(*args, tmp_path):
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
@@ -359,14 +398,19 @@ def test_every_chart_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_screenshot_is_not_blank(report, tmp_path):
+    """Rendered from a copy of the (self-contained) page in this test's own folder: the shared report's
+    folder is left as the flows wrote it."""
     from PIL import Image
 
-    shot = tmp_path / "shot.png"
-    chromium(f"--screenshot={shot}", "--window-size=1400,2200", report[0].as_uri(), tmp_path=tmp_path)
+    shared = sorted(p.name for p in report[0].parent.iterdir())
+    page = tmp_path / report[0].name
+    shutil.copy(report[0], page)
+    shot = tmp_path / "shot.png"  # kept in the test's folder for a look
+    chromium(f"--screenshot={shot}", "--window-size=1400,2200", page.as_uri(), tmp_path=tmp_path)
     with Image.open(shot) as image:
         colors = image.convert("RGB").getcolors(maxcolors=1 << 24)
     assert len(colors) > 200  # text, lines, bands and axes; a blank or failed page has a handful
-    shutil.copy(shot, report[0].with_name("screenshot.png"))  # kept beside the report for a look
+    assert sorted(p.name for p in report[0].parent.iterdir()) == shared
 
 
 def test_layer_stats_match_the_stored_validation_outputs(tables, group):

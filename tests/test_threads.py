@@ -10,17 +10,21 @@ from pipeline.threads import choose_threads, quota_cores, stage_threads, thread_
 
 
 @pytest.mark.parametrize("cores, workers, busy, expected", [
+    # expected = max(1, min(cores // workers, cores - busy rounded half up)), worked out by hand per row
     (2, 1, 0.0, 2),  # idle: every core
     (2, 1, 1.0, 1),  # one busy process on two cores: the core left
-    (2, 1, 0.4, 2), (2, 1, 0.6, 1),  # busy is rounded to whole cores
+    (2, 1, 0.4, 2), (2, 1, 0.6, 1),  # busy is rounded to whole cores: 0.4 -> 0 (2 idle), 0.6 -> 1 (1 idle)
+    (2, 1, 0.5, 1), (4, 1, 2.5, 1),  # halves round up (0.5 -> 1, 2.5 -> 3), not to even
+    (4, 1, 1.5, 2),  # 1.5 -> 2 busy: 2 of 4 idle
     (2, 2, 0.0, 1),  # two workers (Dask processes or concurrent tasks) share two cores
-    (2, 2, 1.0, 1), (2, 1, 7.5, 1), (1, 4, 0.0, 1),  # never fewer than one
-    (8, 2, 0.0, 4), (8, 1, 3.0, 5), (8, 2, 4.0, 4),  # the other worker's load is not counted twice
-    (16, 3, 2.0, 5),
+    (2, 2, 1.0, 1), (2, 1, 7.5, 1), (1, 4, 0.0, 1), (2, 1, 1.5, 1),  # never fewer than one (idle 0 or below, share 0)
+    (8, 2, 0.0, 4), (8, 1, 3.0, 5), (8, 2, 4.0, 4),  # share 4; 5 idle; share 4 = idle 4: the other worker's load is not counted twice
+    (16, 3, 2.0, 5),  # share 16 // 3 = 5 < 14 idle
+    (12, 5, 0.0, 2),  # share rounds down: 12 // 5 = 2
+    (4, 0, 0.0, 4),  # no workers counts as one
 ])
 def test_thread_count(cores, workers, busy, expected):
-    share, idle = cores // workers, cores - round(busy + 1e-9)
-    assert thread_count(cores, workers, busy) == expected == max(1, min(share, idle))
+    assert thread_count(cores, workers, busy) == expected
 
 
 def test_quota_cores():
