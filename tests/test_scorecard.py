@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pipeline.criteria import BASELINES, PAIR_AGGREGATES
+from pipeline.criteria import names as criterion_names
 from store.views import create_public_views, views_for
 
 HAND_MADE = ("runs", "neuron_stats", "ablation_curves", "neuron_redundancy", "neuron_baselines")  # tables a test builds
@@ -71,9 +71,9 @@ class World:
                     "ordering VARCHAR, strategy VARCHAR, repeat INTEGER, n_ablated INTEGER, frac_ablated DOUBLE, test_error DOUBLE)")
         con.executemany("INSERT INTO ablation_curves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [list(c.values()) for c in self.curves])
         con.execute("CREATE TABLE neuron_redundancy (run_id VARCHAR, layer INTEGER, neuron INTEGER, bits INTEGER, "
-                    + ", ".join(f"{c} DOUBLE" for c in PAIR_AGGREGATES) + ")")
+                    + ", ".join(f"{c} DOUBLE" for c in criterion_names("pair_aggregate")) + ")")
         con.execute("CREATE TABLE neuron_baselines (run_id VARCHAR, layer INTEGER, neuron INTEGER, "
-                    + ", ".join(f"{c} DOUBLE" for c in BASELINES) + ")")
+                    + ", ".join(f"{c} DOUBLE" for c in criterion_names("baseline")) + ")")
         create_public_views(con, MARTS)
         rows = con.sql(f"SELECT * FROM scorecard WHERE claim = '{claim}'").fetchall()
         names = [d[0] for d in con.sql("SELECT * FROM scorecard LIMIT 0").description]
