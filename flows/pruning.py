@@ -13,10 +13,11 @@ import pyarrow as pa
 
 from flows.rankings import default_criteria, rankings
 from flows.run_data import data_of
-from flows.stages import register_run
+from flows.stages import fresh_inputs, register_run
 from pipeline.criteria import CRITERIA, check_names, per_bits
 from pipeline.errors import NeuronInfoError
 from pipeline.options import SWEEP
+from pipeline.progress import note
 from pipeline.model import MLP, error_rate
 from pipeline.prune import kept_neurons, n_params, prune_model
 from pipeline.train import finetune
@@ -24,7 +25,7 @@ from store import activations as act
 from store.catalog import refresh_catalog
 from store.checkpoints import load_run, save_checkpoint
 from store.paths import Warehouse
-from store.tables import merge_partition, partition_params
+from store.tables import has_partition, merge_partition, partition_params, write_partition
 
 
 def ranking_of(wh: Warehouse, run_id: str, measure: str, bits: int | None) -> np.ndarray:
@@ -114,8 +115,13 @@ def prune_sweep_run(wh: Warehouse, run_id: str, measures: tuple[str, ...] | None
                 })
     sweep = {"measures": list(measures), "bits": bits, "keeps": list(keeps), "scope": scope, "strategy": strategy,
              "finetune_epochs": list(finetune_epochs)}
-    done = [d for d in (partition_params(wh, "pruning_curves", run_id) or {}).get("sweeps", []) if d != sweep]
-    merge_partition(wh, "pruning_curves", run_id, pa.Table.from_pylist(rows, schema=SCHEMAS["pruning_curves"]),
-                    {"sweeps": done + [sweep]})  # the sweeps verify --repair makes again, in order
+    recorded = partition_params(wh, "pruning_curves", run_id) if has_partition(wh, "pruning_curves", run_id) else None
+    fresh, inputs = fresh_inputs(wh, run_id, recorded, {CRITERIA[m].source for m in measures if CRITERIA[m].source})
+    if recorded is not None and not fresh:
+        note(f"prune-sweep {run_id}: the criteria changed since the stored sweeps; they are replaced by this one")
+    done = [d for d in (recorded or {}).get("sweeps", []) if d != sweep] if fresh else []
+    write = merge_partition if fresh else write_partition
+    write(wh, "pruning_curves", run_id, pa.Table.from_pylist(rows, schema=SCHEMAS["pruning_curves"]),
+          {"sweeps": done + [sweep], **inputs})  # the sweeps verify --repair makes again, in order
     refresh_catalog(wh)
     return run_id

@@ -188,6 +188,16 @@ def fingerprint(wh: Warehouse, run_id: str, source: str) -> str | None:
     return entry["sha256"] if entry else None
 
 
+def fresh_inputs(wh: Warehouse, run_id: str, recorded: dict | None, sources: set[str]) -> tuple[bool, dict]:
+    """Are results recorded with ``recorded`` still fresh (every input fingerprint they recorded equals that
+    input's now)? And the fingerprints to record for results made from the tables ``sources`` (with, while
+    fresh, those recorded before: the stored results kept beside the new ones came from them)."""
+    keys = set(sources) | {k for k in (recorded or {}) if k in SCHEMAS}
+    now = {k: fingerprint(wh, run_id, k) for k in sorted(keys)}
+    fresh = recorded is not None and all(recorded.get(k, now[k]) == now[k] for k in keys)
+    return fresh, {k: v for k, v in now.items() if k in sources or (fresh and k in recorded)}
+
+
 def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
     """Counts, neuron_stats and specific_info of a run from its stored validation codes (DuckDB SQL)."""
     store = act.open_activations(wh, run_id)
@@ -290,8 +300,7 @@ def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None
     values = [{**norms[i], "taylor": taylor[i], "conductance": None if conductance is None else conductance[i],
                "torch_pruning_magnitude": None if group is None else group[i],
                "ablation_damage": damage[i], "ablation_damage_mean": damage_mean[i]} for i in range(model.n_hidden)]
-    write_baselines(wh, run_id, baselines_table(values, [store.raw("val", layer) for layer in store.layers]),
-                    {"activations": store.fingerprint()})
+    write_baselines(wh, run_id, baselines_table(values, [store.raw("val", layer) for layer in store.layers]))
     refresh_catalog(wh)
     return run_id
 
@@ -328,17 +337,14 @@ def ablate_run(
     check_names(tuple(measures or ()))
     check_options(tuple(strategies), steps, 1)  # bad options are one line before any note or work
     measures = tuple(measures) if measures else default_criteria(wh, run_id, "ablate")
-    sources = sorted({CRITERIA[m].source for m in measures} | {"neuron_stats"})
-    recorded = partition_params(wh, "ablation_curves", run_id) if has_partition(wh, "ablation_curves", run_id) else None
-    inputs = sorted(set(sources) | {k for k in (recorded or {}) if k in SCHEMAS})
-    made_from = {s: fingerprint(wh, run_id, s) for s in inputs}
-    fresh = recorded is not None and not replace and all(recorded.get(s, made_from[s]) == made_from[s] for s in inputs)
+    recorded = None if replace or not has_partition(wh, "ablation_curves", run_id) else partition_params(wh, "ablation_curves", run_id)
+    fresh, inputs = fresh_inputs(wh, run_id, recorded, {CRITERIA[m].source for m in measures} | {"neuron_stats"})
     computation = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures)}
     done = ablation_computations(recorded) if fresh else []
     if not force and fresh and stored_bits(wh, "neuron_stats", run_id) <= stored_bits(wh, "ablation_curves", run_id):
         if any(d.get("steps") == steps for d in done):
             return run_id
-    if recorded is not None and not fresh and not replace:
+    if recorded is not None and not fresh:
         note(f"run {run_id}: its measures changed since its curves were computed; ablating again")
     model = load_run(wh, run_id)
     grid = default_steps(model.spec) if steps is None else steps
@@ -349,8 +355,7 @@ def ablate_run(
     with Progress(f"ablate {run_id}", len(orderings) * len(strategies), "curves") as progress:
         curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, grid, on_curve=progress.advance,
                                  device=device)
-    params = {"computations": [d for d in done if d != computation] + [computation],
-              **{s: v for s, v in made_from.items() if s in sources or (fresh and s in (recorded or {}))}}
+    params = {"computations": [d for d in done if d != computation] + [computation], **inputs}
     randoms = ordering_positions([o for o in orderings if o.ordering == "random"])
     write = merge_partition if fresh else write_partition
     write(wh, "ablation_orderings", run_id, randoms, params)

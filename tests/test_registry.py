@@ -151,6 +151,7 @@ def test_a_changed_input_makes_its_dependents_stale(run):
     stages.measure_run(wh, run_id)
     stale = "\n".join(stale_results(wh, run_id))
     assert f"neuroninfo measure {run_id}" not in stale and f"neuroninfo ablate {run_id}" in stale
+    assert f"neuroninfo prune-sweep {run_id}" in stale  # its sweeps ranked by the old neuron_stats
 
 
 def test_a_group_mixing_k_grids_says_so(run, tiny_spec):

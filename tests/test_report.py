@@ -335,13 +335,13 @@ def test_partial_inputs_still_render(tables, tmp_path):
 
 
 def test_a_crash_while_writing_a_page_leaves_the_old_page(tmp_path, monkeypatch):
-    """flows.stages.publish_page: a page half written when the writer fails (disk full), or a failure while
+    """flows.pages.publish_page: a page half written when the writer fails (disk full), or a failure while
     storing it, leaves the old page and PNG as they were and nothing else in reports/ (no temporary file
     that gc would not recognise)."""
     import altair as alt
 
     import store.atomic
-    from flows.stages import publish_page
+    from flows.pages import publish_page
     from pipeline.report import Section, write_page
 
     wh = open_warehouse(tmp_path / "warehouse")

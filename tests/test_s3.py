@@ -92,8 +92,8 @@ def test_an_s3_warehouse_gives_the_local_results(s3, tmp_path, tiny_spec):
             assert a[key] == pytest.approx(b[key], abs=1e-12) if isinstance(a[key], float) else a[key] == b[key]
     curves = "SELECT * EXCLUDE (run_id) FROM ablation_curves ORDER BY ALL"
     assert rows(local, curves) == rows(remote, curves)
-    pages = pages.report_runs(remote, [run_id])
-    assert remote.fs.exists(str(pages[0]).split("://", 1)[1])
+    made = pages.report_runs(remote, [run_id])
+    assert remote.fs.exists(str(made[0]).split("://", 1)[1])
     code = subprocess.run([*CLI, "verify", "--warehouse", str(remote.root)], capture_output=True, text=True, timeout=300)
     assert code.returncode == 0 and "0 problem(s) found" in code.stdout, code.stdout + code.stderr
     # damage on S3 is found and contained like on disk
