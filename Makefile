@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the main job: train-and-measure on the default (Fashion-MNIST, 5 epochs: quick)
 	$(BIN)/neuroninfo train-and-measure --epochs 5
 
-test: $(STAMP)  ## the whole test suite
-	$(BIN)/python -m pytest -q --durations=15
+test: $(STAMP)  ## the whole test suite, two worker processes (pytest-xdist; a test module stays on one worker)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 bench: $(STAMP)  ## benchmarks: print ratios against references measured in the same run
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
