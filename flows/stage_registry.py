@@ -118,7 +118,7 @@ def stale_results(wh: Warehouse, run_id: str) -> list[str]:
         recorded = stage.params(wh, run_id)
         for source in stage.inputs:
             if source in recorded and recorded[source] != stages.fingerprint(wh, run_id, source):
-                lines.append(f"stale: run {run_id}: {', '.join(t for t in stage.outputs if t in contracts())} made from "
-                             f"a {source} that has changed since; run: neuroninfo {stage.verb} {run_id}")
+                lines.append(f"stale: run {run_id}: {', '.join(t for t in stage.outputs if t in contracts())} were made "
+                             f"from {source} before it changed; run: neuroninfo {stage.verb} {run_id}")
                 break
     return lines

@@ -46,3 +46,23 @@ def analysed_seeds(tiny_spec):
         return run_ids
 
     return analyse
+
+
+@pytest.fixture
+def run_verb(capsys):
+    """A function: the CLI's ``main`` on these arguments in this process; returns (exit status, stdout, stderr)
+    (the same lines as the command, without a subprocess's imports; the environment is restored after)."""
+    from flows.cli import main
+
+    def run(*args):
+        environ = dict(os.environ)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        finally:
+            os.environ.clear()
+            os.environ.update(environ)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

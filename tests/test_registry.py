@@ -143,7 +143,7 @@ def test_a_rerun_with_other_parameters_keeps_every_k_and_all_pairs(run):
     assert stale_results(wh, run_id) == []
 
 
-def test_a_changed_input_makes_its_dependents_stale(run):
+def test_a_changed_input_makes_its_dependents_stale(run, run_verb):
     wh, run_id = run
     stages.capture_run(wh, run_id, bits=(1, 2), method="quantile")  # new quantizers: measures, pairs, curves now stale
     stale = "\n".join(stale_results(wh, run_id))
@@ -152,6 +152,8 @@ def test_a_changed_input_makes_its_dependents_stale(run):
     stale = "\n".join(stale_results(wh, run_id))
     assert f"neuroninfo measure {run_id}" not in stale and f"neuroninfo ablate {run_id}" in stale
     assert f"neuroninfo prune-sweep {run_id}" in stale  # its sweeps ranked by the old neuron_stats
+    code, out, _ = run_verb("verify", "--data-tests", run_id, "--warehouse", str(wh.root))
+    assert code == 3 and f"stale: run {run_id}: ablation_curves, ablation_orderings were made from neuron_stats before it changed" in out
 
 
 def test_a_group_mixing_k_grids_says_so(run, tiny_spec):

@@ -72,21 +72,6 @@ def run_cli(*args, timeout=300):
     return out.returncode, out.stdout, out.stderr
 
 
-def run_verb(capsys, *args):
-    """The CLI's ``main`` in this process (the same exit status and lines, without a subprocess's imports)."""
-    from flows.cli import main
-
-    environ = dict(os.environ)
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    finally:
-        os.environ.clear()
-        os.environ.update(environ)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 # ----------------------------------------------------------------------------- a read-only SQL surface
 
 REFUSED = [  # (query, a word of the expected message); {part} is a run's Parquet file, {catalog} the catalog
@@ -191,7 +176,7 @@ DAMAGE = [  # (name, file of the run, how, what verify names, derivable)
 
 
 @pytest.mark.parametrize("name, where, damage, named, derivable", DAMAGE, ids=[d[0] for d in DAMAGE])
-def test_damage_is_found_contained_and_repaired(warehouse, name, where, damage, named, derivable, capsys):
+def test_damage_is_found_contained_and_repaired(warehouse, name, where, damage, named, derivable, run_verb):
     wh, (damaged, healthy) = warehouse
     before = {t: rows_of(wh, t, damaged) for t in TABLES}
     other = {t: rows_of(wh, t, healthy) for t in TABLES}
@@ -206,18 +191,18 @@ def test_damage_is_found_contained_and_repaired(warehouse, name, where, damage, 
         assert any(p.run_id == damaged for p in problems(wh))
         assert query(wh, f"SELECT count(*) AS n FROM warehouse_problems WHERE run_id = '{damaged}'").to_pylist()[0]["n"] >= 1
 
-    code, out, err = run_verb(capsys, "verify", damaged, "--warehouse", str(wh.root))
+    code, out, err = run_verb("verify", damaged, "--warehouse", str(wh.root))
     assert code == 3 and named in out, out + err
     assert all(line.startswith(f"run {damaged}") for line in out.splitlines()[:-1])
 
-    code, out, err = run_verb(capsys, "verify", "--repair", damaged, "--warehouse", str(wh.root))
+    code, out, err = run_verb("verify", "--repair", damaged, "--warehouse", str(wh.root))
     if not derivable:
         assert code == 3 and "cannot be recomputed" in out
         return
     assert code == 0, out + err
     for table in TABLES:
         assert_rows_close(rows_of(wh, table, damaged), before[table])
-    assert run_verb(capsys, "verify", "--warehouse", str(wh.root))[0] == 0  # checksums re-recorded
+    assert run_verb("verify", "--warehouse", str(wh.root))[0] == 0  # checksums re-recorded
 
 
 def test_a_stage_on_a_damaged_store_fails_with_one_line_naming_the_chunk(warehouse):
