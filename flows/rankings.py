@@ -42,8 +42,9 @@ def default_criteria(wh: Warehouse, run_id: str, verb: str, kinds: tuple[str, ..
         if name not in have:
             missing.setdefault(CRITERIA[name].requires, []).append(name)
     if missing:
-        skipped = "; ".join(f"{', '.join(ms)} (run: neuroninfo {v} {run_id})" for v, ms in missing.items())
-        note(f"{verb} {run_id}: skipping criteria the run does not have yet: {skipped}")
+        skipped = "; ".join(f"{len(ms)} from {v} ({', '.join(ms[:2])}{', ...' if len(ms) > 2 else ''}; run: neuroninfo {v} {run_id})"
+                            for v, ms in missing.items())
+        note(f"{verb} {run_id}: without the criteria the run has no values for yet: {skipped}")
     return tuple(n for n in wanted if n in have)
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Callable
 
 from flows import pruning, stages
+from flows.rankings import available
 from flows.run_data import data_of
 from pipeline.options import ANALYSIS
 from store import activations as act
@@ -75,10 +76,12 @@ def _redo_baselines(wh: Warehouse, run_id: str, data_dir) -> None:
 
 def _redo_ablate(wh: Warehouse, run_id: str, data_dir) -> None:
     computations = stages.ablation_computations(STAGES["ablate"].params(wh, run_id)) or [{}]
+    have = available(wh, run_id)  # older warehouses recorded every name, whether the run had it or not
     for i, c in enumerate(computations):
+        measures = tuple(m for m in c.get("measures") or () if m in have)
         stages.ablate_run(wh, run_id, tuple(c.get("strategies") or ANALYSIS.strategies),
-                          c.get("random_repeats") or ANALYSIS.random_repeats, c.get("steps"), data_dir,
-                          tuple(c.get("measures") or ()) or None, force=True, replace=i == 0)
+                          ANALYSIS.random_repeats if c.get("random_repeats") is None else c["random_repeats"], c.get("steps"), data_dir,
+                          measures or None, force=True, replace=i == 0)
 
 
 def _redo_sweep(wh: Warehouse, run_id: str, data_dir) -> None:

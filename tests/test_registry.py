@@ -156,6 +156,27 @@ def test_a_changed_input_makes_its_dependents_stale(run, run_verb):
     assert code == 3 and f"stale: run {run_id}: ablation_curves, ablation_orderings were made from neuron_stats before it changed" in out
 
 
+def test_curves_recorded_by_an_older_version_are_repaired(run, tiny_spec):
+    """Older warehouses recorded one ablate call's parameters flat, with every criterion name whether the run had
+    it or not (pair aggregates without pairs): repair replays what the run has and gives the same curves."""
+    from store.integrity import record
+
+    wh, _ = run
+    run_id = stages.train_run(wh, replace(tiny_spec, seed=2), progress=False)
+    stages.capture_run(wh, run_id, bits=(1,))
+    stages.measure_run(wh, run_id)
+    stages.ablate_run(wh, run_id, ("zero",), 0, 4, measures=("mutual_info", "entropy"))
+    before = curve_rows(wh, run_id)
+    path = partition_file(wh, "ablation_curves", run_id)
+    legacy = {"strategies": ["zero"], "random_repeats": 0, "steps": 4, "neuron_stats": stages.fingerprint(wh, run_id, "neuron_stats"),
+              "measures": ["mutual_info", "entropy", "unique_min", "max_red_min"]}
+    record(path, path.read_bytes(), legacy)
+    damage(path)
+    lines = repair_run(wh, run_id, verify_run(wh, run_id))
+    assert not [line for line in lines if line.startswith("still damaged")], lines
+    assert curve_rows(wh, run_id) == before
+
+
 def test_a_group_mixing_k_grids_says_so(run, tiny_spec):
     wh, run_id = run
     other = stages.train_run(wh, replace(tiny_spec, seed=1), progress=False)
