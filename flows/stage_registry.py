@@ -15,6 +15,7 @@ from flows import pruning, stages
 from flows.rankings import available
 from flows.run_data import data_of
 from pipeline.options import ANALYSIS
+from pipeline.progress import note
 from store import activations as act
 from store.checkpoints import load_run
 from store.contract import contracts
@@ -85,7 +86,11 @@ def _redo_ablate(wh: Warehouse, run_id: str, data_dir) -> None:
 
 
 def _redo_sweep(wh: Warehouse, run_id: str, data_dir) -> None:
-    sweeps = STAGES["prune-sweep"].params(wh, run_id).get("sweeps") or [{}]
+    sweeps = STAGES["prune-sweep"].params(wh, run_id).get("sweeps")
+    if not sweeps:
+        note(f"prune-sweep {run_id}: its pruning_curves recorded no parameters (an older version); made again with the "
+             "default sweep, which may differ from the one that was damaged")
+        sweeps = [{}]
     remove_tree(wh.partition("pruning_curves", run_id))  # replayed in order into an empty partition
     for s in sweeps:
         kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in s.items()}
