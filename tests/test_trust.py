@@ -23,7 +23,7 @@ from pipeline.errors import NeuronInfoError
 from store.catalog import refresh_catalog
 from store.checkpoints import load_run
 from store.integrity import sha256_hex
-from store.lifecycle import prepare, remove_stale_temporaries
+from store.lifecycle import FORMAT_VERSION, prepare, remove_stale_temporaries
 from store.partitions import problems
 from store.paths import open_warehouse
 from store.sandbox import query
@@ -234,7 +234,7 @@ def test_legacy_warehouse_is_upgraded_not_flagged(warehouse):
         record.unlink()
     (wh.root / "warehouse.json").unlink()
     prepare(wh.root)
-    assert json.loads((wh.root / "warehouse.json").read_text()) == {"format_version": 2}
+    assert json.loads((wh.root / "warehouse.json").read_text()) == {"format_version": FORMAT_VERSION}
     assert run_cli("verify", "--warehouse", str(wh.root))[0] == 0
 
 

@@ -1,0 +1,91 @@
+"""The warehouse as an adversary would try it, second pass (issue 30): the files a warehouse trusts besides its
+data (Zarr metadata, integrity records, warehouse.json), the connection handed to users, what a dropped file may
+make the inbox read, and values that would allocate without bound. The fixtures and helpers are test_trust's."""
+import json
+import shutil
+
+from store.integrity import sha256_hex
+from store.lifecycle import prepare
+from store.partitions import problems
+from store.sandbox import query
+from test_trust import assert_rows_close, base, rows_of, run_verb, warehouse  # noqa: F401 - fixtures, used by name
+
+# ----------------------------------------------------------------------------- Zarr metadata under checksum
+
+
+def garbage(path):
+    path.write_bytes(b"{ not json at all")
+
+
+def huge_shape(path):
+    meta = json.loads(path.read_bytes())
+    meta["shape"] = [10**12, meta["shape"][1]]
+    path.write_text(json.dumps(meta))
+
+
+def deleted(path):
+    path.unlink()
+
+
+ZARR_DAMAGE = [  # (run index, array or group of the store, how): each kind of zarr.json, spread over both runs
+    (0, "val/layer1/raw", garbage),  # an array's metadata: JSONDecodeError in verify, which stopped there
+    (0, "val", deleted),  # a group's metadata
+    (0, "", garbage),  # the root group's metadata (its attributes say the store is complete)
+    (1, "val/layer2/raw", huge_shape),  # 10^12 rows: verify, repair and measure tried to allocate 87 TiB
+    (1, "val/layer1/codes_b1", deleted),  # verify said "0 problem(s) found", measure then failed with KeyError
+    (1, "train_mean/layer1", garbage),
+    (1, "val/labels", deleted),
+]
+
+
+def zarr_json(wh, run_id, node):
+    return wh.activations(run_id).joinpath(*[p for p in node.split("/") if p], "zarr.json")
+
+
+def test_verify_names_every_damaged_zarr_json_of_every_run_and_exits_3(warehouse, capsys):
+    wh, run_ids = warehouse
+    damaged = []
+    for index, node, damage in ZARR_DAMAGE:
+        path = zarr_json(wh, run_ids[index], node)
+        damage(path)
+        damaged.append(str(path))
+    code, out, err = run_verb(capsys, "verify", "--warehouse", str(wh.root))
+    assert code == 3, out + err
+    for path in damaged:
+        assert path in out, (path, out)
+    assert out.splitlines()[-1].startswith(f"{len(damaged)} problem(s) found")
+
+
+def test_a_stage_on_damaged_metadata_fails_with_one_line_naming_the_file(warehouse, capsys):
+    wh, (run_id, other) = warehouse
+    for node, damage in [("val/layer2/raw", huge_shape), ("val/layer1/codes_b1", deleted)]:
+        path = zarr_json(wh, run_id, node)
+        saved = path.read_bytes()
+        damage(path)
+        code, out, err = run_verb(capsys, "measure", run_id, "--warehouse", str(wh.root))
+        assert code == 2 and len(err.strip().splitlines()) == 1 and str(path) in err, err
+        path.write_bytes(saved)
+    assert run_verb(capsys, "measure", other, "--warehouse", str(wh.root))[0] == 0  # the other run is untouched
+
+
+def test_damaged_metadata_is_repaired_to_equal_rows(warehouse, capsys):
+    wh, (run_id, _) = warehouse
+    before = rows_of(wh, "neuron_stats", run_id)
+    huge_shape(zarr_json(wh, run_id, "val/layer1/raw"))
+    deleted(zarr_json(wh, run_id, "val/layer2/codes_b2"))
+    code, out, err = run_verb(capsys, "verify", "--repair", run_id, "--warehouse", str(wh.root))
+    assert code == 0, out + err
+    assert_rows_close(rows_of(wh, "neuron_stats", run_id), before)
+    assert run_verb(capsys, "verify", "--warehouse", str(wh.root))[0] == 0
+
+
+def test_a_legacy_store_with_a_shape_beyond_its_chunks_is_not_recorded(warehouse, capsys):
+    wh, (run_id, other) = warehouse
+    for record in (wh.root / "activations").glob("*.manifest.json"):
+        record.unlink()
+    (wh.root / "warehouse.json").write_text(json.dumps({"format_version": 2}))
+    huge_shape(zarr_json(wh, run_id, "val/layer1/raw"))
+    prepare(wh.root)  # the upgrade records the metadata of the other store only
+    code, out, err = run_verb(capsys, "verify", "--warehouse", str(wh.root))
+    assert code == 3 and f"run {run_id}: activations: its metadata has no integrity record" in out, out
+    assert f"run {other}" not in out
