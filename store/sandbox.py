@@ -20,9 +20,11 @@ DEFAULT_TIMEOUT_S = SQL_TIMEOUT_S
 
 def sandboxed_connection(wh: Warehouse, allowed_paths: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
     """An in-memory connection with every view that can read only the warehouse's checked files (and
-    ``allowed_paths``): no other file, no network, no extension installs, settings locked."""
+    ``allowed_paths``): no other file, no network, no extension installs, no temporary files, settings locked.
+    The warehouse's files are read through a filesystem that refuses every write (store.readonly_fs): DuckDB
+    lets a connection write (COPY TO) wherever it may read, so their own paths are never allowed."""
     con = duckdb.connect()
-    files = create_views(con, wh)
+    files = create_views(con, wh, read_only=True)
     allowed = []
     for f in files + [os.path.abspath(p) if "://" not in p else p for p in allowed_paths]:
         allowed.append(f)
@@ -34,7 +36,7 @@ def sandboxed_connection(wh: Warehouse, allowed_paths: tuple[str, ...] = ()) -> 
     con.execute(f"SET allowed_paths = [{', '.join(sql_string(p) for p in paths)}]")
     if dirs:
         con.execute(f"SET allowed_directories = [{', '.join(sql_string(d.rstrip('/') + '/') for d in dirs)}]")
-    for setting in ("enable_external_access = false", "autoinstall_known_extensions = false",
+    for setting in ("temp_directory = ''", "enable_external_access = false", "autoinstall_known_extensions = false",
                     "autoload_known_extensions = false", "enable_progress_bar = false", "lock_configuration = true"):
         con.execute(f"SET {setting}")
     return con

@@ -22,6 +22,7 @@ from pipeline.errors import NeuronInfoError
 from store.contract import Contract, contracts, criterion_meanings
 from store.integrity import Problem
 from store.partitions import scan_tables
+from store.readonly_fs import ReadOnlyFileSystem, readonly_url
 from store.paths import Warehouse
 from store.schemas import SCHEMAS
 from store.sql_files import SQL, claims_sql, sql_string, sql_text, sql_words
@@ -102,16 +103,24 @@ def create_public_views(con: duckdb.DuckDBPyConnection, views: tuple[str, ...] |
             con.execute(f"CREATE OR REPLACE VIEW {view} AS\n" + view_sql(view))
 
 
-def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: str = "TEMP TABLE") -> list[str]:
-    """Create the staging and public views and ``warehouse_problems`` on ``con``; return the files they read."""
+def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: str = "TEMP TABLE",
+                 read_only: bool = False) -> list[str]:
+    """Create the staging and public views and ``warehouse_problems`` on ``con``; return the files they read.
+    ``read_only``: the views read through ``ReadOnlyFileSystem`` (store.readonly_fs), and the files returned are
+    spelled that way."""
     tables = list(SCHEMAS)
     for table in tables:
         ensure_table(wh, table, SCHEMAS[table])
     if not wh.local:  # DuckDB reads the URLs in read_parquet through the fsspec filesystem
         wh.fs.invalidate_cache()  # object-store listings are cached per process; other processes write too
-        con.register_filesystem(wh.fs)
+        if not read_only:
+            con.register_filesystem(wh.fs)
+    if read_only:
+        con.register_filesystem(ReadOnlyFileSystem(wh.fs))
     for attempt in range(3):  # a concurrent `rm` (or a rejected inbox run) may remove a listed file before the views bind
         files, problems = scan_tables(wh, tables)
+        if read_only:
+            files = {table: [readonly_url(f) for f in listed] for table, listed in files.items()}
         try:
             for table in tables:
                 listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"

@@ -4,6 +4,8 @@ make the inbox read, and values that would allocate without bound. The fixtures 
 import json
 import shutil
 
+import pytest
+
 from store.integrity import sha256_hex
 from store.lifecycle import prepare
 from store.partitions import problems
@@ -89,3 +91,44 @@ def test_a_legacy_store_with_a_shape_beyond_its_chunks_is_not_recorded(warehouse
     code, out, err = run_verb(capsys, "verify", "--warehouse", str(wh.root))
     assert code == 3 and f"run {run_id}: activations: its metadata has no integrity record" in out, out
     assert f"run {other}" not in out
+
+
+# ----------------------------------------------------------------------------- connections handed to users write nothing
+
+WRITES = [  # statements a user may run on api.connect(); {part} is a run's Parquet file
+    "COPY (SELECT 1 AS x) TO '{part}' (FORMAT csv, USE_TMP_FILE false)",  # the issue's: it overwrote the file
+    "COPY (SELECT 1 AS x) TO '{part}' (FORMAT parquet)",
+    "COPY (SELECT 1 AS x) TO 'neuroninfo-readonly://{part}' (FORMAT csv, USE_TMP_FILE false)",  # through the reader
+    "COPY (SELECT 1 AS x) TO '.tmp/forged.csv'",  # DuckDB's temporary directory under the working directory
+    "SELECT * FROM read_csv('.tmp/forged.csv')",
+    "ATTACH '{root}/tables/forged.duckdb'",
+]
+
+
+@pytest.mark.parametrize("sql", WRITES)
+def test_a_users_connection_writes_nothing(warehouse, sql, tmp_path, monkeypatch):
+    from flows import api
+
+    wh, (run_id, _) = warehouse
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tmp").mkdir()
+    (tmp_path / ".tmp" / "forged.csv").write_text("x\n1\n")
+    part = wh.root / "tables" / "runs" / f"run_id={run_id}" / "data.parquet"
+    files = sorted(p for p in wh.root.rglob("*") if p.is_file())
+    before = {p: sha256_hex(p.read_bytes()) for p in files}
+    con = api.connect(wh.root)
+    with pytest.raises(Exception):  # noqa: B017 - DuckDB's permission error, or the read-only filesystem's
+        con.execute(sql.format(part=part, root=wh.root))
+    con.close()
+    assert sorted(p for p in wh.root.rglob("*") if p.is_file()) == files
+    assert {p: sha256_hex(p.read_bytes()) for p in files} == before
+    assert sorted(p.name for p in (tmp_path / ".tmp").iterdir()) == ["forged.csv"]
+
+
+def test_a_users_connection_still_reads_every_view(warehouse):
+    from flows import api
+
+    wh, run_ids = warehouse
+    con = api.connect(wh.root)
+    assert con.sql("SELECT count(DISTINCT run_id) FROM neuron_stats").fetchall() == [(2,)]
+    con.close()
