@@ -45,7 +45,8 @@ def analyse_inbox_file(
     try:
         if item.symlink:
             raise NeuronInfoError("symbolic links are not followed in the inbox; copy the checkpoint file itself in")
-        imported = read_import(item.path, sidecars=item.sidecars, folder_spec=item.folder_spec)
+        imported = read_import(item.path, sidecars=item.sidecars, folder_spec=item.folder_spec, untrusted=True,
+                               data_dir=data_dir)
         run_id = imported.run_id
         if is_complete(wh, run_id):
             finish(item, f"duplicate of run {run_id}")

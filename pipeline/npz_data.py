@@ -26,6 +26,20 @@ def canonical(name: str) -> str:
     return PREFIX + os.path.abspath(os.path.expanduser(name[len(PREFIX):])) if is_npz(name) else name
 
 
+def confine(name: str, folder: str | os.PathLike | None) -> None:
+    """Refuse an ``npz:`` dataset outside ``folder`` (any, when there is no folder): what a file dropped by someone
+    else (the inbox) may name. Decided on the path's text alone, before anything looks at the file system, so a
+    refusal says nothing about whether the path exists; ``..`` is resolved first."""
+    if not is_npz(name):
+        return
+    path = os.path.normpath(os.path.abspath(name[len(PREFIX):]))
+    root = os.path.normpath(os.path.abspath(folder)) if folder else None
+    if root is None or os.path.commonpath([root, path]) != root:
+        where = f"inside the data folder {root}" if root else "inside the data folder, and none was given (--data-dir DIR)"
+        raise NeuronInfoError(f"dataset {name}: a dropped file may name an npz: dataset only {where}; "
+                              "put the .npz there and name it npz:<data folder>/<file>.npz")
+
+
 def shape(name: str) -> tuple[int, int, int]:
     """(input_dim, n_classes, n_train) of an npz dataset."""
     (x, y), _ = arrays(name)

@@ -4,8 +4,14 @@ make the inbox read, and values that would allocate without bound. The fixtures 
 import json
 import shutil
 
+import numpy as np
 import pytest
+from safetensors.torch import save as save_safetensors
 
+from flows.inbox_stage import analyse_inbox_file
+from store.checkpoints import load_run
+from store.imports import read_import
+from store.inbox import InboxFile
 from store.integrity import sha256_hex
 from store.lifecycle import prepare
 from store.partitions import problems
@@ -132,3 +138,38 @@ def test_a_users_connection_still_reads_every_view(warehouse):
     con = api.connect(wh.root)
     assert con.sql("SELECT count(DISTINCT run_id) FROM neuron_stats").fetchall() == [(2,)]
     con.close()
+
+
+# ----------------------------------------------------------------------------- the inbox reads only what it is given
+
+def npz_checkpoint(wh, run_id, dataset) -> bytes:
+    """A run's checkpoint, its spec naming ``dataset`` (the public form: the spec travels in the file)."""
+    model = load_run(wh, run_id)
+    spec = json.loads(model.spec.to_json()) | {"dataset": dataset}
+    return save_safetensors(model.checkpoint_tensors(), metadata={"spec": json.dumps(spec)})
+
+
+def test_the_inbox_reads_npz_datasets_only_from_the_data_folder(warehouse, tmp_path):
+    wh, (run_id, _) = warehouse
+    private, data_folder = tmp_path / "private", tmp_path / "data"
+    private.mkdir()
+    data_folder.mkdir()
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.random((200, 64), dtype=np.float32), "y_train": np.arange(200) % 4,
+              "x_test": rng.random((40, 64), dtype=np.float32), "y_test": np.arange(40) % 4}
+    np.savez(private / "secret.npz", **arrays)
+    np.savez(data_folder / "shared.npz", **arrays)
+    names = {"exists": f"npz:{private / 'secret.npz'}", "missing": f"npz:{private / 'nothing.npz'}",
+             "climbs": f"npz:{data_folder}/../private/secret.npz"}
+    reasons = {}
+    for key, dataset in names.items():
+        path = wh.inbox / f"{key}.safetensors"
+        path.write_bytes(npz_checkpoint(wh, run_id, dataset))
+        outcome = analyse_inbox_file(wh, InboxFile(path), data_dir=data_folder, random_repeats=1, steps=4)
+        assert outcome.status == "rejected", outcome
+        reasons[key] = outcome.reason.replace(dataset, "<dataset>")
+    assert len(set(reasons.values())) == 1 and "data folder" in reasons["exists"], reasons  # says nothing of existence
+    assert query(wh, "SELECT count(*) AS n FROM runs").to_pylist() == [{"n": 2}]  # nothing of the private file landed
+    inside = wh.inbox / "inside.safetensors"
+    inside.write_bytes(npz_checkpoint(wh, run_id, f"npz:{data_folder / 'shared.npz'}"))
+    assert read_import(inside, untrusted=True, data_dir=data_folder).model.spec.dataset.endswith("shared.npz")
