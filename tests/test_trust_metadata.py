@@ -5,6 +5,8 @@ import json
 import shutil
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from safetensors.torch import save as save_safetensors
 
@@ -173,3 +175,31 @@ def test_the_inbox_reads_npz_datasets_only_from_the_data_folder(warehouse, tmp_p
     inside = wh.inbox / "inside.safetensors"
     inside.write_bytes(npz_checkpoint(wh, run_id, f"npz:{data_folder / 'shared.npz'}"))
     assert read_import(inside, untrusted=True, data_dir=data_folder).model.spec.dataset.endswith("shared.npz")
+
+
+# ----------------------------------------------------------------------------- unrecorded files are reported, never blessed
+
+def forge_run(wh, run_id, forged="f0f0f0f0f0f0f0f0"):
+    """Copy a run's runs and neuron_stats partitions to a new run_id, mutual_info set to 99 (no integrity record)."""
+    for table in ("runs", "neuron_stats"):
+        data = pq.read_table(wh.partition(table, run_id) / "data.parquet")
+        if table == "neuron_stats":
+            data = data.set_column(data.schema.get_field_index("mutual_info"), "mutual_info",
+                                   pa.array([99.0] * data.num_rows))
+        wh.partition(table, forged).mkdir(parents=True)
+        pq.write_table(data, wh.partition(table, forged) / "data.parquet")
+    return forged
+
+
+def test_an_unrecorded_partition_is_reported_and_never_blessed(warehouse, capsys):
+    wh, (run_id, _) = warehouse
+    forged = forge_run(wh, run_id)
+    code, out, err = run_verb(capsys, "sql", "SELECT max(mutual_info) AS m FROM neuron_stats", "--warehouse", str(wh.root),
+                              "--format", "csv")
+    assert code == 0 and float(out.split()[-1]) < 99 and "warning" in err and forged in err, out + err
+    found = query(wh, f"SELECT table_name FROM (SELECT kind AS table_name, problem FROM warehouse_problems WHERE run_id = '{forged}')").to_pylist()
+    assert sorted(r["table_name"] for r in found) == ["neuron_stats", "runs"]
+    (wh.root / "warehouse.json").unlink()  # the next read verb must not take the warehouse for a format-1 one
+    assert run_verb(capsys, "sql", "SELECT 1", "--warehouse", str(wh.root))[0] == 0
+    assert not list(wh.root.glob(f"tables/*/run_id={forged}/*.manifest.json"))
+    assert query(wh, f"SELECT count(*) AS n FROM runs WHERE run_id = '{forged}'").to_pylist() == [{"n": 0}]
