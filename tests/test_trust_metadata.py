@@ -3,6 +3,9 @@ data (Zarr metadata, integrity records, warehouse.json), the connection handed t
 make the inbox read, and values that would allocate without bound. The fixtures and helpers are test_trust's."""
 import json
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -11,12 +14,13 @@ import pytest
 from safetensors.torch import save as save_safetensors
 
 from flows.inbox_stage import analyse_inbox_file
+from flows.stages import train_run
 from store.checkpoints import load_run
 from store.imports import read_import
 from store.inbox import InboxFile
 from store.integrity import sha256_hex
 from store.lifecycle import prepare
-from store.partitions import problems
+from store.paths import open_warehouse
 from store.sandbox import query
 from test_trust import assert_rows_close, base, rows_of, run_verb, warehouse  # noqa: F401 - fixtures, used by name
 
@@ -203,3 +207,51 @@ def test_an_unrecorded_partition_is_reported_and_never_blessed(warehouse, capsys
     assert run_verb(capsys, "sql", "SELECT 1", "--warehouse", str(wh.root))[0] == 0
     assert not list(wh.root.glob(f"tables/*/run_id={forged}/*.manifest.json"))
     assert query(wh, f"SELECT count(*) AS n FROM runs WHERE run_id = '{forged}'").to_pylist() == [{"n": 0}]
+
+
+# ----------------------------------------------------------------------------- copies of one checkpoint in one batch
+
+def test_copies_of_one_checkpoint_are_analysed_once(warehouse, tiny_spec, tmp_path, monkeypatch):
+    import flows.inbox_stage as inbox_stage
+
+    wh, _ = warehouse
+    other = open_warehouse(tmp_path / "other")
+    fresh = train_run(other, replace(tiny_spec, seed=6), progress=False)
+    analyses, real = [], inbox_stage.analyse_run
+
+    def slow_analysis(*args, **kwargs):  # widens the window in which a sibling could start the same run
+        analyses.append(args[1])
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inbox_stage, "analyse_run", slow_analysis)
+    copies = [wh.inbox / f"copy{i}.safetensors" for i in range(4)]
+    for copy in copies:
+        shutil.copy(other.checkpoint(fresh), copy)
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda p: analyse_inbox_file(wh, InboxFile(p), random_repeats=1, steps=4), copies))
+    assert sorted(o.status for o in outcomes) == ["analysed", "duplicate", "duplicate", "duplicate"], outcomes
+    assert analyses == [fresh]
+    notes = sorted((wh.inbox / "done").glob("*.note.txt"))
+    assert len(notes) == 3 and all(f"duplicate of run {fresh}" in n.read_text() for n in notes)
+    assert query(wh, f"SELECT count(*) AS n FROM ablation_curves WHERE run_id = '{fresh}'").to_pylist()[0]["n"] > 0
+
+
+def test_a_held_catalog_lock_is_waited_for_with_a_message(warehouse, capsys):
+    import fcntl
+    import threading
+
+    from store.catalog import refresh_catalog
+
+    wh, _ = warehouse
+    with open(wh.root / ".catalog.lock", "a+") as held:  # another holder (flock is per open file)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        writer = threading.Thread(target=refresh_catalog, args=(wh,))
+        writer.start()
+        deadline = time.monotonic() + 30
+        while "waiting for the catalog lock" not in capsys.readouterr().err and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert time.monotonic() < deadline and writer.is_alive()
+        fcntl.flock(held, fcntl.LOCK_UN)
+    writer.join(60)
+    assert not writer.is_alive()
