@@ -318,7 +318,8 @@ def test_gc_removes_old_rejected_files_and_says_so(warehouse):
 
 # ----------------------------------------------------------------------------- arguments: one line, exit 2
 
-ARGUMENTS = [  # (argv with {wh} the warehouse, {run} a run_id, {file} a plain file, {missing} no warehouse, message word)
+ARGUMENTS = [  # (argv with {wh} the warehouse, {run} a run_id, {file} a plain file, {missing} no warehouse, {garbage} a
+    # garbage .npz, message word)
     (["sql", "SELECT 1", "--warehouse", "{file}"], "is a file"),
     (["train", "--dataset", "synthetic", "--warehouse", "{file}"], "is a file"),
     (["sql", "SELECT 1", "--warehouse", "nosuchprotocol://bucket/x"], "cannot open warehouse"),
@@ -335,6 +336,13 @@ ARGUMENTS = [  # (argv with {wh} the warehouse, {run} a run_id, {file} a plain f
     (["rm", "0123456789abcdef", "--warehouse", "{wh}"], "unknown run_id"),
     (["verify", "0123456789abcdef", "--warehouse", "{wh}"], "unknown run_id"),
     (["measure", "not-a-run", "--warehouse", "{wh}"], "not a run_id"),
+    (["ablate", "{run}", "--random-repeats", "1000000000", "--warehouse", "{wh}"], "random_repeats"),  # ran unbounded
+    (["ablate", "{run}", "--random-repeats", "-1", "--warehouse", "{wh}"], "random_repeats"),
+    (["train", "--dataset", "synthetic-4", "--hidden", "1000000000", "--warehouse", "{wh}"], "parameters"),  # rc 1
+    (["train", "--dataset", "npz:{file}", "--warehouse", "{wh}"], "cannot be read as .npz"),
+    (["train", "--dataset", "npz:{garbage}", "--warehouse", "{wh}"], "cannot be read as .npz"),  # rc 1, a traceback
+    (["sql", "SELECT 1", "--storage-options", "{{not json", "--warehouse", "{wh}"], "JSON object"),  # ignored, rc 0
+    (["sql", "SELECT 1", "--storage-options", "[1]", "--warehouse", "{wh}"], "JSON object"),
 ]
 
 
@@ -344,7 +352,9 @@ def test_bad_arguments_are_one_line_and_exit_2(warehouse, tmp_path, capsys, argv
     plain = tmp_path / "plain.txt"
     plain.write_text("x")
     missing = tmp_path / "no" / "warehouse"
-    argv = [a.format(wh=wh.root, run=run_id, file=plain, missing=missing) for a in argv]
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"PK\x03\x04" + b"garbage" * 10)  # a zip's magic, then nothing of a zip
+    argv = [a.format(wh=wh.root, run=run_id, file=plain, missing=missing, garbage=garbage) for a in argv]
     try:
         code = main(argv)
     except SystemExit as e:  # argparse

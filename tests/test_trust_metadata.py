@@ -255,3 +255,17 @@ def test_a_held_catalog_lock_is_waited_for_with_a_message(warehouse, capsys):
         fcntl.flock(held, fcntl.LOCK_UN)
     writer.join(60)
     assert not writer.is_alive()
+
+
+# ----------------------------------------------------------------------------- bounds before allocation
+
+@pytest.mark.parametrize("label", [1000, 10**9])
+def test_npz_labels_beyond_the_classes_bound_are_one_line(warehouse, tmp_path, capsys, label):
+    wh, _ = warehouse
+    y = np.arange(100) % 4
+    y[0] = label  # 1000: taken for 1001 classes; 10**9: a 32 GB allocation
+    path = tmp_path / "labels.npz"
+    np.savez(path, x_train=np.zeros((100, 64), np.float32), y_train=y, x_test=np.zeros((10, 64), np.float32),
+             y_test=np.arange(10) % 4)
+    code, out, err = run_verb(capsys, "train", "--dataset", f"npz:{path}", "--warehouse", str(wh.root))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "relabel the classes" in err, err
