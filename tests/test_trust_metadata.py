@@ -20,6 +20,8 @@ from store.imports import read_import
 from store.inbox import InboxFile
 from store.integrity import sha256_hex
 from store.lifecycle import prepare
+from store.partitions import problems as problems_of
+from store.report_data import report_tables
 from store.paths import open_warehouse
 from store.sandbox import query
 from test_trust import assert_rows_close, base, rows_of, run_verb, warehouse  # noqa: F401 - fixtures, used by name
@@ -269,3 +271,18 @@ def test_npz_labels_beyond_the_classes_bound_are_one_line(warehouse, tmp_path, c
              y_test=np.arange(10) % 4)
     code, out, err = run_verb(capsys, "train", "--dataset", f"npz:{path}", "--warehouse", str(wh.root))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "relabel the classes" in err, err
+
+
+# ----------------------------------------------------------------------------- damage inside a page stays with its run
+
+def test_a_damaged_page_of_one_run_never_breaks_another_runs_report(warehouse):
+    wh, (damaged, healthy) = warehouse
+    for table in ("neuron_stats", "ablation_curves"):  # a bit inside the data pages: magic bytes and size still pass
+        path = wh.partition(table, damaged) / "data.parquet"
+        data = bytearray(path.read_bytes())
+        for at in range(64, len(data) // 2, 97):
+            data[at] ^= 0x5A
+        path.write_bytes(bytes(data))
+    assert not [p for p in problems_of(wh) if p.run_id == damaged]  # the cheap check cannot see it
+    tables = report_tables(wh, [healthy])  # what `report --run` charts (without drawing the PNGs: 30 s here)
+    assert tables["runs"].column("run_id").to_pylist() == [healthy]
