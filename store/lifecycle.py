@@ -29,7 +29,7 @@ from store.zarr_metadata import legacy_problems, record_metadata
 FORMAT_FILE = "warehouse.json"
 FORMAT_VERSION = 3
 STALE_AFTER_S = 24 * 3600  # a temporary from another host (or an unknown writer) is stale after this long
-_OWNER = re.compile(r"\.(?P<host>[^.]+)-(?P<pid>\d+)-[0-9a-f]{8}(\.old)?\.tmp$")
+_OWNER = re.compile(r"\.(?P<host>[^.]+)-(?P<pid>\d+)-[0-9a-f]{8}(\.old)?\.tmp(\.wal)?$")  # .wal: DuckDB's beside a catalog
 
 
 def prepare(path=None, create: bool = True) -> Warehouse:
@@ -119,7 +119,7 @@ def _temporaries(wh: Warehouse) -> list[Path]:
     folders = [root, root / "checkpoints", root / "activations", root / "reports", root / "inbox"]
     folders += [p for t in (root / "tables").glob("*") for p in [t, *t.glob("run_id=*")]]
     return [p for folder in folders if folder.is_dir() for p in folder.iterdir()
-            if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX)]
+            if p.name.startswith(".") and p.name.endswith((TMP_SUFFIX, TMP_SUFFIX + ".wal"))]
 
 
 def _is_stale(path: Path, max_age_s: float) -> bool:
@@ -174,12 +174,21 @@ def remove_run(wh: Warehouse, run_id: str) -> list[str]:
 def gc(wh: Warehouse, older_than_s: float) -> list[str]:
     """Remove crash leftovers and rejected inbox files older than ``older_than_s``; return what was removed."""
     removed = remove_stale_temporaries(wh, older_than_s) if wh.local else []
-    rejected = join(wh.inbox, "rejected")
-    for name in list_files(rejected):
-        path = join(rejected, name)
-        fs_path = Path(path) if wh.local else None
-        age = time.time() - fs_path.stat().st_mtime if fs_path else float("inf")
-        if age > older_than_s:
-            remove_tree(path)
-            removed.append(str(path))
+    batches = [d for d in list_dirs(wh.inbox) if d not in ("rejected", "done") and not d.startswith(".")]
+    for rejected in [join(wh.inbox, "rejected"), *(join(wh.inbox, b, "rejected") for b in batches)]:
+        for path in _entries(rejected, wh.local):
+            age = time.time() - Path(path).lstat().st_mtime if wh.local else float("inf")  # a link's own age
+            if age > older_than_s:
+                Path(path).unlink() if wh.local and Path(path).is_symlink() else remove_tree(path)
+                removed.append(str(path))
     return removed
+
+
+def _entries(folder, local: bool) -> list:
+    """The entries of a folder; locally every one, symbolic links (even dangling ones) included."""
+    if not local:
+        return [join(folder, name) for name in list_files(folder)]
+    try:
+        return [Path(folder) / name for name in sorted(os.listdir(folder))]
+    except (FileNotFoundError, NotADirectoryError):
+        return []

@@ -45,9 +45,10 @@ def sandboxed_connection(wh: Warehouse, allowed_paths: tuple[str, ...] = ()) -> 
 def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
     """The statements of ``sql`` if every one is a query; else a one-line error.
 
-    Accepted: SELECT / WITH / VALUES / FROM / DESCRIBE / SHOW / SUMMARIZE / PIVOT (parsed as queries) and
-    a plain EXPLAIN (which plans without running). Refused: EXPLAIN ANALYZE (it runs its statement),
-    COPY, ATTACH, SET, PRAGMA, INSTALL/LOAD, CREATE and every other statement."""
+    Accepted: SELECT / WITH / VALUES / FROM / DESCRIBE / SHOW / SUMMARIZE / PIVOT ... IN (...) / UNPIVOT (parsed as
+    queries) and a plain EXPLAIN (which plans without running). Refused: EXPLAIN ANALYZE (it runs its statement),
+    a PIVOT without IN (it creates a type first), COPY, ATTACH, SET, PRAGMA, INSTALL/LOAD, CREATE and every other
+    statement."""
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as e:
@@ -58,8 +59,13 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
         kind = statement.type.name
         if kind == "EXPLAIN" and _mentions_analyze(statement.query):
             raise NeuronInfoError("neuroninfo sql is read-only: EXPLAIN ANALYZE runs its statement and is refused; use plain EXPLAIN")
+        if kind == "MULTI":
+            raise NeuronInfoError("neuroninfo sql is read-only: a PIVOT without IN (...) creates a type first and is refused; "
+                                  "list the pivoted values: PIVOT ... ON column IN (value, ...) USING ...")
         if kind not in ("SELECT", "EXPLAIN"):
-            raise NeuronInfoError(f"neuroninfo sql is read-only: a {kind} statement is refused; use SELECT (write with the stage verbs)")
+            kind = "INSTALL or LOAD" if kind == "LOAD" else kind
+            article = "an" if kind[0] in "AEIOU" else "a"
+            raise NeuronInfoError(f"neuroninfo sql is read-only: {article} {kind} statement is refused; use SELECT (write with the stage verbs)")
     return [s.query for s in statements]
 
 

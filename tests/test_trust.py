@@ -98,11 +98,12 @@ REFUSED = [  # (query, a word of the expected message); {part} is a run's Parque
     ("COPY (SELECT 1) TO '{part}' (FORMAT parquet)", "COPY"),
     ("SELECT 1; COPY (SELECT 1) TO '{catalog}'", "COPY"),
     ("PRAGMA import_database('/tmp')", "PRAGMA"),
-    ("INSTALL httpfs", "LOAD"),
+    ("INSTALL httpfs", "an INSTALL or LOAD statement"),  # was named LOAD alone
     ("LOAD httpfs", "LOAD"),
     ("SET threads = 1", "SET"),
     ("CREATE TABLE t AS SELECT 1", "CREATE"),
-    ("ATTACH '/tmp/neuroninfo-attack.duckdb'", "ATTACH"),
+    ("ATTACH '/tmp/neuroninfo-attack.duckdb'", "an ATTACH statement"),  # was "a ATTACH"
+    ("PIVOT (SELECT 1 AS a, 2 AS b) ON a USING sum(b)", "IN ("),  # without IN it creates an enum type first
     ("SELECT * FROM read_csv('/etc/passwd')", "Permission"),
     ("SELECT * FROM read_text('/etc/hostname')", "Permission"),
     ("SELECT * FROM glob('/etc/*')", "Permission"),
@@ -113,7 +114,8 @@ REFUSED = [  # (query, a word of the expected message); {part} is a run's Parque
 ]
 ALLOWED = ["SELECT count(*) FROM runs", "FROM runs", "VALUES (1)", "DESCRIBE runs", "SHOW TABLES",
            "SUMMARIZE neuron_stats", "EXPLAIN SELECT * FROM neuron_stats", "WITH a AS (SELECT 1 AS x) SELECT * FROM a",
-           "SELECT * FROM warehouse_problems"]
+           "SELECT * FROM warehouse_problems", "PIVOT (SELECT 1 AS a, 2 AS b) ON a IN (1) USING sum(b)",
+           "UNPIVOT (SELECT 1 AS a, 2 AS b) ON a, b INTO NAME k VALUE v"]
 
 
 @pytest.mark.parametrize("sql, word", REFUSED)

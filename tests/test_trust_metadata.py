@@ -2,6 +2,7 @@
 data (Zarr metadata, integrity records, warehouse.json), the connection handed to users, what a dropped file may
 make the inbox read, and values that would allocate without bound. The fixtures and helpers are test_trust's."""
 import json
+import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -286,3 +287,24 @@ def test_a_damaged_page_of_one_run_never_breaks_another_runs_report(warehouse):
     assert not [p for p in problems_of(wh) if p.run_id == damaged]  # the cheap check cannot see it
     tables = report_tables(wh, [healthy])  # what `report --run` charts (without drawing the PNGs: 30 s here)
     assert tables["runs"].column("run_id").to_pylist() == [healthy]
+
+
+def test_gc_removes_every_kind_of_leftover(warehouse, capsys):
+    import socket
+
+    wh, _ = warehouse
+    old = time.time() - 3 * 3600
+    wal = wh.root / f".catalog.duckdb.{socket.gethostname()}-999999-0123abcd.tmp.wal"  # a dead writer's DuckDB WAL
+    link = wh.inbox / "rejected" / "link.safetensors"  # a rejected symbolic link, dangling
+    batch = wh.inbox / "batch" / "rejected" / "net.safetensors"  # a batch folder's own rejected/
+    link.parent.mkdir(parents=True)
+    batch.parent.mkdir(parents=True)
+    wal.write_bytes(b"wal")
+    link.symlink_to(wh.root / "nothing-here")
+    batch.write_bytes(b"x")
+    for path in (wal, batch):
+        os.utime(path, (old, old))
+    os.utime(link, (old, old), follow_symlinks=False)
+    code, out, err = run_verb(capsys, "gc", "--older-than", "2", "--warehouse", str(wh.root))
+    assert code == 0 and str(link) in out and str(batch) in out, out + err  # the WAL goes as the verb opens the warehouse
+    assert not any(os.path.lexists(p) for p in (wal, link, batch))
