@@ -29,9 +29,10 @@ def _open(warehouse: WarehouseLocation, create: bool = True):
 
 
 def connect(warehouse: WarehouseLocation, allowed_paths: tuple[str, ...] | list[str] = ()) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with every public view, read-only and sandboxed: it reads only the
-    warehouse's checked files and ``allowed_paths`` (your own files or folders to join), no network, no
-    extension installs, settings locked."""
+    """An in-memory DuckDB connection with every public view, sandboxed: it reads only the warehouse's checked
+    files (through a read-only filesystem: nothing on it writes the warehouse) and ``allowed_paths`` (your own
+    files or folders to join, which DuckDB can also write), no network, no extension installs, no temporary
+    files, settings locked."""
     from store.sandbox import sandboxed_connection
 
     return sandboxed_connection(_open(warehouse, create=False), tuple(str(p) for p in allowed_paths))

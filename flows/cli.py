@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from flows.cli_args import DEVICE, floats, inputs_argument, ints, positive, words
+from flows.cli_args import DEVICE, floats, inputs_argument, ints, json_object, positive, words
 from flows.cli_args import run_id as run_id_arg
 from flows.cli_commands import (cmd_ablate, cmd_baselines, cmd_capture, cmd_export, cmd_gc, cmd_import, cmd_measure,
                                 cmd_pairs, cmd_paper, cmd_prune, cmd_prune_sweep, cmd_reanalyze, cmd_report, cmd_rm,
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--warehouse", help="warehouse directory or fsspec URL, e.g. s3://bucket/prefix (default $NEURONINFO_WAREHOUSE or ./warehouse)")
     common.add_argument("--data-dir", help="directory holding the official dataset files (default $NEURONINFO_DATA)")
     common.add_argument("--verbose", action="store_true", help="show Prefect's own log lines (hidden by default)")
-    common.add_argument("--storage-options", help="JSON fsspec options for an object-store warehouse, e.g. "
+    common.add_argument("--storage-options", type=json_object, help="JSON fsspec options for an object-store warehouse, e.g. "
                         "'{\"endpoint_url\": \"http://127.0.0.1:9000\"}' (default $NEURONINFO_STORAGE_OPTIONS)")
 
     parser = _Parser(prog="neuroninfo", description="Which neurons of a network matter, and why.")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def ints(text: str) -> tuple[int, ...]:
@@ -39,6 +40,17 @@ def words(text: str) -> tuple[str, ...]:
     if not values:
         raise argparse.ArgumentTypeError(f"expected at least one comma-separated value, got {text!r}")
     return values
+
+
+def json_object(text: str) -> str:
+    """A JSON object, kept as its text (``--storage-options``): checked here, whatever the warehouse."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"anon\": true}}', got {text!r} ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"anon\": true}}', got {text!r}")
+    return text
 
 
 def positive(text: str) -> float:

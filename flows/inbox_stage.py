@@ -10,6 +10,7 @@ from pipeline.options import ANALYSIS
 from store.imports import read_import
 from store.inbox import InboxFile, finish, reject
 from store.lifecycle import remove_run
+from store.locks import run_lock
 from store.paths import Warehouse, name_of
 from store.tables import has_partition
 
@@ -41,12 +42,21 @@ def analyse_inbox_file(
 
     The file then leaves the inbox: to ``done/`` (analysed, or a duplicate of a complete run) or to
     ``rejected/`` with its reason. A run this file created is removed again when its analysis fails."""
-    name, run_id, created = name_of(item.path), None, False
     try:
         if item.symlink:
             raise NeuronInfoError("symbolic links are not followed in the inbox; copy the checkpoint file itself in")
-        imported = read_import(item.path, sidecars=item.sidecars, folder_spec=item.folder_spec)
-        run_id = imported.run_id
+        imported = read_import(item.path, sidecars=item.sidecars, folder_spec=item.folder_spec, untrusted=True,
+                               data_dir=data_dir)
+    except Exception as error:  # noqa: BLE001 - any failure rejects this file, never the batch
+        return _rejected(item, None, error)
+    with run_lock(wh, imported.run_id):  # copies of one checkpoint in a batch: one analyses, the others see it complete
+        return _analyse_imported(wh, item, imported, data_dir, bits, strategies, random_repeats, steps)
+
+
+def _analyse_imported(wh: Warehouse, item: InboxFile, imported, data_dir, bits, strategies, random_repeats, steps) -> InboxOutcome:
+    """Analyse an imported file's run unless it is complete already; a failure removes the run if this file made it."""
+    name, run_id, created = name_of(item.path), imported.run_id, False
+    try:
         if is_complete(wh, run_id):
             finish(item, f"duplicate of run {run_id}")
             return InboxOutcome(name, "duplicate", run_id, f"duplicate of run {run_id}")
@@ -54,13 +64,17 @@ def analyse_inbox_file(
         register_import(wh, imported, data_dir)
         analyse_run(wh, run_id, data_dir, bits, strategies, random_repeats, steps)
     except Exception as error:  # noqa: BLE001 - any failure rejects this file, never the batch
-        reason = one_line(error)
-        if created and run_id:
+        if created:
             try:
                 remove_run(wh, run_id)
             except Exception:  # noqa: BLE001 - nothing of it may be left, which is fine
                 pass
-        reject(item, reason)
-        return InboxOutcome(name, "rejected", run_id, reason)
+        return _rejected(item, run_id, error)
     finish(item)
     return InboxOutcome(name, "analysed", run_id)
+
+
+def _rejected(item: InboxFile, run_id: str | None, error: BaseException) -> InboxOutcome:
+    reason = one_line(error)
+    reject(item, reason)
+    return InboxOutcome(name_of(item.path), "rejected", run_id, reason)

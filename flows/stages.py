@@ -19,7 +19,7 @@ from flows.rankings import default_criteria, rankings
 from flows.run_data import data_of, resolve_inputs
 from pipeline import baselines as bl  # torch; captum and torch_pruning stay lazy inside it
 from pipeline.ablation import ablation_curves, random_orderings
-from pipeline.ablation_checks import check_options
+from pipeline.ablation_checks import check_options, check_random_repeats
 from pipeline.ablation_schedule import default_steps
 from pipeline.activations import hidden_outputs
 from pipeline.criteria import CRITERIA, check_names
@@ -336,6 +336,7 @@ def ablate_run(
         raise NeuronInfoError(f"run {run_id} has no measures yet; run: neuroninfo measure {run_id}")
     check_names(tuple(measures or ()))
     check_options(tuple(strategies), steps, 1)  # bad options are one line before any note or work
+    check_random_repeats(random_repeats)
     measures = tuple(measures) if measures else default_criteria(wh, run_id, "ablate")
     recorded = None if replace or not has_partition(wh, "ablation_curves", run_id) else partition_params(wh, "ablation_curves", run_id)
     fresh, inputs = fresh_inputs(wh, run_id, recorded, {CRITERIA[m].source for m in measures} | {"neuron_stats"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.errors import NeuronInfoError
-from pipeline.options import ORDERINGS, SCOPES, STRATEGIES  # noqa: F401 - the choices, re-exported for pipeline.ablation
+from pipeline.options import MAX_RANDOM_REPEATS, ORDERINGS, SCOPES, STRATEGIES  # noqa: F401 - the choices, re-exported for pipeline.ablation
 
 
 def ablation_error(what: str, fix: str) -> NeuronInfoError:
@@ -20,6 +20,11 @@ def check_options(strategies: tuple, steps, chunk_budget_mb) -> None:
         raise ablation_error(f"steps = {steps!r}", "use an integer >= 1, or steps=None for every k")
     if isinstance(chunk_budget_mb, bool) or not isinstance(chunk_budget_mb, (int, float)) or not chunk_budget_mb > 0:
         raise ablation_error(f"chunk_budget_mb = {chunk_budget_mb!r}", "use a positive number of megabytes")
+
+
+def check_random_repeats(random_repeats) -> None:
+    if isinstance(random_repeats, bool) or not isinstance(random_repeats, (int, np.integer)) or not 0 <= random_repeats <= MAX_RANDOM_REPEATS:
+        raise ablation_error(f"random_repeats = {random_repeats!r}", f"use an integer in 0 .. {MAX_RANDOM_REPEATS}")
 
 
 def check_ordering(ordering, sizes: list[int], steps: int | None) -> np.ndarray:

@@ -12,6 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from pipeline.errors import NeuronInfoError
+from pipeline.options import MAX_CLASSES
 
 PREFIX = "npz:"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -24,6 +25,20 @@ def is_npz(name: str) -> bool:
 def canonical(name: str) -> str:
     """``npz:`` + the file's absolute path (so a spec names the same file from any folder)."""
     return PREFIX + os.path.abspath(os.path.expanduser(name[len(PREFIX):])) if is_npz(name) else name
+
+
+def confine(name: str, folder: str | os.PathLike | None) -> None:
+    """Refuse an ``npz:`` dataset outside ``folder`` (any, when there is no folder): what a file dropped by someone
+    else (the inbox) may name. Decided on the path's text alone, before anything looks at the file system, so a
+    refusal says nothing about whether the path exists; ``..`` is resolved first."""
+    if not is_npz(name):
+        return
+    path = os.path.normpath(os.path.abspath(name[len(PREFIX):]))
+    root = os.path.normpath(os.path.abspath(folder)) if folder else None
+    if root is None or os.path.commonpath([root, path]) != root:
+        where = f"inside the data folder {root}" if root else "inside the data folder, and none was given (--data-dir DIR)"
+        raise NeuronInfoError(f"dataset {name}: a dropped file may name an npz: dataset only {where}; "
+                              "put the .npz there and name it npz:<data folder>/<file>.npz")
 
 
 def shape(name: str) -> tuple[int, int, int]:
@@ -51,8 +66,9 @@ def arrays(name: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, 
             loaded = {k: data[k] for k in KEYS}
     except NeuronInfoError:
         raise
-    except (ValueError, OSError, EOFError) as e:  # not a zip, truncated, or object arrays (pickles are refused)
-        bad(f"cannot be read as .npz ({str(e).splitlines()[0]})", "write plain numeric arrays with numpy.savez")
+    except Exception as e:  # noqa: BLE001 - empty, not a zip, truncated, object arrays (pickles are refused): all unreadable
+        text = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        bad(f"cannot be read as .npz ({text})", "write plain numeric arrays with numpy.savez")
     out = []
     for split in ("train", "test"):
         x, y = loaded[f"x_{split}"], loaded[f"y_{split}"]
@@ -69,4 +85,7 @@ def arrays(name: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, 
         bad(f"x_train has {x.shape[1]} features but x_test {x_test.shape[1]}", "give both splits the same input shape")
     if len(y) < 2 or y.min() < 0 or y.max() < 1 or y_test.min() < 0 or y_test.max() > y.max():
         bad("labels must be 0..K-1 with K >= 2 (test labels among the training ones)", "relabel the classes as 0..K-1")
+    if y.max() >= MAX_CLASSES or len(np.unique(y)) != y.max() + 1:  # before anything allocates per class
+        bad(f"the training labels are {len(np.unique(y))} distinct values up to {y.max()}",
+            f"relabel the classes as 0..K-1, each one present, K <= {MAX_CLASSES}")
     return (x, y), (x_test, y_test)

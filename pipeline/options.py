@@ -13,6 +13,10 @@ ORDERINGS = ("low_first", "high_first", "random")
 PAPER_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 SQL_TIMEOUT_S = 300.0  # neuroninfo sql stops a query after this long
 SERVE_CRON = "*/15 * * * *"  # the schedule of reanalyze-checkpoints/scheduled
+# Bounds checked before anything is allocated (a value beyond one is a one-line error, exit 2):
+MAX_RANDOM_REPEATS = 1000  # random orderings per scope one ablation evaluates
+MAX_PARAMETERS = 200_000_000  # weights and biases of a network trained here (800 MB of float32)
+MAX_CLASSES = 256  # classes of a dataset: labels are stored as uint8 in the activation store
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from pipeline.errors import NeuronInfoError
+from pipeline.options import MAX_PARAMETERS
 
 ACTIVATIONS = ("relu", "sigmoid")
 INPUTS = ("standardized", "unit")  # inputs standardized by training-split channel stats, or [0, 1] as loaded
@@ -232,4 +233,10 @@ def preset_spec(
         from pipeline.data import default_n_val
 
         overrides["n_val"] = default_n_val(dataset)
-    return replace(spec, **overrides)
+    spec = replace(spec, **overrides)
+    sizes = [spec.input_dim, *spec.hidden_sizes, spec.n_classes]
+    parameters = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    if parameters > MAX_PARAMETERS:  # checked before training allocates them
+        raise NeuronInfoError(f"a {'-'.join(map(str, sizes))} network has {parameters:,} parameters, above the "
+                              f"{MAX_PARAMETERS:,} this trains; use smaller hidden sizes (--hidden)")
+    return spec

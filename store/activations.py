@@ -27,9 +27,11 @@ import zarr
 from pipeline.errors import NeuronInfoError
 from pipeline.quantize import apply_thresholds, fit_quantizers
 from store.atomic import atomic_path
-from store.paths import Location, Warehouse, remove_tree
+from store.integrity import manifest_path
+from store.paths import Location, Warehouse, exists, remove_tree
 from store.tables import write_partition
 from store.zarr_format import ChunkWriter, all_arrays, create_array, create_arrays, read_array, zarr_store
+from store.zarr_metadata import metadata_problems, record_metadata
 
 # write_raw keeps a copy of what it wrote, up to this many bytes per store, for write_codes to quantize
 # without reading it back (decoding costs about as much as the quantization itself). The copy lives only
@@ -54,7 +56,7 @@ def building_store(wh: Warehouse, run_id: str, attrs: dict | None = None) -> Ite
     ignore them until ``complete`` is written, last. Locally the store is built at a temporary path and renamed
     into place. Object stores have no rename: the store is built at its final location after deleting any
     earlier one (complete or not), and is deleted again on error; until ``complete`` is written readers treat
-    it as missing.
+    it as missing. The checksums of its metadata are recorded once it is complete (store.zarr_metadata).
     """
     final = wh.activations(run_id)
     attrs = {"run_id": run_id, **(attrs or {}), "complete": False}
@@ -63,8 +65,10 @@ def building_store(wh: Warehouse, run_id: str, attrs: dict | None = None) -> Ite
             root = _new_store(build, attrs)
             yield root
             root.attrs["complete"] = True
+        record_metadata(final)
         return
     remove_tree(final)
+    remove_tree(manifest_path(final))
     try:
         root = _new_store(final, attrs)
         yield root
@@ -72,6 +76,7 @@ def building_store(wh: Warehouse, run_id: str, attrs: dict | None = None) -> Ite
     except BaseException:
         remove_tree(final)
         raise
+    record_metadata(final)
 
 
 def _new_store(loc: Location, attrs: dict) -> zarr.Group:
@@ -167,10 +172,11 @@ def write_codes(root: zarr.Group, splits: list[str], layers: list[int], bits: li
 
 
 class ActivationStore:
-    """Read access to a complete store."""
+    """Read access to a complete store whose metadata matched its record when opened (``open_activations``)."""
 
-    def __init__(self, root: zarr.Group):
+    def __init__(self, root: zarr.Group, loc: Location):
         self.root = root
+        self.loc = loc
         attrs = dict(root.attrs)
         self.run_id: str = attrs["run_id"]
         self.splits: list[str] = list(attrs["splits"])
@@ -214,8 +220,13 @@ class ActivationStore:
 
 
 def open_activations(wh: Warehouse, run_id: str) -> ActivationStore:
-    """The complete activation store of a run, or a one-line error saying how to make it."""
+    """The complete activation store of a run, its metadata checked against its record before zarr reads it, or
+    a one-line error saying how to make it (or naming the damaged file)."""
     path = wh.activations(run_id)
+    damaged = metadata_problems(path) if exists(path) else []
+    if damaged:
+        raise NeuronInfoError(f"activations of run {run_id}: {damaged[0]}; "
+                              "run: neuroninfo verify --repair (recomputes activations from the checkpoint)")
     try:
         root = zarr.open_group(zarr_store(path), mode="r+", zarr_format=3)
         complete = root.attrs.get("complete") is True
@@ -223,13 +234,14 @@ def open_activations(wh: Warehouse, run_id: str) -> ActivationStore:
         complete = False  # missing, or metadata damaged (unreadable JSON): either way not a store to trust
     if not complete:
         raise NeuronInfoError(f"run {run_id} has no complete activation store at {path}; run: neuroninfo capture {run_id}")
-    return ActivationStore(root)
+    return ActivationStore(root, path)
 
 
 def publish_bits(store: ActivationStore, bits: Iterable[int]) -> None:
     """List newly written codes in the root attributes (the marker readers trust)."""
     store.bits = sorted(set(store.bits) | set(bits))
     store.root.attrs["bits"] = store.bits
+    record_metadata(store.loc)
 
 
 def write_quantizers(wh: Warehouse, store: ActivationStore) -> None:

@@ -6,14 +6,12 @@ never blocks a writer. A warehouse on object storage (an fsspec URL) has none.
 """
 from __future__ import annotations
 
-import fcntl
 import threading
-from contextlib import contextmanager
-from pathlib import Path
 
 import duckdb
 
 from store.atomic import atomic_path
+from store.locks import file_lock
 from store.paths import Warehouse
 from store.views import create_views
 
@@ -21,23 +19,12 @@ FORMAT_VERSION = 3  # the catalog's own layout; the warehouse's is store.lifecyc
 _REFRESH_LOCK = threading.Lock()  # one refresh at a time per process (threads share DuckDB's instance)
 
 
-@contextmanager
-def _file_lock(path: Path):
-    """An exclusive advisory lock between processes (released when the process dies)."""
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def refresh_catalog(wh: Warehouse) -> None:
     """Rebuild ``catalog.duckdb`` (views for users' own DuckDB sessions) beside the old one and rename it
     into place: readers keep the file they opened, a corrupt catalog is simply replaced. Local only."""
     if not wh.local:
         return
-    with _REFRESH_LOCK, _file_lock(wh.root / ".catalog.lock"), atomic_path(wh.catalog, sidecars=(".wal",)) as tmp:
+    with _REFRESH_LOCK, file_lock(wh.root / ".catalog.lock", "the catalog lock"), atomic_path(wh.catalog, sidecars=(".wal",)) as tmp:
         con = duckdb.connect(str(tmp))
         try:
             create_views(con, wh, problems_table="TABLE")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -23,6 +24,7 @@ import torch
 from pipeline.convert import convert_state_dict, sequential_layers, sequential_state_dict, spec_for
 from pipeline.errors import NeuronInfoError
 from pipeline.model import LINEAR, MLP, NORM
+from pipeline.npz_data import confine
 from store.atomic import write_bytes
 from store.checkpoints import checkpoint_bytes, checkpoint_file, header_metadata, load_run, parse_checkpoint, run_id_of
 from store.integrity import sha256_hex
@@ -64,8 +66,12 @@ def read_import(
     options: dict | None = None,
     sidecars: tuple[Location, ...] | None = None,
     folder_spec: Location | None = None,
+    untrusted: bool = False,
+    data_dir: str | os.PathLike | None = None,
 ) -> Imported:
-    """Read any supported checkpoint form; ``sidecars`` default to those beside the file."""
+    """Read any supported checkpoint form; ``sidecars`` default to those beside the file. An ``untrusted`` file
+    (dropped into the inbox by anyone) may name an ``npz:`` dataset only inside ``data_dir``
+    (``pipeline.npz_data.confine``), checked before anything reads it."""
     path = location(path)
     data = checkpoint_file(path)
     name = name_of(path)
@@ -75,6 +81,8 @@ def read_import(
     else:
         state, metadata, container = _safetensors(name, data), header_metadata(data), "safetensors"
     in_metadata = _spec_json(name, metadata["spec"]) if "spec" in metadata else {}
+    if untrusted and isinstance(in_metadata.get("dataset"), str):
+        confine(in_metadata["dataset"], data_dir)
     if PUBLIC_SPEC_KEYS <= in_metadata.keys() and all(k.startswith((f"{LINEAR}.", f"{NORM}.")) for k in state):
         run_id, model = parse_checkpoint(name, data)  # the public form: stored as it is
         return Imported(run_id, model, data, form="public", spec_source="metadata",
@@ -86,6 +94,8 @@ def read_import(
     given: dict = {}
     for _, said in reversed(sources):
         given.update(said)
+    if untrusted and isinstance(given.get("dataset"), str):
+        confine(given["dataset"], data_dir)
     try:
         converted = convert_state_dict(state)
         spec = spec_for(converted, given)

@@ -22,6 +22,7 @@ from store.paths import Location, filesystem, is_url, read_bytes
 
 MANIFEST_SUFFIX = ".manifest.json"
 PARQUET_MAGIC = b"PAR1"
+NO_RECORD = "no integrity record (not written by a neuroninfo stage, written by a crashed one, or the record was deleted)"
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,13 @@ def read_record(loc: Location) -> dict | None:
 
 
 def cheap_parquet_problem(loc: Location, size: int | None, entry: dict | None) -> str | None:
-    """Why a Parquet file fails the cheap check (size against its record; local files: magic bytes), or None."""
+    """Why a Parquet file fails the cheap check (a record, the size against it; local files: magic bytes), or None.
+    A file without a record was not written by a stage (or its record was lost): it is never trusted as it is."""
     if size is None:
         return "file is missing"
-    if entry is not None and entry["size"] != size:
+    if entry is None:
+        return NO_RECORD
+    if entry["size"] != size:
         return f"size {size} bytes, recorded {entry['size']}"
     if size < 12:
         return f"only {size} bytes, too short for Parquet"
@@ -104,7 +108,7 @@ def deep_problem(loc: Location, data: bytes | None) -> str | None:
         return "file is missing"
     entry = read_record(loc)
     if entry is None:
-        return "no integrity record (written by a crashed stage, or the record was deleted)"
+        return NO_RECORD
     if entry["size"] != len(data):
         return f"size {len(data)} bytes, recorded {entry['size']}"
     if entry["sha256"] != sha256_hex(data):

@@ -1,7 +1,10 @@
 """A warehouse's life: its format version and in-place upgrade, crash leftovers, removing a run, gc.
 
-``warehouse.json`` records the format version. Version 1 (no file) had no integrity records: opening it
-records the size and checksum of every file that still reads, then marks it version 2.
+``warehouse.json`` records the format version. Version 1 had no integrity records: opening it records the size
+and checksum of every Parquet file that still reads and every checkpoint that matches its run_id. Version 2 had
+none of activation stores' metadata: opening it records each store's ``zarr.json`` checksums when they pass
+``legacy_problems``. A warehouse that already has records of a kind never gets that kind recorded in bulk again
+(a lost ``warehouse.json`` does not make forged files trusted): a file without a record stays one, reported.
 """
 from __future__ import annotations
 
@@ -18,14 +21,15 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import NeuronInfoError
 from store.atomic import TMP_SUFFIX, write_bytes
-from store.integrity import MANIFEST_SUFFIX, read_record, record, sha256_hex
-from store.paths import Warehouse, exists, join, list_dirs, list_files, open_warehouse, read_bytes, remove_tree
-from store.tables import DATA_FILE
+from store.integrity import MANIFEST_SUFFIX, manifest_path, read_record, record, sha256_hex
+from store.paths import Warehouse, exists, filesystem, join, list_dirs, list_files, open_warehouse, read_bytes, remove_tree
+from store.tables import DATA_FILE, EMPTY_PARTITION
+from store.zarr_metadata import legacy_problems, record_metadata
 
 FORMAT_FILE = "warehouse.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 STALE_AFTER_S = 24 * 3600  # a temporary from another host (or an unknown writer) is stale after this long
-_OWNER = re.compile(r"\.(?P<host>[^.]+)-(?P<pid>\d+)-[0-9a-f]{8}(\.old)?\.tmp$")
+_OWNER = re.compile(r"\.(?P<host>[^.]+)-(?P<pid>\d+)-[0-9a-f]{8}(\.old)?\.tmp(\.wal)?$")  # .wal: DuckDB's beside a catalog
 
 
 def prepare(path=None, create: bool = True) -> Warehouse:
@@ -54,6 +58,40 @@ def upgrade(wh: Warehouse) -> list[str]:
     if version == FORMAT_VERSION:
         return []
     recorded = []
+    if version < 2 and not _any_record(wh.tables) and not _any_record(wh.checkpoints):
+        recorded += _record_files(wh)
+    if version < 3 and not _any_record(join(wh.root, "activations"), depth=1):
+        recorded += _record_store_metadata(wh)
+    write_bytes(join(wh.root, FORMAT_FILE), json.dumps({"format_version": FORMAT_VERSION}).encode())
+    return recorded
+
+
+def _any_record(folder, depth: int | None = None) -> bool:
+    """Does any integrity record exist under ``folder`` (``depth`` 1: in it)? The zero-row schema files' records
+    (which every view build writes) do not count."""
+    fs, path = filesystem(folder)
+    try:
+        names = fs.find(path, maxdepth=depth)
+    except FileNotFoundError:
+        return False
+    return any(n.endswith(MANIFEST_SUFFIX) and f"run_id={EMPTY_PARTITION}" not in n for n in names)
+
+
+def _record_store_metadata(wh: Warehouse) -> list[str]:
+    """Record the metadata of every activation store whose ``zarr.json`` files pass ``legacy_problems``."""
+    recorded = []
+    folder = join(wh.root, "activations")
+    for name in list_dirs(folder):
+        store = join(folder, name)
+        if name.endswith(".zarr") and not name.startswith(".") and not legacy_problems(store):
+            record_metadata(store)
+            recorded.append(str(store))
+    return recorded
+
+
+def _record_files(wh: Warehouse) -> list[str]:
+    """Record every Parquet file that reads and every checkpoint whose bytes match its run_id (format 1)."""
+    recorded = []
     for table in list_dirs(wh.tables):
         for part in list_dirs(join(wh.tables, table)):
             path = join(wh.tables, table, part, DATA_FILE)
@@ -72,7 +110,6 @@ def upgrade(wh: Warehouse) -> list[str]:
             if read_record(path) is None and sha256_hex(data)[:16] == name[: -len(".safetensors")]:
                 record(path, data)
                 recorded.append(str(path))
-    write_bytes(join(wh.root, FORMAT_FILE), json.dumps({"format_version": FORMAT_VERSION}).encode())
     return recorded
 
 
@@ -82,7 +119,7 @@ def _temporaries(wh: Warehouse) -> list[Path]:
     folders = [root, root / "checkpoints", root / "activations", root / "reports", root / "inbox"]
     folders += [p for t in (root / "tables").glob("*") for p in [t, *t.glob("run_id=*")]]
     return [p for folder in folders if folder.is_dir() for p in folder.iterdir()
-            if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX)]
+            if p.name.startswith(".") and p.name.endswith((TMP_SUFFIX, TMP_SUFFIX + ".wal"))]
 
 
 def _is_stale(path: Path, max_age_s: float) -> bool:
@@ -123,7 +160,8 @@ def remove_run(wh: Warehouse, run_id: str) -> list[str]:
     from store.catalog import refresh_catalog
 
     partitions = [join(wh.tables, t, f"run_id={run_id}") for t in ["runs"] + [t for t in list_dirs(wh.tables) if t != "runs"]]
-    targets = partitions + [wh.activations(run_id), wh.checkpoint(run_id), join(wh.checkpoints, f"{run_id}.safetensors{MANIFEST_SUFFIX}")]
+    targets = partitions + [wh.activations(run_id), manifest_path(wh.activations(run_id)), wh.checkpoint(run_id),
+                            manifest_path(wh.checkpoint(run_id))]
     present = [t for t in targets if exists(t)]
     if not present:
         raise NeuronInfoError(f"unknown run_id {run_id!r}: nothing in {wh.root}; list runs with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
@@ -136,12 +174,21 @@ def remove_run(wh: Warehouse, run_id: str) -> list[str]:
 def gc(wh: Warehouse, older_than_s: float) -> list[str]:
     """Remove crash leftovers and rejected inbox files older than ``older_than_s``; return what was removed."""
     removed = remove_stale_temporaries(wh, older_than_s) if wh.local else []
-    rejected = join(wh.inbox, "rejected")
-    for name in list_files(rejected):
-        path = join(rejected, name)
-        fs_path = Path(path) if wh.local else None
-        age = time.time() - fs_path.stat().st_mtime if fs_path else float("inf")
-        if age > older_than_s:
-            remove_tree(path)
-            removed.append(str(path))
+    batches = [d for d in list_dirs(wh.inbox) if d not in ("rejected", "done") and not d.startswith(".")]
+    for rejected in [join(wh.inbox, "rejected"), *(join(wh.inbox, b, "rejected") for b in batches)]:
+        for path in _entries(rejected, wh.local):
+            age = time.time() - Path(path).lstat().st_mtime if wh.local else float("inf")  # a link's own age
+            if age > older_than_s:
+                Path(path).unlink() if wh.local and Path(path).is_symlink() else remove_tree(path)
+                removed.append(str(path))
     return removed
+
+
+def _entries(folder, local: bool) -> list:
+    """The entries of a folder; locally every one, symbolic links (even dangling ones) included."""
+    if not local:
+        return [join(folder, name) for name in list_files(folder)]
+    try:
+        return [Path(folder) / name for name in sorted(os.listdir(folder))]
+    except (FileNotFoundError, NotADirectoryError):
+        return []

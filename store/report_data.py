@@ -50,7 +50,7 @@ def runs_of_group(wh: Warehouse, group_name: str) -> list[str]:
 
 def groups_of_runs(wh: Warehouse, run_ids: list[str]) -> dict[str, list[str]]:
     """These runs by group name (groups in order of first appearance, runs by seed); unknown runs are an error."""
-    con = memory_connection(wh)
+    con = memory_connection(wh, runs=run_ids)
     try:
         con.register("selected_runs", pa.table({"run_id": pa.array(list(dict.fromkeys(run_ids)), pa.string())}))
         _check_complete(con, run_ids, views=("runs",))
@@ -73,7 +73,7 @@ def report_tables(wh: Warehouse, run_ids: list[str]) -> dict[str, pa.Table]:
     run_ids = list(dict.fromkeys(run_ids))
     if not run_ids:
         raise NeuronInfoError("no runs to report on; pass --run RUN_ID or --group NAME")
-    con = memory_connection(wh)
+    con = memory_connection(wh, runs=run_ids)  # another run's damaged file never breaks these runs' page
     try:
         con.execute("SET enable_progress_bar = false")
         con.register("selected_runs", pa.table({"run_id": pa.array(run_ids, pa.string())}))

@@ -20,9 +20,11 @@ DEFAULT_TIMEOUT_S = SQL_TIMEOUT_S
 
 def sandboxed_connection(wh: Warehouse, allowed_paths: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
     """An in-memory connection with every view that can read only the warehouse's checked files (and
-    ``allowed_paths``): no other file, no network, no extension installs, settings locked."""
+    ``allowed_paths``): no other file, no network, no extension installs, no temporary files, settings locked.
+    The warehouse's files are read through a filesystem that refuses every write (store.readonly_fs): DuckDB
+    lets a connection write (COPY TO) wherever it may read, so their own paths are never allowed."""
     con = duckdb.connect()
-    files = create_views(con, wh)
+    files = create_views(con, wh, read_only=True)
     allowed = []
     for f in files + [os.path.abspath(p) if "://" not in p else p for p in allowed_paths]:
         allowed.append(f)
@@ -34,7 +36,7 @@ def sandboxed_connection(wh: Warehouse, allowed_paths: tuple[str, ...] = ()) -> 
     con.execute(f"SET allowed_paths = [{', '.join(sql_string(p) for p in paths)}]")
     if dirs:
         con.execute(f"SET allowed_directories = [{', '.join(sql_string(d.rstrip('/') + '/') for d in dirs)}]")
-    for setting in ("enable_external_access = false", "autoinstall_known_extensions = false",
+    for setting in ("temp_directory = ''", "enable_external_access = false", "autoinstall_known_extensions = false",
                     "autoload_known_extensions = false", "enable_progress_bar = false", "lock_configuration = true"):
         con.execute(f"SET {setting}")
     return con
@@ -43,9 +45,10 @@ def sandboxed_connection(wh: Warehouse, allowed_paths: tuple[str, ...] = ()) -> 
 def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
     """The statements of ``sql`` if every one is a query; else a one-line error.
 
-    Accepted: SELECT / WITH / VALUES / FROM / DESCRIBE / SHOW / SUMMARIZE / PIVOT (parsed as queries) and
-    a plain EXPLAIN (which plans without running). Refused: EXPLAIN ANALYZE (it runs its statement),
-    COPY, ATTACH, SET, PRAGMA, INSTALL/LOAD, CREATE and every other statement."""
+    Accepted: SELECT / WITH / VALUES / FROM / DESCRIBE / SHOW / SUMMARIZE / PIVOT ... IN (...) / UNPIVOT (parsed as
+    queries) and a plain EXPLAIN (which plans without running). Refused: EXPLAIN ANALYZE (it runs its statement),
+    a PIVOT without IN (it creates a type first), COPY, ATTACH, SET, PRAGMA, INSTALL/LOAD, CREATE and every other
+    statement."""
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as e:
@@ -56,8 +59,13 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
         kind = statement.type.name
         if kind == "EXPLAIN" and _mentions_analyze(statement.query):
             raise NeuronInfoError("neuroninfo sql is read-only: EXPLAIN ANALYZE runs its statement and is refused; use plain EXPLAIN")
+        if kind == "MULTI":
+            raise NeuronInfoError("neuroninfo sql is read-only: a PIVOT without IN (...) creates a type first and is refused; "
+                                  "list the pivoted values: PIVOT ... ON column IN (value, ...) USING ...")
         if kind not in ("SELECT", "EXPLAIN"):
-            raise NeuronInfoError(f"neuroninfo sql is read-only: a {kind} statement is refused; use SELECT (write with the stage verbs)")
+            kind = "INSTALL or LOAD" if kind == "LOAD" else kind
+            article = "an" if kind[0] in "AEIOU" else "a"
+            raise NeuronInfoError(f"neuroninfo sql is read-only: {article} {kind} statement is refused; use SELECT (write with the stage verbs)")
     return [s.query for s in statements]
 
 

@@ -10,6 +10,7 @@ from store.activations import open_activations
 from store.integrity import Problem, deep_problem, manifest_path, read_record, sha256_hex
 from store.paths import Warehouse, exists, join, list_dirs, list_files, read_bytes
 from store.tables import DATA_FILE, EMPTY_PARTITION
+from store.zarr_metadata import metadata_problems
 
 REPAIR = "run: neuroninfo verify --repair"
 NOT_DERIVABLE = "not derivable: restore it from a backup, or remove the run with neuroninfo rm {run_id}"
@@ -57,11 +58,15 @@ def check_partition(wh: Warehouse, table: str, run_id: str) -> list[Problem]:
 
 
 def check_activations(wh: Warehouse, run_id: str) -> list[Problem]:
+    """The store's metadata against its record (every damaged ``zarr.json`` by name), then every chunk."""
     path = wh.activations(run_id)
     if not exists(path):
         if exists(wh.partition("quantizers", run_id)):
             return [Problem(run_id, "activations", str(path), "store is missing", REPAIR)]
         return []
+    damaged = metadata_problems(path)
+    if damaged:
+        return [Problem(run_id, "activations", str(path), reason, REPAIR) for reason in damaged]
     try:
         store = open_activations(wh, run_id)
         for name in store.arrays():
@@ -72,11 +77,18 @@ def check_activations(wh: Warehouse, run_id: str) -> list[Problem]:
 
 
 def verify_run(wh: Warehouse, run_id: str) -> list[Problem]:
-    """Every problem of one run: checkpoint, each table's partition, the activation store."""
-    problems = check_checkpoint(wh, run_id)
-    for table in list_dirs(wh.tables):
-        problems += check_partition(wh, table, run_id)
-    return problems + check_activations(wh, run_id)
+    """Every problem of one run: checkpoint, each table's partition, the activation store. A check that fails in
+    an unforeseen way is a problem of that file too: the other checks and runs go on."""
+    checks = [("checkpoint", wh.checkpoint(run_id), lambda: check_checkpoint(wh, run_id))]
+    checks += [(t, join(wh.partition(t, run_id), DATA_FILE), lambda t=t: check_partition(wh, t, run_id)) for t in list_dirs(wh.tables)]
+    checks += [("activations", wh.activations(run_id), lambda: check_activations(wh, run_id))]
+    problems = []
+    for kind, path, check in checks:
+        try:
+            problems += check()
+        except Exception as e:  # noqa: BLE001 - any failure of a check is that file's problem, never the end of verify
+            problems.append(Problem(run_id, kind, str(path), f"cannot be checked ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no message'})", REPAIR))
+    return problems
 
 
 def verify(wh: Warehouse, selected: list[str] | None = None) -> list[Problem]:

@@ -11,6 +11,7 @@ must be registered on each connection (``memory_connection`` does).
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import astuple, fields
 from functools import lru_cache
 
@@ -22,10 +23,11 @@ from pipeline.errors import NeuronInfoError
 from store.contract import Contract, contracts, criterion_meanings
 from store.integrity import Problem
 from store.partitions import scan_tables
-from store.paths import Warehouse
+from store.readonly_fs import ReadOnlyFileSystem, readonly_url
+from store.paths import Warehouse, name_of, parent_of
 from store.schemas import SCHEMAS
 from store.sql_files import SQL, claims_sql, sql_string, sql_text, sql_words
-from store.tables import ensure_table
+from store.tables import EMPTY_PARTITION, ensure_table
 
 PROBLEMS_SCHEMA = pa.schema([(f.name, pa.string()) for f in fields(Problem)])
 
@@ -102,16 +104,28 @@ def create_public_views(con: duckdb.DuckDBPyConnection, views: tuple[str, ...] |
             con.execute(f"CREATE OR REPLACE VIEW {view} AS\n" + view_sql(view))
 
 
-def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: str = "TEMP TABLE") -> list[str]:
-    """Create the staging and public views and ``warehouse_problems`` on ``con``; return the files they read."""
+def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: str = "TEMP TABLE",
+                 read_only: bool = False, runs: Collection[str] | None = None) -> list[str]:
+    """Create the staging and public views and ``warehouse_problems`` on ``con``; return the files they read.
+    ``read_only``: the views read through ``ReadOnlyFileSystem`` (store.readonly_fs), and the files returned are
+    spelled that way. ``runs``: the views read only these runs' files, so damage inside another run's file (which
+    the cheap check cannot see) never reaches a computation about these."""
     tables = list(SCHEMAS)
     for table in tables:
         ensure_table(wh, table, SCHEMAS[table])
     if not wh.local:  # DuckDB reads the URLs in read_parquet through the fsspec filesystem
         wh.fs.invalidate_cache()  # object-store listings are cached per process; other processes write too
-        con.register_filesystem(wh.fs)
+        if not read_only:
+            con.register_filesystem(wh.fs)
+    if read_only:
+        con.register_filesystem(ReadOnlyFileSystem(wh.fs))
     for attempt in range(3):  # a concurrent `rm` (or a rejected inbox run) may remove a listed file before the views bind
         files, problems = scan_tables(wh, tables)
+        if runs is not None:
+            kept = {f"run_id={r}" for r in [*runs, EMPTY_PARTITION]}
+            files = {table: [f for f in listed if name_of(parent_of(f)) in kept] for table, listed in files.items()}
+        if read_only:
+            files = {table: [readonly_url(f) for f in listed] for table, listed in files.items()}
         try:
             for table in tables:
                 listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
@@ -128,8 +142,9 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
     return [f for fs_ in files.values() for f in fs_]
 
 
-def memory_connection(wh: Warehouse) -> duckdb.DuckDBPyConnection:
-    """A private in-memory connection with every view: never blocks on, or blocks, other processes."""
+def memory_connection(wh: Warehouse, runs: Collection[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """A private in-memory connection with every view (over ``runs`` only, when given): never blocks on, or
+    blocks, other processes."""
     con = duckdb.connect()
-    create_views(con, wh)
+    create_views(con, wh, runs=runs)
     return con

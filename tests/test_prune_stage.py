@@ -110,6 +110,7 @@ def test_old_runs_partitions_still_read(tmp_path):
     """A runs partition written before origin/n_params existed reads as 'trained', n_params from the sizes."""
     import pyarrow.parquet as pq
 
+    from store.lifecycle import prepare
     from store.paths import open_warehouse
     from store.schemas import SCHEMAS
 
@@ -121,6 +122,7 @@ def test_old_runs_partitions_still_read(tmp_path):
         path = wh.partition("runs", part)
         path.mkdir(parents=True)
         pq.write_table(pa.Table.from_pylist([] if part == "__empty__" else [row], schema=old), path / "data.parquet")
+    wh = prepare(wh.root)  # as every verb opens it: a format-1 warehouse (no integrity records) gets them
     got = rows(wh, "SELECT origin, parent_run_id, kept_fraction, n_params FROM runs")
     assert got == [{"origin": "trained", "parent_run_id": None, "kept_fraction": None,
                     "n_params": (8 * 5 + 5) + (5 * 3 + 3) + (3 * 2 + 2) + 2 * (5 + 3)}]

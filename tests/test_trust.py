@@ -23,7 +23,7 @@ from pipeline.errors import NeuronInfoError
 from store.catalog import refresh_catalog
 from store.checkpoints import load_run
 from store.integrity import sha256_hex
-from store.lifecycle import prepare, remove_stale_temporaries
+from store.lifecycle import FORMAT_VERSION, prepare, remove_stale_temporaries
 from store.partitions import problems
 from store.paths import open_warehouse
 from store.sandbox import query
@@ -83,11 +83,12 @@ REFUSED = [  # (query, a word of the expected message); {part} is a run's Parque
     ("COPY (SELECT 1) TO '{part}' (FORMAT parquet)", "COPY"),
     ("SELECT 1; COPY (SELECT 1) TO '{catalog}'", "COPY"),
     ("PRAGMA import_database('/tmp')", "PRAGMA"),
-    ("INSTALL httpfs", "LOAD"),
+    ("INSTALL httpfs", "an INSTALL or LOAD statement"),  # was named LOAD alone
     ("LOAD httpfs", "LOAD"),
     ("SET threads = 1", "SET"),
     ("CREATE TABLE t AS SELECT 1", "CREATE"),
-    ("ATTACH '/tmp/neuroninfo-attack.duckdb'", "ATTACH"),
+    ("ATTACH '/tmp/neuroninfo-attack.duckdb'", "an ATTACH statement"),  # was "a ATTACH"
+    ("PIVOT (SELECT 1 AS a, 2 AS b) ON a USING sum(b)", "IN ("),  # without IN it creates an enum type first
     ("SELECT * FROM read_csv('/etc/passwd')", "Permission"),
     ("SELECT * FROM read_text('/etc/hostname')", "Permission"),
     ("SELECT * FROM glob('/etc/*')", "Permission"),
@@ -98,7 +99,8 @@ REFUSED = [  # (query, a word of the expected message); {part} is a run's Parque
 ]
 ALLOWED = ["SELECT count(*) FROM runs", "FROM runs", "VALUES (1)", "DESCRIBE runs", "SHOW TABLES",
            "SUMMARIZE neuron_stats", "EXPLAIN SELECT * FROM neuron_stats", "WITH a AS (SELECT 1 AS x) SELECT * FROM a",
-           "SELECT * FROM warehouse_problems"]
+           "SELECT * FROM warehouse_problems", "PIVOT (SELECT 1 AS a, 2 AS b) ON a IN (1) USING sum(b)",
+           "UNPIVOT (SELECT 1 AS a, 2 AS b) ON a, b INTO NAME k VALUE v"]
 
 
 @pytest.mark.parametrize("sql, word", REFUSED)
@@ -219,7 +221,7 @@ def test_legacy_warehouse_is_upgraded_not_flagged(warehouse):
         record.unlink()
     (wh.root / "warehouse.json").unlink()
     prepare(wh.root)
-    assert json.loads((wh.root / "warehouse.json").read_text()) == {"format_version": 2}
+    assert json.loads((wh.root / "warehouse.json").read_text()) == {"format_version": FORMAT_VERSION}
     assert run_cli("verify", "--warehouse", str(wh.root))[0] == 0
 
 
@@ -303,7 +305,8 @@ def test_gc_removes_old_rejected_files_and_says_so(warehouse):
 
 # ----------------------------------------------------------------------------- arguments: one line, exit 2
 
-ARGUMENTS = [  # (argv with {wh} the warehouse, {run} a run_id, {file} a plain file, {missing} no warehouse, message word)
+ARGUMENTS = [  # (argv with {wh} the warehouse, {run} a run_id, {file} a plain file, {missing} no warehouse, {garbage} a
+    # garbage .npz, message word)
     (["sql", "SELECT 1", "--warehouse", "{file}"], "is a file"),
     (["train", "--dataset", "synthetic", "--warehouse", "{file}"], "is a file"),
     (["sql", "SELECT 1", "--warehouse", "nosuchprotocol://bucket/x"], "cannot open warehouse"),
@@ -320,6 +323,13 @@ ARGUMENTS = [  # (argv with {wh} the warehouse, {run} a run_id, {file} a plain f
     (["rm", "0123456789abcdef", "--warehouse", "{wh}"], "unknown run_id"),
     (["verify", "0123456789abcdef", "--warehouse", "{wh}"], "unknown run_id"),
     (["measure", "not-a-run", "--warehouse", "{wh}"], "not a run_id"),
+    (["ablate", "{run}", "--random-repeats", "1000000000", "--warehouse", "{wh}"], "random_repeats"),  # ran unbounded
+    (["ablate", "{run}", "--random-repeats", "-1", "--warehouse", "{wh}"], "random_repeats"),
+    (["train", "--dataset", "synthetic-4", "--hidden", "1000000000", "--warehouse", "{wh}"], "parameters"),  # rc 1
+    (["train", "--dataset", "npz:{file}", "--warehouse", "{wh}"], "cannot be read as .npz"),
+    (["train", "--dataset", "npz:{garbage}", "--warehouse", "{wh}"], "cannot be read as .npz"),  # rc 1, a traceback
+    (["sql", "SELECT 1", "--storage-options", "{{not json", "--warehouse", "{wh}"], "JSON object"),  # ignored, rc 0
+    (["sql", "SELECT 1", "--storage-options", "[1]", "--warehouse", "{wh}"], "JSON object"),
 ]
 
 
@@ -329,7 +339,9 @@ def test_bad_arguments_are_one_line_and_exit_2(warehouse, tmp_path, capsys, argv
     plain = tmp_path / "plain.txt"
     plain.write_text("x")
     missing = tmp_path / "no" / "warehouse"
-    argv = [a.format(wh=wh.root, run=run_id, file=plain, missing=missing) for a in argv]
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"PK\x03\x04" + b"garbage" * 10)  # a zip's magic, then nothing of a zip
+    argv = [a.format(wh=wh.root, run=run_id, file=plain, missing=missing, garbage=garbage) for a in argv]
     try:
         code = main(argv)
     except SystemExit as e:  # argparse
