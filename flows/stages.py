@@ -32,6 +32,7 @@ from pipeline.pairs import LayerCodes, pair_tables
 from pipeline.progress import Progress, note
 from pipeline.prune import n_params
 from pipeline.quantize import check_bits
+from pipeline.spec import check_trainable
 from pipeline.train import train
 from store import activations as act
 from store.baselines import baselines_table, write_baselines
@@ -65,6 +66,7 @@ def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_
 
 def train_run(wh: Warehouse, spec, data_dir: str | Path | None = None, progress: bool = True, device: str = "cpu") -> str:
     """Train a network (unless this spec was trained before: the warehouse is the cache); return run_id."""
+    check_trainable(spec)
     spec = resolve_inputs(spec, data_dir)
     known = run_id_for_spec(wh, spec)
     if known:

@@ -12,6 +12,7 @@ import pytest
 
 from flows.cli import main
 from flows.stages import capture_run, measure_run, train_run
+from pipeline.errors import NeuronInfoError
 from pipeline.spec import preset_spec
 from store.paths import open_warehouse
 from store.sandbox import query
@@ -48,6 +49,7 @@ GRID_MISTAKES = [  # train-and-measure arguments, a word of the one-line message
     (["--dataset", "synthetic-4", "--hidden", "16,0"], "width <= 0"),
     (["--dataset", "synthetic-4", "--n-val", "6000"], "n_val"),
     (["--dataset", "synthetic-4", "--epochs", "x"], "invalid int"),
+    (["--dataset", "synthetic-4", "--epochs", "0"], "epochs = 0 trains nothing"),
     (["--dataset", "cifar10", "--data-dir", "/nonexistent"], "official files not found"),
 ]
 
@@ -64,6 +66,15 @@ def test_grid_mistakes_are_one_line_before_any_server(tmp_path, capsys, argv, wo
         code = e.code
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and word in err, err
+
+
+def test_train_with_no_epochs_is_refused_and_registers_nothing(tmp_path, capsys, tiny_spec):
+    code = main(["train", "--dataset", "synthetic-4", "--epochs", "0", "--warehouse", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--epochs 1 or more" in err, err
+    with pytest.raises(NeuronInfoError, match="trains nothing"):  # the Python entry too
+        train_run(open_warehouse(tmp_path), replace(tiny_spec, epochs=0), progress=False)
+    assert not list(tmp_path.rglob("*.safetensors"))
 
 
 def test_names_and_groups_never_mix_configurations():
