@@ -127,4 +127,6 @@ def prune_sweep_run(wh: Warehouse, run_id: str, measures: tuple[str, ...] | None
     write(wh, "pruning_curves", run_id, pa.Table.from_pylist(rows, schema=SCHEMAS["pruning_curves"]),
           {"sweeps": done + [sweep], **inputs})  # the sweeps verify --repair makes again, in order
     refresh_catalog(wh)
+    note(f"prune-sweep {run_id}: {len(rows)} pruned networks ({len(measures)} criteria x {len(keeps)} kept fractions x "
+         f"{len(finetune_epochs)} fine-tunings) written to pruning_curves")
     return run_id

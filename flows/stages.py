@@ -151,10 +151,13 @@ def register_import(wh: Warehouse, imported: Imported, data_dir: str | Path | No
     data = data_of(imported.model.spec, data_dir)
     store_checkpoint(wh, run_id, imported.data)
     if not has_partition(wh, "runs", run_id):
-        register_run(wh, run_id, imported.model, data, origin="imported", unstated=imported.unstated)
+        test_error = register_run(wh, run_id, imported.model, data, origin="imported", unstated=imported.unstated)
         record_import(wh, imported)
-    elif import_rows(wh, run_id):
-        record_import(wh, imported)  # another file of the same imported run
+        note(f"import: registered as run {run_id} ({imported.model.spec.name}), test error {test_error:.2%}")
+    else:
+        if import_rows(wh, run_id):
+            record_import(wh, imported)  # another file of the same imported run
+        note(f"import: the warehouse holds these weights already: run {run_id}")
     refresh_catalog(wh)
     return run_id
 

@@ -30,7 +30,7 @@ def measured(trained_run):
     return wh, run_id
 
 
-BASELINES_SAID = []  # what baselines_run told the user
+BASELINES_SAID, SWEEP_SAID = [], []  # what baselines_run and prune_sweep_run told the user
 
 
 def rows(wh, sql):
@@ -101,7 +101,9 @@ def test_prune_cli_says_when_a_layer_minimum_binds(measured):
 @pytest.fixture(scope="module")
 def swept(measured):
     wh, run_id = measured
-    prune_sweep_run(wh, run_id, ("mutual_info", "weight_l1_in", "random"), keeps=(0.5, 0.25), finetune_epochs=(0, 1))
+    with contextlib.redirect_stderr(io.StringIO()) as said:
+        prune_sweep_run(wh, run_id, ("mutual_info", "weight_l1_in", "random"), keeps=(0.5, 0.25), finetune_epochs=(0, 1))
+    SWEEP_SAID.append(said.getvalue())
     return wh, run_id
 
 
@@ -110,6 +112,7 @@ def test_prune_sweep_writes_pruning_curves(swept):
     prune_run(wh, run_id, "mutual_info", 0.5, bits=1, scope="network", strategy="mean")  # registered: same network
     table = rows(wh, f"SELECT * FROM pruning_curves WHERE run_id = '{run_id}' ORDER BY measure, keep, finetune_epochs")
     assert len(table) == 3 * 2 * 2
+    assert f"prune-sweep {run_id}: 12 pruned networks (3 criteria x 2 kept fractions x 2 fine-tunings) written" in SWEEP_SAID[0]
     mi = [r for r in table if r["measure"] == "mutual_info" and r["keep"] == 0.5 and r["finetune_epochs"] == 0][0]
     pruned = rows(wh, f"SELECT test_error FROM runs WHERE pruned_by = 'mutual_info@1b/network/mean/ft0' AND parent_run_id = '{run_id}'")
     assert mi["test_error"] == pytest.approx(pruned[0]["test_error"], abs=1e-9) and mi["bits"] == 1
