@@ -2,8 +2,9 @@
 
     from flows import api
     con = api.connect("warehouse")                     # read-only, sandboxed DuckDB with every view
-    stats = con.sql("SELECT * FROM neuron_stats").df()  # or .arrow() / .pl()
-    model = api.load_model("warehouse", run_id)        # torch.nn.Module in eval mode
+    stats = con.sql("SELECT * FROM neuron_stats").df()  # or .arrow(); .pl() needs polars
+    model = api.load_model("warehouse", run_id)        # torch.nn.Module in eval mode, on [0, 1] inputs
+    data = api.load_data("warehouse", run_id)          # [0, 1] inputs: model(data.test.x) are the run's logits
     run_id = api.analyse_checkpoint("warehouse", "net.pt", dataset="mnist", activation="relu")
 """
 from __future__ import annotations
@@ -39,18 +40,21 @@ def connect(warehouse: WarehouseLocation, allowed_paths: tuple[str, ...] | list[
 
 
 def load_model(warehouse: WarehouseLocation, run_id: str) -> nn.Module:
-    """The run's network (``pipeline.model.MLP``, an ``nn.Module``) in eval mode; ``model.spec`` is its spec."""
+    """The run's network in eval mode, taking the dataset's [0, 1] inputs as ``load_data`` and the exported
+    ``nn.Sequential`` do (the spec's standardization is its first step); ``model.spec`` is its spec and
+    ``model.network`` the ``pipeline.model.MLP`` behind it, which takes standardized inputs."""
+    from pipeline.standardize import OnDatasetInputs
     from store.checkpoints import load_run
 
-    return load_run(_open(warehouse, create=False), run_id).eval()
+    return OnDatasetInputs(load_run(_open(warehouse, create=False), run_id)).eval()
 
 
 def load_data(warehouse: WarehouseLocation, run_id: str, data_dir: str | os.PathLike | None = None):
     """The run's dataset split as its analysis used it (``.train``, ``.val``, ``.test``, each with float32
-    ``x`` of shape (N, input_dim) and int64 labels ``y``)."""
+    ``x`` of shape (N, input_dim) and int64 labels ``y``), its inputs in [0, 1] as every model here takes them."""
     from flows.run_data import data_of
 
-    return data_of(load_model(warehouse, run_id).spec, data_dir)
+    return data_of(load_model(warehouse, run_id).spec, data_dir, standardized=False)
 
 
 def import_checkpoint(
@@ -96,7 +100,7 @@ def export_model(warehouse: WarehouseLocation, run_id: str, to: str | os.PathLik
 
 def layers(warehouse: WarehouseLocation, run_id: str) -> nn.Sequential:
     """An ``nn.Sequential`` of the documented layers for ``export_model``'s state_dict (Linear, activation
-    per hidden layer, then the output Linear), ready for ``load_state_dict``."""
+    per hidden layer, then the output Linear), ready for ``load_state_dict``; it takes [0, 1] inputs."""
     from pipeline.convert import sequential_modules
 
     return sequential_modules(load_model(warehouse, run_id).spec)

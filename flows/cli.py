@@ -177,13 +177,17 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ["NEURONINFO_CLI"] = "1"  # progress lines print here (flows.train_and_measure.progress_to_run_log)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     args = build_parser().parse_args(argv)
     if args.storage_options:  # through the environment: flow subprocesses and Dask workers inherit it
         os.environ["NEURONINFO_STORAGE_OPTIONS"] = args.storage_options
-    if not args.verbose:  # Prefect's per-task chatter; its warnings and errors still show
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if args.verb == "serve":  # served flow runs (its subprocesses) log progress to the Prefect UI at INFO
+        os.environ.pop("NEURONINFO_CLI", None)
+        os.environ["PREFECT_LOGGING_LEVEL"] = "DEBUG" if args.verbose else "INFO"
+    else:
+        os.environ["NEURONINFO_CLI"] = "1"  # progress lines print here (flows.train_and_measure.progress_to_run_log)
+        if not args.verbose:  # Prefect's per-task chatter; its warnings and errors still show
+            os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from store.sandbox import QueryInterrupted
 
     try:

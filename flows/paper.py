@@ -13,7 +13,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.paper_plan import grid_progress, paper_plan
 from pipeline.options import PAPER_DATASETS
-from flows.train_and_measure import analyse, chain_result, progress_to_run_log, report_task, scorecard_task, stage_times, train_task
+from flows.train_and_measure import (analyse, chain_result, progress_to_run_log, report_task, scorecard_task, stage_times,
+                                     train_task, trained_already)
 from pipeline.progress import note
 from store.paths import open_warehouse
 
@@ -34,6 +35,7 @@ def paper_grid(
         note(line)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"paper: {len(plan.specs)} network(s) into warehouse {warehouse}")
+    found = trained_already(warehouse, plan.specs, data_dir)
     # each network's chain queued right behind its training (see train_and_measure): train i+1 while i is analysed
     chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), plan.bits, plan.strategies,
                       plan.random_repeats, plan.steps, data_dir, pair_bits=[], device=device)
@@ -48,6 +50,6 @@ def paper_grid(
     scorecard = scorecard_task.submit(warehouse)
     print(f"scorecard: {scorecard.result()}")
     futures = [f for chain in chains for f in chain] + [report, scorecard]
-    note(f"paper: {time.monotonic() - started:.0f} s wall; task time by stage: {stage_times(futures)}")
+    note(f"paper: {time.monotonic() - started:.0f} s wall; task time by stage: {stage_times(futures, found)}")
     return run_ids
 

@@ -9,7 +9,7 @@ from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import pruning, stages
-from flows.train_and_measure import RETRIES
+from flows.train_and_measure import RETRIES, progress_to_run_log
 from pipeline.options import SWEEP
 from store.paths import open_warehouse
 from store.tables import has_partition
@@ -17,6 +17,7 @@ from store.tables import has_partition
 
 @task(name="baselines", **RETRIES)
 def baselines_task(warehouse: str, run_id: str, data_dir: str | None) -> str:
+    progress_to_run_log()
     wh = open_warehouse(warehouse)
     return run_id if has_partition(wh, "neuron_baselines", run_id) else stages.baselines_run(wh, run_id, data_dir)
 
@@ -24,6 +25,7 @@ def baselines_task(warehouse: str, run_id: str, data_dir: str | None) -> str:
 @task(name="prune-sweep", **RETRIES)
 def sweep_task(warehouse: str, run_id: str, bits: int, keeps: list[float], scope: str, strategy: str,
                finetune_epochs: list[int], data_dir: str | None) -> str:
+    progress_to_run_log()
     return pruning.prune_sweep_run(open_warehouse(warehouse), run_id, None, bits, tuple(keeps), scope, strategy,
                                    tuple(finetune_epochs), data_dir)
 

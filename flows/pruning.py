@@ -69,6 +69,7 @@ def prune_run(wh: Warehouse, run_id: str, measure: str, keep: float, bits: int |
               strategy: str = "mean", finetune_epochs: int = 0, data_dir: str | Path | None = None) -> tuple[str, list[str]]:
     """Prune a run, save the smaller network as a new checkpoint and register it (origin 'pruned'); return (run_id, notes)."""
     model, means, data = _inputs(wh, run_id, strategy, data_dir)
+    parent_error = error_rate(model, data.test.x, data.test.y)
     pruned, notes = pruned_network(model, ranking_of(wh, run_id, measure, bits), keep, scope, strategy, means,
                                    finetune_epochs, data)
     pruned.spec = replace(pruned.spec, epochs=model.spec.epochs + finetune_epochs)  # epochs trained in all
@@ -77,7 +78,9 @@ def prune_run(wh: Warehouse, run_id: str, measure: str, keep: float, bits: int |
     kept_fraction = sum(pruned.spec.hidden_sizes) / sum(model.spec.hidden_sizes)
     lineage = {"parent_run_id": run_id, "pruned_by": label, "kept_fraction": kept_fraction,
                "suffix": f"-pruned-{criterion_label(measure, bits)}-{scope}-{strategy}-k{keep:g}-ft{finetune_epochs}"}
-    register_run(wh, new_id, pruned, data, origin="pruned", lineage=lineage)
+    test_error = register_run(wh, new_id, pruned, data, origin="pruned", lineage=lineage)
+    kept = f"{sum(pruned.spec.hidden_sizes)} of {sum(model.spec.hidden_sizes)} hidden neurons kept"
+    note(f"prune: run {run_id} pruned by {label}: new run {new_id} ({kept}), test error {parent_error:.2%} -> {test_error:.2%}")
     return new_id, notes
 
 
@@ -124,4 +127,6 @@ def prune_sweep_run(wh: Warehouse, run_id: str, measures: tuple[str, ...] | None
     write(wh, "pruning_curves", run_id, pa.Table.from_pylist(rows, schema=SCHEMAS["pruning_curves"]),
           {"sweeps": done + [sweep], **inputs})  # the sweeps verify --repair makes again, in order
     refresh_catalog(wh)
+    note(f"prune-sweep {run_id}: {len(rows)} pruned networks ({len(measures)} criteria x {len(keeps)} kept fractions x "
+         f"{len(finetune_epochs)} fine-tunings) written to pruning_curves")
     return run_id

@@ -44,6 +44,7 @@ def reanalyze_checkpoints(
     data_dir: str | None = None,
 ) -> list[dict]:
     """Analyse the checkpoints in ``inbox`` (default ``<warehouse>/inbox``); return one outcome per file."""
+    progress_to_run_log()
     wh = open_warehouse(warehouse)
     folder = location(inbox) if inbox else wh.inbox
     files = pending_files(folder)

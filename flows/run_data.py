@@ -22,10 +22,11 @@ def dataset_for(name: str, data_dir: str | None, seed: int, n_val: int, input_me
     return replace(data, train=scale(data.train), val=scale(data.val), test=scale(data.test))
 
 
-def data_of(spec: NetworkSpec, data_dir: str | Path | None) -> Dataset:
-    """The dataset ``spec`` was trained on, its inputs as the network takes them (standardized by the spec's stats)."""
-    data = dataset_for(spec.dataset, str(data_dir) if data_dir else None, spec.seed, spec.n_val, spec.input_mean,
-                       spec.input_std)
+def data_of(spec: NetworkSpec, data_dir: str | Path | None, standardized: bool = True) -> Dataset:
+    """The dataset ``spec`` was trained on, its inputs as the network takes them (standardized by the spec's
+    stats), or with ``standardized=False`` as the dataset holds them ([0, 1])."""
+    stats = (spec.input_mean, spec.input_std) if standardized else (None, None)
+    data = dataset_for(spec.dataset, str(data_dir) if data_dir else None, spec.seed, spec.n_val, *stats)
     if (data.input_dim, data.n_classes) != (spec.input_dim, spec.n_classes):
         raise NeuronInfoError(
             f"network {spec.name} takes {spec.input_dim} inputs and {spec.n_classes} classes but {spec.dataset} has "

@@ -4,9 +4,10 @@ Needs a Prefect API (PREFECT_API_URL); `make serve` (flows/serve_local.py) start
 """
 from __future__ import annotations
 
+import asyncio
 import os
 
-from prefect import serve
+from prefect.runner import Runner
 
 from flows.paper import paper_grid
 from flows.prune_sweep import prune_sweep
@@ -22,10 +23,29 @@ def serve_deployments(cron: str = SERVE_CRON, warehouse: str | None = None, data
     os.environ["NEURONINFO_WAREHOUSE"] = root  # flow runs are subprocesses: they inherit it
     if data_dir:
         os.environ["NEURONINFO_DATA"] = str(data_dir)
-    serve(
+    deployments = [
         # the main job: 5 epochs (quick); pass -p epochs=15 (or null) for the preset's full training
         train_and_measure.to_deployment(name="default", parameters={"warehouse": root, "epochs": 5}, tags=["neuroninfo"]),
         reanalyze_checkpoints.to_deployment(name="scheduled", cron=cron, parameters={"warehouse": root}, tags=["neuroninfo"]),
         prune_sweep.to_deployment(name="default", parameters={"warehouse": root}, tags=["neuroninfo"]),
         paper_grid.to_deployment(name="grid", parameters={"warehouse": root}, tags=["neuroninfo"]),
-    )
+    ]
+    runner = _Runner(pause_on_shutdown=True)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
+    print(f"serving {names}; start a run with: prefect deployment run NAME (its logs go to the Prefect UI)", flush=True)
+    try:
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:  # Ctrl-C: asyncio cancels the runner, which pauses the schedules on its way out
+        pass
+
+
+class _Runner(Runner):
+    """Prefect's Runner, stopped on SIGTERM by awaiting its stop on its own event loop (Prefect's handler
+    calls ``stop()`` inside that loop, which makes the coroutine and never awaits it)."""
+
+    def handle_sigterm(self, *args, **kwargs) -> None:
+        self._logger.info("SIGTERM received, stopping (the deployments' schedules are paused)")
+        loop = asyncio.get_running_loop()
+        loop.call_soon_threadsafe(lambda: setattr(self, "_stop_task", loop.create_task(self.astop())))

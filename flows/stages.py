@@ -32,6 +32,7 @@ from pipeline.pairs import LayerCodes, pair_tables
 from pipeline.progress import Progress, note
 from pipeline.prune import n_params
 from pipeline.quantize import check_bits
+from pipeline.spec import check_trainable
 from pipeline.train import train
 from store import activations as act
 from store.baselines import baselines_table, write_baselines
@@ -52,29 +53,38 @@ SPLITS = ("val", "test")
 
 
 def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None, origin: str = "trained",
-                 lineage: dict | None = None, made_by: str | None = None, unstated: tuple[str, ...] = ()) -> None:
+                 lineage: dict | None = None, made_by: str | None = None, unstated: tuple[str, ...] = ()) -> float:
     """Evaluate the unablated network and write its `runs` row (``lineage``, ``made_by``, ``unstated``: see
-    store.runs.write_run)."""
+    store.runs.write_run); return its test error."""
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
     write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, n_params(model), origin, lineage, made_by,
               unstated)
     refresh_catalog(wh)
+    return test_error
 
 
 def train_run(wh: Warehouse, spec, data_dir: str | Path | None = None, progress: bool = True, device: str = "cpu") -> str:
     """Train a network (unless this spec was trained before: the warehouse is the cache); return run_id."""
+    check_trainable(spec)
     spec = resolve_inputs(spec, data_dir)
     known = run_id_for_spec(wh, spec)
     if known:
+        note(f"train: {spec.name} was trained before: run {known} reused (neuroninfo rm {known} to train it again)")
         return known
     data = data_of(spec, data_dir)
     model = train(spec, data, progress=progress, device=device)
     run_id = save_checkpoint(wh, model)
     if not has_partition(wh, "runs", run_id):
-        register_run(wh, run_id, model, data)
+        test_error = register_run(wh, run_id, model, data)
+        note(f"train: {spec.name} trained for {spec.epochs} epoch(s): run {run_id}, test error {test_error:.2%}")
     return run_id
+
+
+def trained_before(wh: Warehouse, spec, data_dir: str | Path | None = None) -> str | None:
+    """The run_id of ``spec`` when the warehouse holds it trained already (``train_run`` then reuses it)."""
+    return run_id_for_spec(wh, resolve_inputs(spec, data_dir))
 
 
 def capture_run(
@@ -141,10 +151,13 @@ def register_import(wh: Warehouse, imported: Imported, data_dir: str | Path | No
     data = data_of(imported.model.spec, data_dir)
     store_checkpoint(wh, run_id, imported.data)
     if not has_partition(wh, "runs", run_id):
-        register_run(wh, run_id, imported.model, data, origin="imported", unstated=imported.unstated)
+        test_error = register_run(wh, run_id, imported.model, data, origin="imported", unstated=imported.unstated)
         record_import(wh, imported)
-    elif import_rows(wh, run_id):
-        record_import(wh, imported)  # another file of the same imported run
+        note(f"import: registered as run {run_id} ({imported.model.spec.name}), test error {test_error:.2%}")
+    else:
+        if import_rows(wh, run_id):
+            record_import(wh, imported)  # another file of the same imported run
+        note(f"import: the warehouse holds these weights already: run {run_id}")
     refresh_catalog(wh)
     return run_id
 
@@ -302,6 +315,8 @@ def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None
                "ablation_damage": damage[i], "ablation_damage_mean": damage_mean[i]} for i in range(model.n_hidden)]
     write_baselines(wh, run_id, baselines_table(values, [store.raw("val", layer) for layer in store.layers]))
     refresh_catalog(wh)
+    note(f"baselines {run_id}: the pruning criteria of its {sum(model.spec.hidden_sizes)} hidden neurons written to "
+         f"neuron_baselines (neuroninfo sql \"SELECT * FROM neuron_baselines WHERE run_id = '{run_id}'\")")
     return run_id
 
 

@@ -135,10 +135,12 @@ def train_and_measure(
 
     ``device`` (cpu, cuda, cuda:N, mps) runs training, capture and ablation there, checked by each task where it
     runs (a Dask worker may have the GPU the flow's machine lacks); it is not part of a run's identity."""
+    progress_to_run_log()
     specs = grid.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
                               strategies, data_dir, inputs)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
+    found = trained_already(warehouse, specs, data_dir)
     # each network's chain is queued right behind its training: one network trains (training is serial)
     # while the one before it is analysed, instead of a worker waiting for the training lock
     chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), bits, strategies,
@@ -147,14 +149,15 @@ def train_and_measure(
     report = report_task.submit(warehouse, run_ids)
     for path in report.result():
         print(f"report: {path}")
-    note(f"time by stage (task time, summed): {stage_times([f for chain in chains for f in chain] + [report])}")
+    note(f"time by stage (task time, summed): {stage_times([f for chain in chains for f in chain] + [report], found)}")
     publish_summary(open_warehouse(warehouse), run_ids)
     return run_ids
 
 
-def stage_times(futures: list) -> str:
+def stage_times(futures: list, trained_before: int = 0) -> str:
     """Seconds spent in each kind of task (train, capture, measure, ...), summed over the grid, from Prefect's
-    own task-run records (tasks run two at a time: the sums exceed the wall time)."""
+    own task-run records (tasks run two at a time: the sums exceed the wall time). ``trained_before``: how
+    many networks the train tasks found trained already (their training is not in these times)."""
     from prefect.client.orchestration import get_client
 
     totals: dict[str, float] = {}
@@ -163,7 +166,20 @@ def stage_times(futures: list) -> str:
             run = client.read_task_run(task_run_id)
             stage = run.name.rsplit("-", 1)[0]
             totals[stage] = totals.get(stage, 0.0) + run.total_run_time.total_seconds()
-    return ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in totals.items())
+    return ", ".join(f"{stage} {seconds:.0f} s{_reused(trained_before) if stage == 'train' else ''}"
+                     for stage, seconds in totals.items())
+
+
+def trained_already(warehouse: str, specs: list, data_dir: str | None) -> int:
+    """How many of ``specs`` the warehouse holds trained already (the CLI trains the first one while the
+    Prefect server starts): their train tasks only find them."""
+    wh = open_warehouse(warehouse)
+    return sum(stages.trained_before(wh, spec, data_dir) is not None for spec in specs)
+
+
+def _reused(networks: int) -> str:
+    return (f" ({networks} network(s) trained before the flow started, by the CLI while the Prefect server started "
+            "or by an earlier run: not timed here)") if networks else ""
 
 
 def publish_summary(wh, run_ids: list[str]) -> None:

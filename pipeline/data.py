@@ -19,6 +19,7 @@ import io
 import math
 import os
 import pickle
+import re
 import socket
 import sys
 import zlib
@@ -154,10 +155,26 @@ def _find_files(name: str, data_dir: str | Path | None) -> dict[str, Path]:
         return files
     apt = "apt-get install dataset-fashion-mnist, or " if name == "fashion-mnist" else ""
     raise _error(
-        f"{name}: official files not found in {', '.join(map(str, roots))} (nor their {TORCHVISION_FOLDERS[name]}/), "
-        f"and {why or 'the download left no files'}; fix: {apt}pass --data-dir DIR holding "
-        f"{', '.join(names)}{' (or .gz)' if name != 'cifar10' else ''}, or go online"
+        f"{name}: official files not found in {', '.join(map(_shown, roots))} (nor their {TORCHVISION_FOLDERS[name]}/) "
+        f"and {why or 'the download left no files'}; fix: {apt}pass --data-dir DIR holding {names[0]} and the "
+        f"{len(names) - 1} other official files, or go online"
     )
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the README names it (``~`` for the home folder)."""
+    home = str(Path.home())
+    return "~" + str(path)[len(home):] if str(path).startswith(home + os.sep) else str(path)
+
+
+def _reason(error: Exception) -> str:
+    """An exception's text in one short line: its headings ('Error downloading X:', 'Tried URL, got:'),
+    URLs and repeated lines left out."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    lines = [re.sub(r"\s*\S+://\S+", "", line).strip(" ,") for line in lines if line and not line.endswith(":")]
+    kept = list(dict.fromkeys(line for line in lines if line))
+    text = "; ".join(kept) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _files_in(folder: Path, names: tuple[str, ...]) -> dict[str, Path] | None:
@@ -175,13 +192,13 @@ def _download(name: str, root: Path) -> str | None:
     downloader = getattr(torchvision.datasets, _TORCHVISION[name])
     why = _unreachable([*getattr(downloader, "mirrors", ()), getattr(downloader, "url", None)])
     if why:
-        return f"the download into {root} was not tried ({why})"
+        return f"the download was not tried ({why})"
     try:
         with contextlib.redirect_stdout(sys.stderr):  # stdout's last line belongs to the CLI
             downloader(root=str(root), download=True)
         return None
     except Exception as e:
-        return f"the download into {root} failed ({type(e).__name__}: {e})"
+        return f"the download failed ({_reason(e)})"
 
 
 def _unreachable(urls: list) -> str | None:

@@ -15,6 +15,7 @@ CRITERIA_ORDER = list(CRITERIA)  # facet and row order: information measures, pa
 ORDERINGS = ["low_first", "random", "high_first"]
 ORDERING_SCALE = alt.Scale(domain=ORDERINGS, range=["#2563eb", "#9ca3af", "#dc2626"])
 PANEL = {"width": 170, "height": 120}
+CELL_FONT = 11  # px, the summary heatmap's cell text
 
 X_FRAC = alt.X("frac_ablated:Q", title="fraction of neurons ablated", scale=alt.Scale(domain=[0, 1]))
 Y_ERROR = alt.Y("error_mean:Q", title="test error (%)", axis=alt.Axis(format=".0%"))
@@ -72,6 +73,33 @@ def _by_measure() -> dict:
     return {"facet": alt.Facet("measure:N", sort=CRITERIA_ORDER, title=None), "columns": 3}
 
 
+def _per_measure(rows: list[dict], panel, columns: int = 4, params: list | None = None) -> alt.ConcatChart:
+    """``panel(measure, its rows)`` for every measure of ``rows``, ``columns`` to a line: the page's width does
+    not grow with the number of criteria (a column facet per measure was ~2,000 px wide)."""
+    rank = {m: i for i, m in enumerate(CRITERIA_ORDER)}
+    measures = sorted({r["measure"] for r in rows}, key=lambda m: (rank.get(m, len(rank)), m)) or [""]
+    charts = [panel(m, [r for r in rows if r["measure"] == m]) for m in measures]
+    return alt.ConcatChart(concat=charts, columns=columns, **({"params": params} if params else {}))
+
+
+def _wrapped_facet(rows: list[dict], field: str, label: str = "", order: list | None = None, per_line: int = 4):
+    """(rows with a ``panel`` key, facet arguments): one panel per (measure, ``field`` value) titled
+    'measure · <label><value>', wrapped so that a line holds whole measures and at most about ``per_line`` panels
+    (a row per ``field`` value and a column per measure was ~2,000 px wide)."""
+    rank = {m: i for i, m in enumerate(CRITERIA_ORDER)}
+    values = sorted({r[field] for r in rows}, key=lambda v: order.index(v) if order and v in order else str(v))
+    panels = [{**r, "panel": f"{r['measure']} · {label}{r[field]}"} for r in rows]
+    keys = sorted({(rank.get(r["measure"], len(rank)), r["measure"], values.index(r[field]), r["panel"]) for r in panels})
+    columns = max(1, len(values)) * max(1, per_line // max(1, len(values)))
+    return panels, {"facet": alt.Facet("panel:N", sort=[k[-1] for k in keys], title=None), "columns": columns}
+
+
+def _row_header(field: str, sort: list | None = None, prefix: str = "") -> alt.Row:
+    label = f"'{prefix}' + datum.value" if prefix else "datum.value"
+    return alt.Row(f"{field}:{'O' if prefix else 'N'}", sort=sort, title=None,
+                   header=alt.Header(labelExpr=label, labelAngle=0))
+
+
 def distributions_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
     """Fig. 1: per-layer histograms of every measure; a selector picks the quantizer bits."""
     rows = tables["measure_hist"].to_pylist()
@@ -79,26 +107,28 @@ def distributions_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
     bits = alt.param(name="bits", value=bits_options[0],
                      bind=alt.binding_select(options=bits_options, name="quantizer bits "))
     base = alt.Chart().transform_filter("datum.bits == bits || datum.bits === null")
-    bars = base.mark_bar(color="#4b5563", opacity=0.85).encode(
-        x=alt.X("bin_start:Q", bin="binned", title="value"),
-        x2="bin_end:Q",
-        y=alt.Y("share:Q", title="neurons (%)", axis=alt.Axis(format=".0%")),
-        tooltip=[alt.Tooltip("measure:N"), alt.Tooltip("layer:O"), alt.Tooltip("bits:Q"),
-                 alt.Tooltip("bin_start:Q", title="from", format=".3f"), alt.Tooltip("bin_end:Q", title="to", format=".3f"),
-                 alt.Tooltip("n_neurons:Q", title="neurons (all runs)"),
-                 alt.Tooltip("share:Q", title="share of layer", format=".1%")],
-    ).add_params(bits)
-    mean = base.mark_rule(color="#dc2626", strokeWidth=1.5).encode(
-        x="layer_mean:Q", tooltip=[alt.Tooltip("layer_mean:Q", title="layer mean", format=".3f"),
-                                   alt.Tooltip("layer_median:Q", title="layer median", format=".3f")],
-    )
-    return alt.layer(bars, mean, data=alt.Data(values=rows)).properties(width=150, height=90).facet(
-        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
-        column=alt.Column("measure:N", sort=CRITERIA_ORDER, title=None),
-    ).resolve_scale(x="independent").properties(title=alt.Title(
+
+    def panel(measure: str, rows: list[dict]):
+        bars = base.mark_bar(color="#4b5563", opacity=0.85).encode(
+            x=alt.X("bin_start:Q", bin="binned", title=measure),
+            x2="bin_end:Q",
+            y=alt.Y("share:Q", title="neurons (%)", axis=alt.Axis(format=".0%")),
+            tooltip=[alt.Tooltip("measure:N"), alt.Tooltip("layer:O"), alt.Tooltip("bits:Q"),
+                     alt.Tooltip("bin_start:Q", title="from", format=".3f"), alt.Tooltip("bin_end:Q", title="to", format=".3f"),
+                     alt.Tooltip("n_neurons:Q", title="neurons (all runs)"),
+                     alt.Tooltip("share:Q", title="share of layer", format=".1%")],
+        )
+        mean = base.mark_rule(color="#dc2626", strokeWidth=1.5).encode(
+            x="layer_mean:Q", tooltip=[alt.Tooltip("layer_mean:Q", title="layer mean", format=".3f"),
+                                       alt.Tooltip("layer_median:Q", title="layer median", format=".3f")],
+        )
+        return alt.layer(bars, mean, data=alt.Data(values=rows)).properties(width=150, height=90).facet(
+            row=_row_header("layer", prefix="layer "))
+
+    return _per_measure(rows, panel, params=[bits.param]).properties(title=alt.Title(
         "Measure distributions per layer",
-        subtitle="share of each layer's neurons per bin; value in bits (class_selectivity: Morcos index); "
-                 "red rule: layer mean"))
+        subtitle="share of each layer's neurons per bin; x: the measure's value in bits (class_selectivity: Morcos "
+                 "index); red rule: layer mean"))
 
 
 def network_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str = "zero") -> alt.TopLevelMixin:
@@ -114,33 +144,34 @@ def network_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str =
 def composition_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopLevelMixin:
     """Fig. 2 (Simpson's paradox): the layers the neurons of the network-wide ablation order come from."""
     rows = _rows(tables["layer_composition"], bits=(bits, None))
-    return alt.Chart(alt.Data(values=rows)).mark_area().encode(
-        x=X_FRAC,
-        y=alt.Y("share:Q", stack="zero", title="ablated neurons (%)", axis=alt.Axis(format=".0%")),
-        color=alt.Color("layer:O", title="from layer", scale=alt.Scale(scheme="viridis")),
-        order=alt.Order("layer:O"),
-        tooltip=[alt.Tooltip("measure:N"), alt.Tooltip("ordering:N"), alt.Tooltip("layer:O"),
-                 alt.Tooltip("frac_ablated:Q", title="fraction ablated", format=".3f"),
-                 alt.Tooltip("share:Q", title="share from layer", format=".1%"),
-                 alt.Tooltip("n_from_layer:Q", title="neurons from layer", format=".1f")],
-    ).properties(width=140, height=90).facet(
-        row=alt.Row("ordering:N", sort=["low_first", "high_first"], title=None),
-        column=alt.Column("measure:N", sort=CRITERIA_ORDER, title=None),
-    ).properties(title=alt.Title(f"Layer composition of the network-wide ablation order (measures at {_bits_text(bits)})",
-                                 subtitle="share of the ablated neurons that come from each hidden layer; "
-                                          f"measures at {_bits_text(bits)}"))
+
+    def panel(measure: str, rows: list[dict]):
+        return alt.Chart(alt.Data(values=rows)).mark_area().encode(
+            x=X_FRAC,
+            y=alt.Y("share:Q", stack="zero", title="ablated neurons (%)", axis=alt.Axis(format=".0%")),
+            color=alt.Color("layer:O", title="from layer", scale=alt.Scale(scheme="viridis")),
+            order=alt.Order("layer:O"),
+            tooltip=[alt.Tooltip("measure:N"), alt.Tooltip("ordering:N"), alt.Tooltip("layer:O"),
+                     alt.Tooltip("frac_ablated:Q", title="fraction ablated", format=".3f"),
+                     alt.Tooltip("share:Q", title="share from layer", format=".1%"),
+                     alt.Tooltip("n_from_layer:Q", title="neurons from layer", format=".1f")],
+        ).properties(width=140, height=90).facet(row=_row_header("ordering", ["low_first", "high_first"])).properties(
+            title=measure)
+
+    return _per_measure(rows, panel, columns=3).properties(title=alt.Title(
+        f"Layer composition of the network-wide ablation order (measures at {_bits_text(bits)})",
+        subtitle=f"share of the ablated neurons that come from each hidden layer; measures at {_bits_text(bits)}"))
 
 
 def layer_chart(tables: dict[str, pa.Table], bits: int | None, strategy: str = "zero") -> alt.TopLevelMixin:
     """Figs. 3-4: cumulative ablation within each layer, one panel per layer and measure."""
-    curves = _rows(tables["curves"], scope="layer", strategy=strategy, bits=(bits, None))
-    return alt.layer(*_curve_layers(), data=alt.Data(values=curves)).properties(
-        width=140, height=100).facet(
-        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
-        column=alt.Column("measure:N", sort=CRITERIA_ORDER, title=None),
-    ).properties(title=alt.Title(f"Layer-wise cumulative ablation (to {strategy}; measures at {_bits_text(bits)})",
-                                 subtitle=f"x: fraction of the layer's neurons; measures at {_bits_text(bits)}; "
-                                          "band min–max over seeds"))
+    curves, facet = _wrapped_facet(_rows(tables["curves"], scope="layer", strategy=strategy, bits=(bits, None)),
+                                   "layer", "layer ")
+    return alt.layer(*_curve_layers(), data=alt.Data(values=curves)).properties(width=140, height=100).facet(
+        **facet).properties(
+        title=alt.Title(f"Layer-wise cumulative ablation (to {strategy}; measures at {_bits_text(bits)})",
+                        subtitle=f"x: fraction of the layer's neurons; measures at {_bits_text(bits)}; "
+                                 "band min–max over seeds"))
 
 
 def bits_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLevelMixin:
@@ -152,18 +183,16 @@ def bits_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.TopLe
             continue  # does not depend on the quantizer
         label = "random" if r["ordering"] == "random" else _bits_text(r["bits"])
         panels = ["low_first", "high_first"] if r["ordering"] == "random" else [r["ordering"]]
-        data += [{**r, "panel": p, "resolution": label} for p in panels]
+        data += [{**r, "ordering_panel": p, "resolution": label} for p in panels]
     labels = sorted({r["resolution"] for r in data} - {"random"}) + ["random"]
     colors = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a"][: len(labels) - 1] + ["#9ca3af"]  # distinct hues (Dark2)
     scale = alt.Scale(domain=labels, range=colors)
     dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][: len(labels) - 1] + [[1, 0]]
     dash = alt.StrokeDash("resolution:N", scale=alt.Scale(domain=labels, range=dashes), title="quantizer")
+    data, facet = _wrapped_facet(data, "ordering_panel", order=["low_first", "high_first"])
     return alt.layer(*_curve_layers("resolution", scale, "quantizer", band=False, dash=dash), data=alt.Data(values=data)).properties(
-        width=150, height=110).facet(
-        row=alt.Row("panel:N", sort=["low_first", "high_first"], title=None),
-        column=alt.Column("measure:N", sort=CRITERIA_ORDER, title=None),
-    ).properties(title=alt.Title(f"Quantizer resolution: whole-network ablation (to {strategy}; every bits value)",
-                                 subtitle="top: least informative first; bottom: most informative first; grey: random"))
+        width=150, height=110).facet(**facet).properties(title=alt.Title(f"Quantizer resolution: whole-network ablation (to {strategy}; every bits value)",
+                                 subtitle="panels: measure · ordering (low_first: least informative first); grey: random"))
 
 
 def strategy_chart(tables: dict[str, pa.Table], bits: int | None) -> alt.TopLevelMixin:
@@ -196,20 +225,22 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
     rows = sorted({(rank.get(r["measure"], len(CRITERIA_ORDER)), r["bits"] or 0, r["row"]) for r in auc})
     row_order = [r[2] for r in rows]
     scopes = sorted({r["scope_label"] for r in auc}, key=lambda s: (s == "network", s))
-    y = alt.Y("row:N", sort=row_order, title=None)
     x = alt.X("scope_label:N", sort=scopes, title=None, axis=alt.Axis(orient="top", labelAngle=0))
     limit = max([abs(r["diff"]) for r in auc] + [1e-6])
 
-    def heat(data, value, text, title, domain, tooltip):
+    def heat(data, value, text, title, domain, tooltip, row_labels=False):  # the row labels once, on the first panel
+        y = alt.Y("row:N", sort=row_order, scale=alt.Scale(domain=row_order), title=None,  # rows line up across panels
+                  axis=alt.Axis() if row_labels else None)
         base = alt.Chart(alt.Data(values=data)).transform_filter("datum.strategy == strategy").encode(x=x, y=y)
         cells = base.mark_rect(stroke="white").encode(
             color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="redblue", domain=domain), title=None,
                             legend=alt.Legend(format="+.2f")),
             tooltip=tooltip)
         dark = f"abs(datum.{value}) > {0.6 * domain[1]}"
-        labels = base.mark_text(fontSize=11).encode(
+        labels = base.mark_text(fontSize=CELL_FONT).encode(
             text=f"{text}:N", color=alt.condition(dark, alt.value("white"), alt.value("#111827")))
-        return alt.layer(cells, labels).properties(width=62 * len(scopes), height=18 * len(row_order), title=title)
+        width = max([62] + [round(CELL_FONT * 0.62 * len(r[text])) + 12 for r in data])  # the longest label fits its cell
+        return alt.layer(cells, labels).properties(width=width * len(scopes), height=18 * len(row_order), title=title)
 
     auc_tooltip = [alt.Tooltip("row:N", title="measure"), alt.Tooltip("scope_label:N", title="scope"),
                    alt.Tooltip("strategy:N"), alt.Tooltip("auc_low_first:Q", title="AUC low_first", format=".4f"),
@@ -219,8 +250,8 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
     panels = []
     for test, caption in [("random − low_first", "low_first beats random? AUC(random) − AUC(low_first)"),
                           ("high_first − random", "random beats high_first? AUC(high_first) − AUC(random)")]:
-        data = [{**r, "label": effect_label(r["diff"], r["half"])} for r in auc if r["test"] == test]
-        panels.append(heat(data, "diff", "label", caption, [-limit, limit], auc_tooltip))
+        data = [{**r, "label": effect_label(r["diff"], r["half"], seeds=False)} for r in auc if r["test"] == test]
+        panels.append(heat(data, "diff", "label", caption, [-limit, limit], auc_tooltip, row_labels=not panels))
     corr = [{**r, "row": _row_label(r), "label": "n/a" if r["spearman"] is None else f"{r['spearman']:+.2f}"}
             for r in tables["rank_correlation"].to_pylist()]
     corr = [r for r in corr if r["row"] in row_order]
@@ -238,9 +269,12 @@ def summary_chart(tables: dict[str, pa.Table], strategy: str = "zero") -> alt.To
                                  "(the PNG shows zero)"))
 
 
-def effect_label(mean: float, half: float | None) -> str:
-    """An effect size with its interval, e.g. '+0.012 ± 0.004', or '+0.012 (1 seed)' without one."""
-    return f"{mean:+.3f} (1 seed)" if half is None else f"{mean:+.3f} ± {half:.3f}"
+def effect_label(mean: float, half: float | None, seeds: bool = True) -> str:
+    """An effect size with its interval, e.g. '+0.012 ± 0.004', or '+0.012 (1 seed)' without one (``seeds=False``:
+    '+0.012', where the chart's subtitle says it)."""
+    if half is not None:
+        return f"{mean:+.3f} ± {half:.3f}"
+    return f"{mean:+.3f} (1 seed)" if seeds else f"{mean:+.3f}"
 
 
 def pruning_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:

@@ -208,7 +208,8 @@ def preset_spec(
     preset: str | None = None,
     **overrides,
 ) -> NetworkSpec:
-    """A spec from a preset (default: the dataset's own), applying dropout/L2 only where the regularizer uses them."""
+    """A spec to train, from a preset (default: the dataset's own), applying dropout/L2 only where the
+    regularizer uses them."""
     from pipeline.npz_data import canonical, is_npz
 
     dataset = canonical(dataset)
@@ -239,4 +240,13 @@ def preset_spec(
     if parameters > MAX_PARAMETERS:  # checked before training allocates them
         raise NeuronInfoError(f"a {'-'.join(map(str, sizes))} network has {parameters:,} parameters, above the "
                               f"{MAX_PARAMETERS:,} this trains; use smaller hidden sizes (--hidden)")
+    check_trainable(spec)
     return spec
+
+
+def check_trainable(spec: NetworkSpec) -> None:
+    """A one-line error when training ``spec`` would leave its network as initialised (a spec may say 0
+    epochs: an imported untrained network's does)."""
+    if spec.epochs < 1:
+        raise NeuronInfoError(f"epochs = {spec.epochs} trains nothing; pass --epochs 1 or more "
+                              "(to study an untrained network, save it and `neuroninfo import` it)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
+from torch import nn
 
 from pipeline.spec import NetworkSpec
 
@@ -39,3 +40,18 @@ def standardize(x: torch.Tensor, input_mean: tuple[float, ...] | None, input_std
     if input_mean is None:
         return x
     return (x - per_input(input_mean, x.shape[1], x.dtype)) / per_input(input_std, x.shape[1], x.dtype)
+
+
+class OnDatasetInputs(nn.Module):
+    """``network`` preceded by its spec's standardization: it takes the dataset's [0, 1] inputs, as the
+    exported ``nn.Sequential`` does (the stats folded into its first Linear). ``.network`` takes standardized ones."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network, self.spec = network, network.spec
+        stats = self.spec.input_mean is not None
+        self.register_buffer("mean", per_input(self.spec.input_mean, self.spec.input_dim) if stats else None)
+        self.register_buffer("std", per_input(self.spec.input_std, self.spec.input_dim) if stats else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x if self.mean is None else (x - self.mean) / self.std)

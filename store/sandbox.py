@@ -52,7 +52,7 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as e:
-        raise NeuronInfoError(f"SQL does not parse: {str(e).splitlines()[0]}") from None
+        raise NeuronInfoError(f"SQL does not parse: {duckdb_message(e)}") from None
     if not statements:
         raise NeuronInfoError("no SQL statement given; pass a query such as \"SELECT * FROM runs\"")
     for statement in statements:
@@ -67,6 +67,14 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
             article = "an" if kind[0] in "AEIOU" else "a"
             raise NeuronInfoError(f"neuroninfo sql is read-only: {article} {kind} statement is refused; use SELECT (write with the stage verbs)")
     return [s.query for s in statements]
+
+
+def duckdb_message(error: duckdb.Error) -> str:
+    """DuckDB's message on one line, its hints kept ('Did you mean "neuron_stats"?', 'Candidate bindings: ...');
+    the echo of the query and its caret marker (``LINE 1: ...``, ``^^^``) left out."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    kept = [line for line in lines if not line.startswith("LINE ") and set(line) != {"^"}]
+    return " ".join(kept) or type(error).__name__
 
 
 def _mentions_analyze(text: str) -> bool:
@@ -105,7 +113,7 @@ def run_sandboxed(con: duckdb.DuckDBPyConnection, statements: list[str], timeout
     if "error" in outcome:
         error = outcome["error"]
         if isinstance(error, duckdb.Error):
-            raise NeuronInfoError(f"query failed: {str(error).splitlines()[0]}") from None
+            raise NeuronInfoError(f"query failed: {duckdb_message(error)}") from None
         raise error
     return outcome["table"]
 

@@ -1,9 +1,9 @@
 """The views on a DuckDB connection: staging views over the checked Parquet files, then the public views.
 
-Every stored table (a contract in ``sql/contracts/`` whose storage is not 'none') gets ``stg_<table>``
-from the one template ``sql/staging.sql``. A public view is ``sql/views/<view>.sql`` when it does work;
-a stored table without such a file gets the passthrough of its contract (its columns from
-``stg_<table>``, their meaning as comments). Views are created in ``view_order()``: each after the views
+Every stored table (a contract in ``sql/contracts/`` whose storage is not 'none') gets ``staging.stg_<table>``
+from the one template ``sql/staging.sql``: in a schema of its own, so ``SHOW TABLES`` lists the public views
+alone. A public view is ``sql/views/<view>.sql`` when it does work; a stored table without such a file gets
+the passthrough of its contract (its columns from ``staging.stg_<table>``, their meaning as comments). Views are created in ``view_order()``: each after the views
 its SQL names.
 
 A warehouse on object storage (an fsspec URL) has its views read through the fsspec filesystem, which
@@ -29,6 +29,7 @@ from store.schemas import SCHEMAS
 from store.sql_files import SQL, claims_sql, sql_string, sql_text, sql_words
 from store.tables import EMPTY_PARTITION, ensure_table
 
+STAGING = "staging"  # the schema of the staging views: internal, out of SHOW TABLES
 PROBLEMS_SCHEMA = pa.schema([(f.name, pa.string()) for f in fields(Problem)])
 
 
@@ -39,7 +40,7 @@ def passthrough_sql(contract: Contract) -> str:
     width = max(map(len, names))
     lines = [f"-- {contract.view}: {contract.grain} (generated from sql/contracts/{contract.view}.yml)", "SELECT"]
     lines += [f"    {name.ljust(width)}  -- {' '.join(c.meaning.split())}" for name, c in zip(names, contract.columns)]
-    return "\n".join(lines + [f"FROM stg_{contract.view}\n"])
+    return "\n".join(lines + [f"FROM {STAGING}.stg_{contract.view}\n"])
 
 
 def public_views() -> list[str]:
@@ -55,7 +56,7 @@ def view_sql(view: str) -> str:
 
 
 def reads(view: str, sql: str, views: list[str]) -> set[str]:
-    """The other public views that ``sql`` names (``stg_`` names are staging, created before them all)."""
+    """The other public views that ``sql`` names (``staging.stg_`` names are staging, created before them all)."""
     return (sql_words(sql) & set(views)) - {view}
 
 
@@ -119,6 +120,7 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
             con.register_filesystem(wh.fs)
     if read_only:
         con.register_filesystem(ReadOnlyFileSystem(wh.fs))
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
     for attempt in range(3):  # a concurrent `rm` (or a rejected inbox run) may remove a listed file before the views bind
         files, problems = scan_tables(wh, tables)
         if runs is not None:
@@ -129,7 +131,7 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
         try:
             for table in tables:
                 listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
-                con.execute(f"CREATE OR REPLACE VIEW stg_{table} AS\n" + sql_text("staging", table=table, files=listed))
+                con.execute(f"CREATE OR REPLACE VIEW {STAGING}.stg_{table} AS\n" + sql_text("staging", table=table, files=listed))
             create_public_views(con)
             break
         except duckdb.IOException as e:

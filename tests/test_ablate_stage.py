@@ -86,6 +86,36 @@ def test_curves_land_in_the_view(measured):
     assert moved >= 3  # the curves move: the comparison has teeth
 
 
+def test_ablation_vs_random_sets_each_ranked_point_beside_the_random_band(measured):
+    """The band at each k, worked out here from the curves (2 random repeats)."""
+    from collections import defaultdict
+
+    from store.contract import run_data_tests
+    from store.views import memory_connection
+
+    wh, run_id = measured
+    stages.ablate_run(wh, run_id, random_repeats=2, steps=6)  # test_curves_land_in_the_view's: stored already when it ran
+    curves = query(wh, f"SELECT * FROM ablation_curves WHERE run_id = '{run_id}'").to_pylist()
+    band = defaultdict(list)
+    for c in curves:
+        if c["ordering"] == "random":
+            band[(c["scope"], c["layer"], c["strategy"], c["n_ablated"])].append(c["test_error"])
+    ranked = [c for c in curves if c["ordering"] != "random"]
+    rows = query(wh, f"SELECT * FROM ablation_vs_random WHERE run_id = '{run_id}'").to_pylist()
+    assert len(rows) == len(ranked) and all(r["random_repeats"] == 2 for r in rows)  # every ranked k has its band
+    seen = set()
+    for r in rows:
+        errors = band[(r["scope"], r["layer"], r["strategy"], r["n_ablated"])]
+        lo, hi = min(errors), max(errors)
+        assert (r["random_min"], r["random_max"]) == (lo, hi) and r["random_mean"] == pytest.approx(sum(errors) / 2)
+        assert r["vs_random"] == ("below" if r["test_error"] < lo else "above" if r["test_error"] > hi else "within")
+        seen.add(r["vs_random"])
+    assert {"below", "above"} <= seen  # both sides occur: the comparison has teeth
+    con = memory_connection(wh)
+    assert run_data_tests(con, ["ablation_vs_random"]) == []  # its contract's data test
+    con.close()
+
+
 def test_bad_input(measured, capsys):
     wh, run_id = measured
     with pytest.raises(NeuronInfoError, match="unknown measure 'loudness'"):

@@ -4,6 +4,7 @@ import gzip
 import os
 import pickle
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,14 +176,24 @@ def test_missing_files_offline(tmp_path, monkeypatch):
     assert "apt-get" not in error_message(load_dataset, "cifar10", tmp_path / "empty")
 
 
-def test_failed_download(tmp_path, monkeypatch):
+def test_failed_download_is_one_short_line_naming_folders_the_readme_names(monkeypatch, tmp_path):
+    """torchvision's error (a heading, then each mirror's URL and its error) comes down to the error itself."""
     def no_network(root, download):
-        raise RuntimeError("Error downloading:\nname or service not known")
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\n"
+                           "Tried https://ossci-datasets.s3.amazonaws.com/mnist/, got:\n<urlopen error [Errno -3] name or service not known>\n"
+                           "Tried http://yann.lecun.com/exdb/mnist/, got:\n<urlopen error [Errno -3] name or service not known>\n")
 
     monkeypatch.delenv("NEURONINFO_OFFLINE")
+    monkeypatch.delenv("NEURONINFO_DATA", raising=False)
     monkeypatch.setattr("torchvision.datasets.MNIST", no_network)
-    message = error_message(load_dataset, "mnist", tmp_path)
-    assert "download into" in message and "name or service not known" in message
+    monkeypatch.setattr(data, "_unreachable", lambda urls: None)  # the probe passes: the download runs and fails
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(data, "CACHE_DIR", tmp_path / ".cache" / "neuroninfo")  # the default, in a scratch home
+    message = error_message(load_dataset, "mnist")
+    assert "download failed (<urlopen error [Errno -3] name or service not known>)" in message
+    assert "://" not in message and "RuntimeError" not in message and len(message) < 300, (len(message), message)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "not found in ~/.cache/neuroninfo " in message and "~/.cache/neuroninfo" in readme
 
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from flows.cli import main
 from flows.stages import capture_run, measure_run, train_run
+from pipeline.errors import NeuronInfoError
 from pipeline.spec import preset_spec
 from store.paths import open_warehouse
 from store.sandbox import query
@@ -48,6 +49,7 @@ GRID_MISTAKES = [  # train-and-measure arguments, a word of the one-line message
     (["--dataset", "synthetic-4", "--hidden", "16,0"], "width <= 0"),
     (["--dataset", "synthetic-4", "--n-val", "6000"], "n_val"),
     (["--dataset", "synthetic-4", "--epochs", "x"], "invalid int"),
+    (["--dataset", "synthetic-4", "--epochs", "0"], "epochs = 0 trains nothing"),
     (["--dataset", "cifar10", "--data-dir", "/nonexistent"], "official files not found"),
 ]
 
@@ -64,6 +66,21 @@ def test_grid_mistakes_are_one_line_before_any_server(tmp_path, capsys, argv, wo
         code = e.code
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and word in err, err
+
+
+def test_train_with_no_epochs_is_refused_and_registers_nothing(tmp_path, capsys, tiny_spec):
+    code = main(["train", "--dataset", "synthetic-4", "--epochs", "0", "--warehouse", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--epochs 1 or more" in err, err
+    with pytest.raises(NeuronInfoError, match="trains nothing"):  # the Python entry too
+        train_run(open_warehouse(tmp_path), replace(tiny_spec, epochs=0), progress=False)
+    assert not list(tmp_path.rglob("*.safetensors"))
+
+
+def test_train_says_it_reuses_a_trained_run(trained_run, tiny_spec, capsys):
+    wh, run_id = trained_run
+    assert train_run(wh, tiny_spec, progress=False) == run_id
+    assert f"was trained before: run {run_id} reused" in capsys.readouterr().err
 
 
 def test_names_and_groups_never_mix_configurations():
@@ -132,6 +149,22 @@ def test_readme_runnable_block_runs_as_written(tmp_path, block):
     out = subprocess.run(["bash", "-euo", "pipefail", "-c", small], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "0 problem(s) found" in out.stdout
+
+
+def test_readme_names_every_public_view():
+    from store.views import public_views
+
+    readme = (ROOT / "README.md").read_text()
+    assert [view for view in public_views() if f"`{view}`" not in readme] == []
+
+
+def test_readme_says_what_to_expect_of_the_install_and_the_suite():
+    """The suite's time and its browser test; the venv's size and a CPU-only install with the project's own pins."""
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(r"`make test` runs the suite .* about \d+.\d+ minutes", readme, flags=re.S) and "/usr/bin/chromium" in readme
+    pins = re.findall(r'"(torch(?:vision)?==[0-9.]+)"', (ROOT / "pyproject.toml").read_text())
+    cpu = re.search(r"pip install (.*) --index-url https://download.pytorch.org/whl/cpu", readme)
+    assert len(pins) == 2 and cpu and cpu.group(1).split() == pins, (pins, cpu)
 
 
 def test_docs_links_stay_inside_the_repository():

@@ -1,5 +1,6 @@
 """Prefect orchestration end to end: a real server, served deployments, the inbox, crashes, Dask."""
 import json
+import logging
 import re
 import os
 import signal
@@ -40,8 +41,9 @@ def served(tmp_path_factory, prefect_env):
     server, api_url = start_server(free_port(4317))
     env = dict(prefect_env, PREFECT_API_URL=api_url)
     warehouse = tmp_path_factory.mktemp("served_warehouse")
+    said = warehouse.parent / "serve.out"  # a file, not a pipe: served runs log at INFO and a full pipe would block
     serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--warehouse", str(warehouse)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               env=env, stdout=said.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         listed = subprocess.run([sys.executable, "-m", "prefect", "deployment", "ls"], env=dict(env, COLUMNS="250"),
@@ -56,6 +58,19 @@ def served(tmp_path_factory, prefect_env):
     yield env, open_warehouse(warehouse)
     stop(serving)  # serve before server
     stop(server)
+    output = said.read_text()
+    assert serving.returncode == 0 and "never awaited" not in output, output[-3000:]  # a clean stop on SIGTERM
+
+
+def run_logs(env, run) -> list[dict]:
+    """The log lines the Prefect API holds for the flow run that ``run`` (a `prefect deployment run` result) started."""
+    import urllib.request
+
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout).group(1)
+    body = json.dumps({"logs": {"flow_run_id": {"any_": [flow_run_id]}}}).encode()
+    request = urllib.request.Request(env["PREFECT_API_URL"] + "/logs/filter", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
 
 
 def run_deployment(env, name, params):
@@ -72,8 +87,11 @@ def table_rows(wh, sql):
 
 def test_served_train_and_measure(served):
     env, wh = served
-    run_deployment(env, "train-and-measure/default", TINY)
+    run = run_deployment(env, "train-and-measure/default", TINY)
     runs = table_rows(wh, "SELECT run_id, seed FROM runs ORDER BY seed")
+    logged = [(line["level"], line["message"]) for line in run_logs(env, run)]  # what the Prefect UI shows
+    for said in (f"capture {runs[0]['run_id']}: ", "time by stage (task time, summed): train ", "report: "):
+        assert any(level == logging.INFO and said in message for level, message in logged), (said, logged)
     assert [r["seed"] for r in runs] == [0, 1]
     ids = [r["run_id"] for r in runs]
     stats = table_rows(wh, "SELECT run_id, count(*) AS n FROM neuron_stats GROUP BY run_id ORDER BY run_id")
@@ -88,7 +106,8 @@ def test_served_prune_sweep(served):
     if not table_rows(wh, "SELECT run_id FROM neuron_stats LIMIT 1"):
         run_deployment(env, "train-and-measure/default", TINY)
     run_id = table_rows(wh, "SELECT run_id FROM runs WHERE origin = 'trained' ORDER BY seed LIMIT 1")[0]["run_id"]
-    run_deployment(env, "prune-sweep/default", {"run_ids": [run_id], "keeps": [0.5], "finetune_epochs": [0]})
+    run = run_deployment(env, "prune-sweep/default", {"run_ids": [run_id], "keeps": [0.5], "finetune_epochs": [0]})
+    assert any(f"baselines {run_id}: " in line["message"] for line in run_logs(env, run))
     assert table_rows(wh, f"SELECT count(*) AS n FROM neuron_baselines WHERE run_id = '{run_id}'") == [{"n": 16 + 8}]
     measures = {r["measure"] for r in table_rows(wh, f"SELECT measure FROM pruning_curves WHERE run_id = '{run_id}'")}
     assert {"mutual_info", "taylor", "weight_l1_in", "random"} <= measures and "ablation_damage" not in measures
@@ -176,6 +195,10 @@ def test_dask_runner_matches_threads(tmp_path, served):
         run = subprocess.run(cli_flow(wh, prefect_env, "--seeds", "0,1", "--task-runner", runner, "--workers", "2"),
                              env=prefect_env, capture_output=True, text=True, timeout=900)
         assert run.returncode == 0, run.stderr[-3000:]
+        if runner == "threads":  # quiet: progress lines, not Prefect's INFO log (Dask's own lines: another matter)
+            assert "| INFO" not in run.stderr, run.stderr[-3000:]
+            # the CLI trained the first network beside the server's start: said so, not "train 1 s"
+            assert "(1 network(s) trained before the flow started" in run.stderr, run.stderr[-3000:]
         results[runner] = {
             "runs": table_rows(wh, "SELECT run_id, val_error, test_error FROM runs ORDER BY run_id"),
             "stats": table_rows(wh, "SELECT * FROM neuron_stats ORDER BY run_id, layer, neuron, bits"),

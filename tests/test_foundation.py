@@ -156,6 +156,17 @@ def test_cli_sql_formats_and_read_only(trained_run, capsys):
     assert "does not parse" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("sql, hints", [
+    ("SELECT * FROM neuron_stat", ['Did you mean "neuron_stats"?']),
+    ("SELECT mutual_inf FROM neuron_stats", ['"mutual_inf" not found', "Candidate bindings:", '"mutual_info"']),
+])
+def test_cli_sql_errors_keep_duckdbs_suggestions_on_one_line(trained_run, capsys, sql, hints):
+    wh, _ = trained_run
+    assert main(["sql", sql, "--warehouse", str(wh.root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and all(hint in err for hint in hints), err
+
+
 def test_cli_train_bad_input_is_one_line(tmp_path):
     for args, fragment in [
         (["--dataset", "imagenet"], "unknown dataset"),

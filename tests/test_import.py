@@ -291,6 +291,7 @@ def test_cli_import_and_export_load_into_a_plain_sequential(tmp_path, references
     assert code == 0, err
     run_id = out.strip().splitlines()[-1]
     assert run_id == references[True][1]
+    assert f"import: registered as run {run_id} (" in err  # says what it did
     for fmt in ("torch", "safetensors"):
         target = tmp_path / f"export.{fmt}"
         code, out, err = run_cli("export", run_id, "--to", str(target), "--format", fmt, "--warehouse", str(tmp_path / "wh"))

@@ -1,5 +1,7 @@
 """Baselines, prune and prune-sweep on a warehouse: registered pruned runs, the cache, pruning_curves."""
 
+import contextlib
+import io
 import subprocess
 import sys
 
@@ -21,9 +23,14 @@ def measured(trained_run):
     """The shared synthetic run, measured, with baselines and information-measure ablation curves."""
     wh, run_id = trained_run
     stages.measure_run(wh, run_id)
-    stages.baselines_run(wh, run_id)
+    with contextlib.redirect_stderr(io.StringIO()) as said:
+        stages.baselines_run(wh, run_id)
+    BASELINES_SAID.append(said.getvalue())
     stages.ablate_run(wh, run_id, ("mean",), random_repeats=0, measures=("mutual_info",))
     return wh, run_id
+
+
+BASELINES_SAID, SWEEP_SAID = [], []  # what baselines_run and prune_sweep_run told the user
 
 
 def rows(wh, sql):
@@ -38,6 +45,7 @@ def test_neuron_baselines_view(measured):
     w = model.linear[0].weight.detach().double().numpy()
     np.testing.assert_allclose([r["weight_l1_in"] for r in table[:24]], np.abs(w).sum(1), rtol=1e-6)
     assert all(r["taylor"] >= 0 and r["act_var"] >= 0 for r in table)
+    assert f"baselines {run_id}: the pruning criteria of its 36 hidden neurons written to neuron_baselines" in BASELINES_SAID[0]
 
 
 def test_baseline_rankings_exclude_ablation_damage(measured):
@@ -48,11 +56,14 @@ def test_baseline_rankings_exclude_ablation_damage(measured):
         rankings(wh, run_id, ("ablation_damage",))
 
 
-def test_pruned_run_is_registered_and_matches_the_ablation_curve(measured):
+def test_pruned_run_is_registered_and_matches_the_ablation_curve(measured, capsys):
     wh, run_id = measured
     new_id, notes = prune_run(wh, run_id, "mutual_info", 0.5, bits=1, scope="network", strategy="mean")
     assert notes == []
     run = rows(wh, f"SELECT * FROM runs WHERE run_id = '{new_id}'")[0]
+    parent_error = rows(wh, f"SELECT test_error FROM runs WHERE run_id = '{run_id}'")[0]["test_error"]
+    assert (f"prune: run {run_id} pruned by mutual_info@1b/network/mean/ft0: new run {new_id} (18 of 36 hidden neurons "
+            f"kept), test error {parent_error:.2%} -> {run['test_error']:.2%}") in capsys.readouterr().err
     assert run["origin"] == "pruned" and run["parent_run_id"] == run_id
     assert run["pruned_by"] == "mutual_info@1b/network/mean/ft0"
     assert sum(run["hidden_sizes"]) == 18 and run["kept_fraction"] == 0.5
@@ -90,7 +101,9 @@ def test_prune_cli_says_when_a_layer_minimum_binds(measured):
 @pytest.fixture(scope="module")
 def swept(measured):
     wh, run_id = measured
-    prune_sweep_run(wh, run_id, ("mutual_info", "weight_l1_in", "random"), keeps=(0.5, 0.25), finetune_epochs=(0, 1))
+    with contextlib.redirect_stderr(io.StringIO()) as said:
+        prune_sweep_run(wh, run_id, ("mutual_info", "weight_l1_in", "random"), keeps=(0.5, 0.25), finetune_epochs=(0, 1))
+    SWEEP_SAID.append(said.getvalue())
     return wh, run_id
 
 
@@ -99,6 +112,7 @@ def test_prune_sweep_writes_pruning_curves(swept):
     prune_run(wh, run_id, "mutual_info", 0.5, bits=1, scope="network", strategy="mean")  # registered: same network
     table = rows(wh, f"SELECT * FROM pruning_curves WHERE run_id = '{run_id}' ORDER BY measure, keep, finetune_epochs")
     assert len(table) == 3 * 2 * 2
+    assert f"prune-sweep {run_id}: 12 pruned networks (3 criteria x 2 kept fractions x 2 fine-tunings) written" in SWEEP_SAID[0]
     mi = [r for r in table if r["measure"] == "mutual_info" and r["keep"] == 0.5 and r["finetune_epochs"] == 0][0]
     pruned = rows(wh, f"SELECT test_error FROM runs WHERE pruned_by = 'mutual_info@1b/network/mean/ft0' AND parent_run_id = '{run_id}'")
     assert mi["test_error"] == pytest.approx(pruned[0]["test_error"], abs=1e-9) and mi["bits"] == 1

@@ -413,6 +413,79 @@ def test_screenshot_is_not_blank(report, tmp_path):
     assert sorted(p.name for p in report[0].parent.iterdir()) == shared
 
 
+MEASURE_LAYOUT = """<script>
+function measure() {  // once every chart has drawn: each chart's box, and heatmap texts wider than their cell
+  const divs = [...document.querySelectorAll('div[id^="chart-"]')];
+  if (divs.some(d => !d.querySelector('svg')) && (window.tries = (window.tries || 0) + 1) < 40) return setTimeout(measure, 200);
+  const out = {page: document.documentElement.clientWidth, charts: {}, overflow: []};
+  for (const div of divs) {
+    const svg = div.querySelector('svg'), box = svg.getBoundingClientRect();
+    out.charts[div.id.slice(6)] = [box.left, box.right];
+    const cells = [...svg.querySelectorAll('g.mark-rect path')].map(c => c.getBoundingClientRect());
+    for (const text of svg.querySelectorAll('g.mark-text text')) {
+      const b = text.getBoundingClientRect(), x = (b.left + b.right) / 2, y = (b.top + b.bottom) / 2;
+      const cell = cells.find(c => c.left <= x && x <= c.right && c.top <= y && y <= c.bottom);
+      if (cell && (b.left < cell.left - 0.5 || b.right > cell.right + 0.5)) out.overflow.push([div.id, text.textContent]);
+    }
+  }
+  const pre = document.createElement('pre'); pre.id = 'measured'; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}
+window.addEventListener('load', () => setTimeout(measure, 200));
+</script>"""
+
+
+def with_every_criterion(tables: dict) -> dict:
+    """The report's tables as a run with every registered criterion would have them: each measure's rows
+    copied under the names of the criteria the runs lack (the page's width must not grow with their number)."""
+    import pyarrow as pa
+
+    from pipeline.criteria import CRITERIA
+
+    out = {}
+    for name, table in tables.items():
+        if "measure" not in table.column_names or not table.num_rows:
+            out[name] = table
+            continue
+        have = set(table.column("measure").to_pylist())
+        first = table.filter(pa.compute.equal(table["measure"], sorted(have)[0]))
+        copies = [first.set_column(first.column_names.index("measure"), "measure", pa.array([c] * first.num_rows))
+                  for c in CRITERIA if c not in have and c != "random"]
+        out[name] = pa.concat_tables([table, *copies])
+    return out
+
+
+def test_report_reads_at_laptop_width_in_chromium(tables, tmp_path):
+    """At 1,400 px, with every criterion: no chart (its legends included: they are inside its SVG) reaches
+    past the page, and every summary cell's text fits its cell. Measured by the browser in a copy of the page
+    with a script added."""
+    import json
+
+    from pipeline.report import write_report
+
+    built = write_report(with_every_criterion(tables), tmp_path / "every-criterion.html", "every criterion", png=False)
+    head, _, tail = built.read_text().rpartition("</body>")
+    page = tmp_path / "measured.html"
+    page.write_text(head + MEASURE_LAYOUT + "</body>" + tail)
+    dom = chromium("--dump-dom", "--window-size=1400,2200", page.as_uri(), tmp_path=tmp_path).stdout
+    found = re.search(r'<pre id="measured">(.*?)</pre>', dom, flags=re.S)
+    assert found, dom[-2000:]
+    layout = json.loads(html.unescape(found.group(1)))
+    assert sorted(layout["charts"]) == sorted(CHART_NAMES)
+    wide = {name: round(right) for name, (left, right) in layout["charts"].items() if right > layout["page"]}
+    assert not wide, f"charts past the {layout['page']} px page: {wide}"
+    assert layout["overflow"] == []
+
+
+def test_histogram_axes_name_their_measure(tables):
+    from pipeline.report_charts import distributions_chart
+
+    spec = distributions_chart(tables).to_dict()
+    titles = [chart["spec"]["layer"][0]["encoding"]["x"]["title"] for chart in spec["concat"]]
+    assert titles == sorted(set(tables["measure_hist"].column("measure").to_pylist()), key=titles.index)
+    assert len(titles) > 3 and "value" not in titles
+
+
 def test_layer_stats_match_the_stored_validation_outputs(tables, group):
     """constant_frac / dead_frac recomputed from the raw validation outputs in Zarr (1-bit threshold 0 for ReLU)."""
     import numpy as np

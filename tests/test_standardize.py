@@ -126,3 +126,24 @@ def test_a_spec_written_before_the_stats_existed_reads_as_unit_inputs_and_writes
     assert spec.inputs == "unit" and spec.input_mean is None and spec.to_json() == old
     with_stats = json.loads(old) | {"input_mean": [0.3], "input_std": [0.4]}  # a first-cut spec: stats, no "inputs"
     assert NetworkSpec.from_json(json.dumps(with_stats)).inputs == "standardized"
+
+
+def test_the_apis_data_and_every_model_it_hands_out_take_the_same_inputs(trained_run, tmp_path):
+    """load_data's x fed to load_model and to layers() with the exported state_dict gives the run's logits
+    (the checkpoint's network on (x - mean) / std, computed here by hand from the [0, 1] dataset)."""
+    from flows import api
+
+    wh, run_id = trained_run
+    network = load_run(wh, run_id)
+    spec = network.spec
+    assert spec.input_mean is not None  # a standardized run: the case where the inputs could differ
+    pixels = data.load_dataset(spec.dataset, seed=spec.seed, n_val=spec.n_val).test.x
+    mean, std = torch.tensor(spec.input_mean), torch.tensor(spec.input_std)  # one grey channel
+    with torch.no_grad():
+        want = network((pixels - mean) / std)
+        x = api.load_data(wh.root, run_id).test.x
+        assert torch.equal(x, pixels)
+        torch.testing.assert_close(api.load_model(wh.root, run_id)(x), want)
+        seq = api.layers(wh.root, run_id)
+        seq.load_state_dict(torch.load(api.export_model(wh.root, run_id, tmp_path / "plain.pt", format="torch")))
+        torch.testing.assert_close(seq(x), want, rtol=1e-4, atol=1e-4)

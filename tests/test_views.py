@@ -33,9 +33,10 @@ def test_each_view_is_created_after_the_views_it_reads():
     assert len(set(order)) == len(order)
     assert set(order) == {p.stem for p in (SQL / "views").glob("*.sql")} | set(SCHEMAS)  # a passthrough per table without a file
     con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
     for table, schema in SCHEMAS.items():
         con.register(f"empty_{table}", pa.schema([("run_id", pa.string()), *zip(schema.names, schema.types)]).empty_table())
-        con.execute(f"CREATE TABLE stg_{table} AS SELECT * FROM empty_{table}")
+        con.execute(f"CREATE TABLE staging.stg_{table} AS SELECT * FROM empty_{table}")
     for view in order:
         create_public_views(con, (view,))
     con.close()

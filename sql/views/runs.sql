@@ -1,7 +1,7 @@
 -- runs: one row per trained, pruned or imported network.
 WITH stored AS (
     SELECT *, [input_dim] || hidden_sizes || [n_classes] AS widths  -- every layer's width, input to output
-    FROM stg_runs
+    FROM staging.stg_runs
 )
 SELECT
     run_id,          -- first 16 hex digits of the SHA-256 of the checkpoint file
