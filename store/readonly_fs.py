@@ -8,11 +8,62 @@ It wraps the warehouse's own filesystem (local, or the object store's).
 """
 from __future__ import annotations
 
+import io
+import threading
+
 from fsspec import AbstractFileSystem
 
 from store.paths import Location, filesystem
 
 PROTOCOL = "neuroninfo-readonly"
+
+
+class ThreadSafeReader(io.RawIOBase):
+    """A read-only file that several threads may seek and read at once.
+
+    DuckDB's Python filesystem bridge reads at an offset as two calls, ``seek`` then ``read``, and its Parquet
+    reader scans row groups of one file from several threads through one handle: with a plain file object one
+    thread's seek moves the other's read (wrong bytes: "ZSTD Decompression failure", "Invalid data"). Here each
+    thread has its own position, and the seek-and-read on the shared file happens under a lock.
+    """
+
+    def __init__(self, file):
+        super().__init__()
+        self._file = file
+        self._lock = threading.Lock()
+        self._position = threading.local()
+        self._size = file.seek(0, io.SEEK_END)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return getattr(self._position, "offset", 0)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        start = {io.SEEK_SET: 0, io.SEEK_CUR: self.tell(), io.SEEK_END: self._size}[whence]
+        self._position.offset = start + offset
+        return self._position.offset
+
+    def read(self, size: int = -1) -> bytes:
+        with self._lock:
+            self._file.seek(self.tell())
+            data = self._file.read(size if size is not None and size >= 0 else self._size)
+        self._position.offset = self.tell() + len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+        super().close()
 
 
 class ReadOnlyFileSystem(AbstractFileSystem):
@@ -33,7 +84,7 @@ class ReadOnlyFileSystem(AbstractFileSystem):
     def _open(self, path, mode="rb", **kwargs):
         if mode != "rb":
             raise PermissionError(f"{path} is read-only here: neuroninfo connections never write the warehouse")
-        return self.fs.open(self._strip_protocol(path), "rb", **kwargs)
+        return ThreadSafeReader(self.fs.open(self._strip_protocol(path), "rb", **kwargs))
 
     def info(self, path, **kwargs):
         return self.fs.info(self._strip_protocol(path), **kwargs)
