@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from flows.cli_args import DEVICE, floats, inputs_argument, ints, json_object, positive, words
+from flows.cli_args import DEVICE, arch_arguments, floats, inputs_argument, ints, json_object, positive, unit_arguments, words
 from flows.cli_args import run_id as run_id_arg
 from flows.cli_commands import (cmd_ablate, cmd_baselines, cmd_capture, cmd_export, cmd_gc, cmd_import, cmd_measure,
                                 cmd_pairs, cmd_paper, cmd_prune, cmd_prune_sweep, cmd_reanalyze, cmd_report, cmd_rm,
@@ -62,12 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float)
     p.add_argument("--n-val", type=int, help="validation samples split off the training set (default 10000)")
     inputs_argument(p)
+    arch_arguments(p)
     p.add_argument("--device", **DEVICE)
 
     p = verb("capture", cmd_capture, "store quantized hidden activations (Zarr)", run_id=True)
     p.add_argument("--bits", type=ints, default=ANALYSIS.bits)
-    p.add_argument("--method", default=ANALYSIS.method, help="uniform | quantile")
+    p.add_argument("--method", default=ANALYSIS.method, help="uniform (default: reduced units of other networks "
+                   "take unit_quantile) | quantile | unit_quantile")
     p.add_argument("--splits", type=words, default=("val", "test"))
+    unit_arguments(p)
     p.add_argument("--device", **DEVICE)
 
     verb("measure", cmd_measure, "counts + neuron_stats + specific_info (DuckDB SQL)", run_id=True)
@@ -115,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
     inputs_argument(p)
+    arch_arguments(p)
+    unit_arguments(p)
     p.add_argument("--device", **DEVICE)
 
     p = verb("paper", cmd_paper, "the paper's whole grid, then its claims scorecard (Prefect)")

@@ -63,6 +63,23 @@ def positive(text: str) -> float:
     return value
 
 
+def arch_arguments(p) -> None:
+    """--arch and --arch-kwargs: which network to train (pipeline/architectures.py)."""
+    p.add_argument("--arch", default="mlp", help="mlp (default, the study's), cnn, vit, torchvision:NAME (e.g. "
+                   "torchvision:resnet18, random weights) or package.module:Class (your own nn.Module)")
+    p.add_argument("--arch-kwargs", type=json_object, help="JSON keyword arguments of the architecture's builder, "
+                   "e.g. '{\"layers\": 2}' for vit")
+
+
+def unit_arguments(p) -> None:
+    """--layers and --reducer: which modules' outputs are units, and how a unit becomes one value per sample."""
+    p.add_argument("--layers", type=words, help="comma-separated globs over module paths (default: every activation "
+                   "after a conv/linear block; every transformer block's MLP activation), e.g. 'features.*'")
+    p.add_argument("--reducer", choices=("mean", "max", "cls", "position"),
+                   help="channels: mean (default) or max over space, position (every position a unit: small maps "
+                        "only, positions of one image are not independent samples); tokens: mean (default) or cls")
+
+
 def inputs_argument(p) -> None:
     p.add_argument("--inputs", choices=("standardized", "unit"), default="standardized",
                    help="standardized (default): per-channel mean/std of the training split, stored in the spec; "

@@ -21,7 +21,8 @@ def cmd_train(args) -> str:
     spec = preset_spec(
         args.dataset, input_dim, n_classes, activation=args.activation, regularizer=args.regularizer,
         seed=args.seed, preset=args.preset, hidden_sizes=args.hidden, epochs=args.epochs, lr=args.lr,
-        n_val=args.n_val, inputs=args.inputs,
+        n_val=args.n_val, inputs=args.inputs, arch=args.arch,
+        arch_kwargs=json.loads(args.arch_kwargs) if args.arch_kwargs else None,
         **({"dropout": args.dropout} if args.dropout is not None else {}),
         **({"weight_decay": args.weight_decay} if args.weight_decay is not None else {}),
     )
@@ -34,7 +35,8 @@ def cmd_train(args) -> str:
 def cmd_capture(args) -> str:
     from flows.stages import capture_run
 
-    return capture_run(_warehouse(args), args.run_id, args.bits, args.method, args.data_dir, args.splits, _device(args))
+    return capture_run(_warehouse(args), args.run_id, args.bits, args.method, args.data_dir, args.splits, _device(args),
+                       args.layers, args.reducer)
 
 
 def cmd_measure(args) -> str:
@@ -87,7 +89,7 @@ def cmd_train_and_measure(args) -> None:
         _device(args)
     specs = grid_specs(args.preset, args.dataset, list(args.hidden) if args.hidden else None, list(args.activations),
                        list(args.regularizers), list(args.seeds), args.epochs, args.n_val, list(args.bits),
-                       list(args.strategy), args.data_dir, args.inputs)
+                       list(args.strategy), args.data_dir, args.inputs, args.arch, args.arch_kwargs)
     with private_server(while_starting=_first_training(wh, specs, args)):
         return _train_and_measure(args, wh)
 
@@ -112,7 +114,8 @@ def _train_and_measure(args, wh):
         epochs=args.epochs, n_val=args.n_val, bits=list(args.bits), strategies=list(args.strategy),
         random_repeats=args.random_repeats, steps=args.steps, warehouse=str(wh.root), data_dir=args.data_dir,
         inputs=args.inputs,
-        device=args.device,
+        device=args.device, arch=args.arch, arch_kwargs=args.arch_kwargs,
+        layers=list(args.layers) if args.layers else None, reducer=args.reducer,
     )
     print_summary(wh, run_ids)
     return run_ids[-1] if run_ids else None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 from pipeline.data import DEFAULT_N_VAL, check_available, dataset_shape
@@ -9,7 +10,7 @@ from pipeline.errors import NeuronInfoError
 from pipeline.options import STRATEGIES
 from pipeline.progress import note
 from pipeline.quantize import check_bits
-from pipeline.spec import NetworkSpec, preset_spec
+from pipeline.spec import BUILTIN, NetworkSpec, preset_spec
 
 EXAMPLES = dict(activations="relu", regularizers="dropout", seeds="0", bits="1,2,3", strategies="zero,mean")
 
@@ -27,6 +28,8 @@ def grid_specs(
     strategies: list[str],
     data_dir: str | Path | None = None,
     inputs: str = "standardized",
+    arch: str = "mlp",
+    arch_kwargs: str | None = None,
 ) -> list[NetworkSpec]:
     """Every network of the grid, each choice checked (a one-line error) before any work or server starts."""
     dataset = dataset or preset
@@ -40,9 +43,12 @@ def grid_specs(
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise NeuronInfoError(f"unknown strategy {unknown[0]!r}; use one of {', '.join(STRATEGIES)}")
+    kwargs = json.loads(arch_kwargs) if arch_kwargs else None
+    if arch not in ("mlp", "cnn"):  # an architecture with its own activations
+        activations = [BUILTIN]
     specs = [
         preset_spec(dataset, input_dim, n_classes, activation=a, regularizer=r, seed=s, preset=preset,
-                    hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val, inputs=inputs)
+                    hidden_sizes=hidden_sizes, epochs=epochs, n_val=n_val, inputs=inputs, arch=arch, arch_kwargs=kwargs)
         for a, r, s in itertools.product(dict.fromkeys(activations), dict.fromkeys(regularizers), dict.fromkeys(seeds))
     ]
     check_available(dataset, data_dir, specs[0].n_val)

@@ -26,10 +26,10 @@ def repair_run(wh: Warehouse, run_id: str, problems: list[Problem], data_dir: st
     if "checkpoint" in kinds:  # whole, only its record was missing
         store_checkpoint(wh, run_id, read_bytes(wh.checkpoint(run_id)))
         done.append(f"run {run_id}: checkpoint re-recorded")
-    if "quantizers" in kinds and "activations" not in kinds:  # the store is whole: its thresholds say it all
-        act.write_quantizers(wh, act.open_activations(wh, run_id))
-        done.append(f"run {run_id}: quantizers rewritten from the activation store")
-        kinds.discard("quantizers")
+    if kinds & {"quantizers", "unit_layers"} and "activations" not in kinds:  # the store is whole: it says it all
+        act.write_quantizers(wh, act.open_activations(wh, run_id), STAGES["capture"].params(wh, run_id))
+        done.append(f"run {run_id}: quantizers and unit_layers rewritten from the activation store")
+        kinds -= {"quantizers", "unit_layers"}
     for stage in STAGES.values():  # in dependency order
         damaged = [t for t in stage.outputs if t in kinds]
         if not damaged:

@@ -53,8 +53,10 @@ def _redo_runs(wh: Warehouse, run_id: str, data_dir) -> None:
 def _redo_capture(wh: Warehouse, run_id: str, data_dir) -> None:
     params = STAGES["capture"].params(wh, run_id)
     remove_tree(wh.activations(run_id))
+    globs = params.get("layer_globs")
     stages.capture_run(wh, run_id, tuple(params.get("bits", ANALYSIS.bits)), params.get("method", ANALYSIS.method),
-                       data_dir, tuple(params.get("splits", stages.SPLITS)))
+                       data_dir, tuple(params.get("splits", stages.SPLITS)), layer_globs=tuple(globs) if globs else None,
+                       reducer=params.get("reducer"))
 
 
 def _redo_measure(wh: Warehouse, run_id: str, data_dir) -> None:
@@ -100,7 +102,7 @@ def _redo_sweep(wh: Warehouse, run_id: str, data_dir) -> None:
 STAGES: dict[str, Stage] = {s.verb: s for s in (
     Stage("train", ("runs",), ("checkpoint",), _redo_runs),
     Stage("import", ("imports",), ("checkpoint",), None),  # where a file came from: a fact, not derivable
-    Stage("capture", ("activations", "quantizers"), ("checkpoint",), _redo_capture),
+    Stage("capture", ("activations", "quantizers", "unit_layers"), ("checkpoint",), _redo_capture),
     Stage("measure", ("counts", "neuron_stats", "specific_info"), ("activations",), _redo_measure),
     Stage("pairs", ("neuron_pairs", "neuron_redundancy"), ("activations",), _redo_pairs),
     Stage("baselines", ("neuron_baselines",), ("checkpoint", "activations"), _redo_baselines),

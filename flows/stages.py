@@ -26,6 +26,7 @@ from pipeline.criteria import CRITERIA, check_names
 from pipeline.data import Dataset
 from pipeline.errors import NeuronInfoError
 from pipeline.measures import LayerInputs, measure_layers
+from pipeline import network_units as units
 from pipeline.model import MLP, error_rate
 from pipeline.options import ANALYSIS
 from pipeline.pairs import LayerCodes, pair_tables
@@ -95,8 +96,13 @@ def capture_run(
     data_dir: str | Path | None = None,
     splits: tuple[str, ...] = SPLITS,
     device: str = "cpu",
+    layer_globs: tuple[str, ...] | None = None,
+    reducer: str | None = None,
 ) -> str:
-    """Store the run's hidden outputs and codes; with a complete store, only add codes for new bits."""
+    """Store the run's unit outputs and codes; with a complete store, only add codes for new bits.
+
+    The units are an MLP's hidden neurons, or for other networks the default layers of the architecture or
+    the modules ``layer_globs`` match (pipeline/units.py), reduced by ``reducer`` (default: each kind's own)."""
     bits = tuple(sorted(set(bits)))
     if not bits:
         raise NeuronInfoError("no quantizer bits given; pass e.g. --bits 1,2,3")
@@ -114,25 +120,38 @@ def capture_run(
         store = act.open_activations(wh, run_id)
     except NeuronInfoError:
         store = None
-    if store is not None and set(splits) <= set(store.splits) and store.method == method:
+    same_units = layer_globs is None and reducer is None  # else the units are chosen anew
+    if store is not None and set(splits) <= set(store.splits) and store.method == method and same_units:
         new_bits = [b for b in bits if b not in store.bits]
-        act.write_codes(store.root, store.splits, store.layers, new_bits, spec.activation, method)
+        layers = units.recorded_layers(store.units(), [store.train_mean_map(l).shape for l in store.layers])
+        act.write_codes(store.root, store.splits, store.layers, new_bits, spec.activation, method,
+                        units.quantizers(model, layers, method))
         act.publish_bits(store, new_bits)
     else:
         data = data_of(spec, data_dir)
+        layers = units.layers_of(model, data.val.x[:2], layer_globs, reducer)
+        sizes = [layer.units for layer in layers]
         steps = len(splits) + 2  # raw outputs per split, training means, codes
-        attrs = {"splits": list(splits), "layer_sizes": list(spec.hidden_sizes), "bits": sorted(bits), "method": method}
+        attrs = {"splits": list(splits), "layer_sizes": sizes, "bits": sorted(bits), "method": method}
+        if not isinstance(model, MLP):  # which module each layer reads, its kind and reducer
+            attrs["units"] = [layer.describe() for layer in layers]
         with act.building_store(wh, run_id, attrs) as root, Progress(f"capture {run_id}", steps, "steps") as progress:
             for split in splits:
                 x, y = getattr(data, split).x, getattr(data, split).y
-                act.write_raw(root, split, y.numpy(), list(spec.hidden_sizes), hidden_outputs(model, x, device=device))
+                act.write_raw(root, split, y.numpy(), sizes, units.outputs(model, layers, x, device=device))
                 progress.advance()
-            act.write_train_mean(root, hidden_outputs(model, data.train.x, device=device))
+            if isinstance(model, MLP):
+                act.write_train_mean(root, hidden_outputs(model, data.train.x, device=device))
+            else:
+                act.write_train_means(root, *units.means(model, layers, data.train.x))
             progress.advance()
-            act.write_codes(root, list(splits), list(range(1, model.n_hidden + 1)), list(bits), spec.activation, method)
+            act.write_codes(root, list(splits), list(range(1, len(layers) + 1)), list(bits), spec.activation, method,
+                            units.quantizers(model, layers, method))
             progress.advance()
         store = act.open_activations(wh, run_id)
-    act.write_quantizers(wh, store)
+    recorded = (partition_params(wh, "quantizers", run_id) or {}) if same_units and has_partition(wh, "quantizers", run_id) else {}
+    act.write_quantizers(wh, store, {"layer_globs": list(layer_globs or recorded.get("layer_globs") or []),
+                                     "reducer": reducer or recorded.get("reducer")})
     refresh_catalog(wh)
     return run_id
 

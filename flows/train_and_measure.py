@@ -50,9 +50,11 @@ def train_task(warehouse: str, spec_json: str, data_dir: str | None, device: str
 
 
 @task(name="capture", **RETRIES)
-def capture_task(warehouse: str, run_id: str, bits: list[int], data_dir: str | None, device: str = "cpu") -> str:
+def capture_task(warehouse: str, run_id: str, bits: list[int], data_dir: str | None, device: str = "cpu",
+                 layers: list[str] | None = None, reducer: str | None = None) -> str:
     progress_to_run_log()
-    return stages.capture_run(open_warehouse(warehouse), run_id, tuple(bits), data_dir=data_dir, device=device)
+    return stages.capture_run(open_warehouse(warehouse), run_id, tuple(bits), data_dir=data_dir, device=device,
+                              layer_globs=tuple(layers) if layers else None, reducer=reducer)
 
 
 @task(name="measure", **RETRIES)
@@ -90,12 +92,12 @@ def scorecard_task(warehouse: str) -> str:
 
 
 def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=ANALYSIS.pair_bits,
-            device: str = "cpu") -> list:
+            device: str = "cpu", layers: list[str] | None = None, reducer: str | None = None) -> list:
     """Chain capture -> measure -> pairs -> ablate for one run (futures wait on each other); return the chain's futures.
 
     pairs (within layers, at each of ``pair_bits`` that is captured) runs before ablate, so its per-neuron
     aggregates get ablation curves too."""
-    captured = capture_task.submit(warehouse, run_id_future, bits, data_dir, device)
+    captured = capture_task.submit(warehouse, run_id_future, bits, data_dir, device, layers, reducer)
     measured = measure_task.submit(warehouse, captured)
     paired = pairs_task.submit(warehouse, measured, [b for b in pair_bits if b in bits])
     ablated = ablate_task.submit(warehouse, paired, strategies, random_repeats, steps, data_dir, device)
@@ -130,21 +132,28 @@ def train_and_measure(
     pair_bits: list[int] = list(ANALYSIS.pair_bits),
     inputs: str = "standardized",
     device: str = "cpu",
+    arch: str = "mlp",
+    arch_kwargs: str | None = None,
+    layers: list[str] | None = None,
+    reducer: str | None = None,
 ) -> list[str]:
     """Train and analyse every network of activations x regularizers x seeds; return their run_ids.
+
+    ``arch`` (mlp, cnn, vit, torchvision:NAME, package.module:Class) with ``arch_kwargs`` (JSON) chooses the
+    network; ``layers`` (globs over module paths) and ``reducer`` which units capture reads (pipeline/units.py).
 
     ``device`` (cpu, cuda, cuda:N, mps) runs training, capture and ablation there, checked by each task where it
     runs (a Dask worker may have the GPU the flow's machine lacks); it is not part of a run's identity."""
     progress_to_run_log()
     specs = grid.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
-                              strategies, data_dir, inputs)
+                              strategies, data_dir, inputs, arch, arch_kwargs)
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     found = trained_already(warehouse, specs, data_dir)
     # each network's chain is queued right behind its training: one network trains (training is serial)
     # while the one before it is analysed, instead of a worker waiting for the training lock
     chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), bits, strategies,
-                      random_repeats, steps, data_dir, pair_bits, device) for spec in specs]
+                      random_repeats, steps, data_dir, pair_bits, device, layers, reducer) for spec in specs]
     run_ids = [chain_result(chain) for chain in chains]
     report = report_task.submit(warehouse, run_ids)
     for path in report.result():

@@ -83,6 +83,18 @@ def input_channels(name: str) -> int:
     return 3 if name == "cifar10" else 1
 
 
+def image_shape(name: str, input_dim: int | None = None) -> tuple[int, int, int]:
+    """(channels, height, width) of ``name``'s images: channel-major and square (a grey npz: dataset of
+    784 values is 1x28x28, of 3072 with 3 channels' stats 3x32x32)."""
+    input_dim = input_dim or dataset_shape(name)[0]
+    channels = input_channels(name) if input_dim % 3 or name == "cifar10" or not npz_data.is_npz(name) else (
+        3 if math.isqrt(input_dim // 3) ** 2 * 3 == input_dim and math.isqrt(input_dim) ** 2 != input_dim else 1)
+    side = math.isqrt(input_dim // channels)
+    if side * side * channels != input_dim:
+        raise _error(f"{name}'s {input_dim} input values are not square images; train an mlp (--arch mlp)")
+    return channels, side, side
+
+
 def default_n_val(name: str) -> int:
     """Validation samples split off ``name``'s training set by default: 10,000, or a sixth of a smaller set."""
     dataset_shape(name)  # a one-line error for an unknown name

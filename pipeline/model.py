@@ -34,7 +34,8 @@ class MLP(nn.Module):
         self.linear = nn.ModuleList(nn.Linear(a, b, device=device) for a, b in zip(widths[:-1], widths[1:]))
         use_bn = spec.regularizer == "dropout_bn"
         self.bn = nn.ModuleList(nn.BatchNorm1d(h, device=device) for h in spec.hidden_sizes) if use_bn else None
-        self.act = nn.ReLU() if spec.activation == "relu" else nn.Sigmoid()
+        # one parameter-free activation module per block, so a hook on ``acts.{i}`` reads hidden layer i+1
+        self.acts = nn.ModuleList(nn.ReLU() if spec.activation == "relu" else nn.Sigmoid() for _ in spec.hidden_sizes)
         self.drop = nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity()
 
     @property
@@ -48,7 +49,7 @@ class MLP(nn.Module):
 
     def block(self, i: int, h: torch.Tensor) -> torch.Tensor:
         """Hidden block i (0-based): its output is hidden layer i+1."""
-        return self.drop(self.act(self.pre_activation(i, h)))
+        return self.drop(self.acts[i](self.pre_activation(i, h)))
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         """Logits from the last hidden layer."""
@@ -103,13 +104,18 @@ def checkpoint_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def unit_paths(spec: NetworkSpec) -> list[str]:
+    """The module paths of an MLP's hidden layers (their activation modules)."""
+    return [f"acts.{i}" for i in range(len(spec.hidden_sizes))]
+
+
 @torch.no_grad()
-def predict(model: MLP, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
     """Predicted labels in eval mode, in batches."""
     model.eval()
     return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
 
 
-def error_rate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
+def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of misclassified samples."""
     return float((predict(model, x) != y).float().mean())

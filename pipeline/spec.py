@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pipeline.errors import NeuronInfoError
 from pipeline.options import MAX_PARAMETERS
 
-ACTIVATIONS = ("relu", "sigmoid")
+ACTIVATIONS = ("relu", "sigmoid")  # the study's, of an mlp or cnn
+BUILTIN = "builtin"  # the activation of an architecture with its own (vit, torchvision, a user's class)
 INPUTS = ("standardized", "unit")  # inputs standardized by training-split channel stats, or [0, 1] as loaded
 REGULARIZERS = ("none", "l2", "dropout", "dropout_bn")
 
@@ -59,9 +60,19 @@ class NetworkSpec:
     inputs: str = "standardized"
     input_mean: tuple[float, ...] | None = None
     input_std: tuple[float, ...] | None = None
+    # the architecture (pipeline/architectures.py): mlp (the study's), cnn, vit, torchvision:NAME or
+    # package.module:Class; arch_kwargs is canonical JSON for its builder, image_shape (C, H, W) how the flat
+    # inputs are images. An mlp's spec leaves all three out of its JSON (its run identity is as before)
+    arch: str = "mlp"
+    arch_kwargs: str = ""
+    image_shape: tuple[int, ...] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        if self.image_shape is not None:
+            object.__setattr__(self, "image_shape", tuple(self.image_shape))
+        if isinstance(self.arch_kwargs, dict):
+            object.__setattr__(self, "arch_kwargs", json.dumps(self.arch_kwargs, sort_keys=True) if self.arch_kwargs else "")
         for name in ("input_mean", "input_std"):
             value = getattr(self, name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -79,8 +90,16 @@ class NetworkSpec:
     @property
     def group(self) -> str:
         """The name without the seed: runs of one group differ only by seed, never by configuration."""
+        from pipeline.architectures import arch_label
+
         sizes = "x".join(str(h) for h in self.hidden_sizes)
-        return "-".join([self.dataset, sizes, self.activation, self.regularizer, *self._differences()])
+        if self.arch == "mlp":
+            shape = [sizes, self.activation]
+        elif self.arch == "cnn":
+            shape = [f"cnn{sizes}", self.activation]
+        else:
+            shape = [arch_label(self.arch)]
+        return "-".join([self.dataset, *shape, self.regularizer, *self._differences()])
 
     def _differences(self) -> list[str]:
         """Short labels of the hyper-parameters that differ from the preset (all of them for a dataset without one)."""
@@ -100,9 +119,10 @@ class NetworkSpec:
     def to_json(self) -> str:
         """The spec as JSON. A [0, 1]-input spec leaves out ``inputs`` and the stats, so it reads exactly as
         specs written before they existed (and keeps its run identity)."""
-        unit = self.inputs == "unit"
+        unit, mlp = self.inputs == "unit", self.arch == "mlp"
         return json.dumps({k: v for k, v in asdict(self).items()
-                           if not (unit and k in ("inputs", "input_mean", "input_std"))}, sort_keys=True)
+                           if not (unit and k in ("inputs", "input_mean", "input_std"))
+                           and not (mlp and k in ("arch", "arch_kwargs", "image_shape"))}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "NetworkSpec":
@@ -141,11 +161,12 @@ def _validate(spec: NetworkSpec) -> None:
 
     if not isinstance(spec.dataset, str) or not spec.dataset:
         bad(f"dataset {spec.dataset!r}", "name a dataset such as fashion-mnist")
-    if spec.activation not in ACTIVATIONS:
+    if spec.activation not in (*ACTIVATIONS, BUILTIN):
         bad(f"unknown activation {spec.activation!r}", f"use one of {', '.join(ACTIVATIONS)}")
     if spec.regularizer not in REGULARIZERS:
         bad(f"unknown regularizer {spec.regularizer!r}", f"use one of {', '.join(REGULARIZERS)}")
-    if not spec.hidden_sizes:
+    _validate_arch(spec, bad)
+    if not spec.hidden_sizes and spec.arch in ("mlp", "cnn"):
         bad("no hidden layers", "give at least one hidden size, e.g. --hidden 300,100")
     if any(h <= 0 for h in spec.hidden_sizes):
         bad(f"hidden sizes {list(spec.hidden_sizes)} include a width <= 0", "use positive widths")
@@ -176,6 +197,44 @@ def _validate(spec: NetworkSpec) -> None:
     _validate_input_stats(spec, bad)
 
 
+def _validate_arch(spec: NetworkSpec, bad) -> None:
+    from pipeline.architectures import arch_family
+
+    if not isinstance(spec.arch, str):
+        bad(f"arch {spec.arch!r}", "name an architecture such as mlp, cnn, vit or torchvision:resnet18")
+    family = arch_family(spec.arch)
+    try:
+        kwargs = json.loads(spec.arch_kwargs) if spec.arch_kwargs else {}
+    except (TypeError, ValueError):
+        kwargs = None
+    if not isinstance(kwargs, dict):
+        bad(f"arch_kwargs {spec.arch_kwargs!r}", "give a JSON object, e.g. --arch-kwargs '{\"width\": 64}'")
+    if family == "mlp":
+        if spec.image_shape is not None or spec.arch_kwargs:
+            bad("image_shape or arch_kwargs for an mlp", "leave them out, or choose another --arch")
+        if spec.activation == BUILTIN:
+            bad("activation 'builtin' for an mlp", "use relu or sigmoid")
+        return
+    shape = spec.image_shape
+    if not (isinstance(shape, tuple) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)):
+        bad(f"image_shape {shape!r} for arch {spec.arch}", "give (channels, height, width) of the images")
+    if shape[0] * shape[1] * shape[2] != spec.input_dim:
+        bad(f"image_shape {list(shape)} holds {shape[0] * shape[1] * shape[2]} values, not input_dim {spec.input_dim}",
+            "give the images' (channels, height, width)")
+    if family == "cnn":
+        if len(spec.hidden_sizes) < 2:
+            bad(f"cnn hidden sizes {list(spec.hidden_sizes)}", "give conv channels then the dense width, e.g. 32,64,128,128")
+        if spec.activation == BUILTIN:
+            bad("activation 'builtin' for a cnn", "use relu or sigmoid")
+        return
+    if spec.activation != BUILTIN:
+        bad(f"activation {spec.activation!r} for arch {spec.arch}", "it has its own activations: say 'builtin'")
+    if spec.hidden_sizes:
+        bad(f"hidden sizes for arch {spec.arch}", "leave --hidden out: the architecture sets its widths")
+    if family != "vit" and spec.regularizer in ("dropout", "dropout_bn"):
+        bad(f"regularizer {spec.regularizer!r} for arch {spec.arch}", "use none or l2 (its dropout is its own)")
+
+
 def _validate_input_stats(spec: NetworkSpec, bad) -> None:
     mean, std = spec.input_mean, spec.input_std
     if spec.inputs not in INPUTS:
@@ -198,6 +257,9 @@ def _validate_input_stats(spec: NetworkSpec, bad) -> None:
         bad(f"input_std = {list(std)}", "every channel's std must be > 0")
 
 
+CNN_HIDDEN = (32, 64, 128, 128)  # the cnn preset: conv channels, then the dense width (8x8 images: 8, 16, 32, 32)
+
+
 def preset_spec(
     dataset: str,
     input_dim: int,
@@ -206,10 +268,13 @@ def preset_spec(
     regularizer: str = "none",
     seed: int = 0,
     preset: str | None = None,
+    arch: str = "mlp",
+    arch_kwargs: dict | None = None,
     **overrides,
 ) -> NetworkSpec:
     """A spec to train, from a preset (default: the dataset's own), applying dropout/L2 only where the
-    regularizer uses them."""
+    regularizer uses them. ``arch`` other than mlp takes the dataset's image shape and the architecture's own
+    widths (``arch_shape``)."""
     from pipeline.npz_data import canonical, is_npz
 
     dataset = canonical(dataset)
@@ -229,19 +294,51 @@ def preset_spec(
         seed=seed,
         epochs=p.epochs,
     )
+    if arch != "mlp":
+        spec = replace(spec, **arch_shape(arch, dataset, input_dim, arch_kwargs or {}),
+                       activation=BUILTIN if arch not in ("mlp", "cnn") else activation)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "n_val" not in overrides:
         from pipeline.data import default_n_val
 
         overrides["n_val"] = default_n_val(dataset)
     spec = replace(spec, **overrides)
-    sizes = [spec.input_dim, *spec.hidden_sizes, spec.n_classes]
-    parameters = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
-    if parameters > MAX_PARAMETERS:  # checked before training allocates them
-        raise NeuronInfoError(f"a {'-'.join(map(str, sizes))} network has {parameters:,} parameters, above the "
-                              f"{MAX_PARAMETERS:,} this trains; use smaller hidden sizes (--hidden)")
+    check_size(spec)
     check_trainable(spec)
     return spec
+
+
+def arch_shape(arch: str, dataset: str, input_dim: int, arch_kwargs: dict) -> dict:
+    """The spec fields an architecture other than mlp sets: image_shape, hidden_sizes (a cnn's channels and
+    dense width; none for the others) and arch_kwargs (a vit's patch follows the image side)."""
+    from pipeline.architectures import VIT_DEFAULTS, arch_family
+    from pipeline.data import image_shape
+
+    family = arch_family(arch)
+    shape = image_shape(dataset, input_dim)
+    if family == "cnn":
+        hidden = CNN_HIDDEN if shape[1] >= 8 * 2 ** (len(CNN_HIDDEN) - 2) else (8, 16, 32, 32)
+        return {"arch": arch, "image_shape": shape, "hidden_sizes": hidden,
+                "arch_kwargs": json.dumps(arch_kwargs, sort_keys=True) if arch_kwargs else ""}
+    if family == "vit":
+        patch = next(p for p in (7, 4, 2, 1) if shape[1] % p == 0)
+        arch_kwargs = {**VIT_DEFAULTS, "patch": patch, **arch_kwargs}
+    return {"arch": arch, "image_shape": shape, "hidden_sizes": (),
+            "arch_kwargs": json.dumps(arch_kwargs, sort_keys=True) if arch_kwargs else ""}
+
+
+def check_size(spec: NetworkSpec) -> None:
+    """A one-line error when ``spec``'s network has more parameters than this trains (before allocating them)."""
+    if spec.arch == "mlp":
+        sizes = [spec.input_dim, *spec.hidden_sizes, spec.n_classes]
+        parameters, label = sum(a * b + b for a, b in zip(sizes, sizes[1:])), "a " + "-".join(map(str, sizes))
+    else:
+        from pipeline.architectures import parameter_count
+
+        parameters, label = parameter_count(spec), f"the {spec.arch}"
+    if parameters > MAX_PARAMETERS:
+        raise NeuronInfoError(f"{label} network has {parameters:,} parameters, above the "
+                              f"{MAX_PARAMETERS:,} this trains; use smaller hidden sizes (--hidden)")
 
 
 def check_trainable(spec: NetworkSpec) -> None:

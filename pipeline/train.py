@@ -1,4 +1,4 @@
-"""RMSProp training of an MLP on in-memory tensors: fast on CPU, deterministic given the spec's seed."""
+"""RMSProp training of a network (any architecture of pipeline.architectures) on in-memory tensors: fast on CPU, deterministic given the spec's seed."""
 from __future__ import annotations
 
 import sys
@@ -10,7 +10,8 @@ from torch import nn
 
 from pipeline.data import Dataset
 from pipeline.device import resolve_device
-from pipeline.model import MLP, error_rate
+from pipeline.architectures import build
+from pipeline.model import error_rate
 from pipeline.progress import note
 from pipeline.spec import NetworkSpec
 from pipeline.threads import retune, stage_threads
@@ -21,7 +22,7 @@ from pipeline.threads import retune, stage_threads
 _TRAINING = threading.Lock()
 
 
-def train(spec: NetworkSpec, data: Dataset, progress: bool = True, device: str | torch.device = "cpu") -> MLP:
+def train(spec: NetworkSpec, data: Dataset, progress: bool = True, device: str | torch.device = "cpu") -> nn.Module:
     """Train ``spec`` on ``data.train``; report loss and validation error after each epoch.
 
     Same spec (seed included) and data => byte-identical weights on the same machine with the same
@@ -35,7 +36,7 @@ def train(spec: NetworkSpec, data: Dataset, progress: bool = True, device: str |
         return _train(spec, data, progress, device)
 
 
-def finetune(model: MLP, data: Dataset, epochs: int, progress: bool = False, device: str | torch.device = "cpu") -> MLP:
+def finetune(model: nn.Module, data: Dataset, epochs: int, progress: bool = False, device: str | torch.device = "cpu") -> nn.Module:
     """Train an existing model (e.g. a pruned one) for ``epochs`` more epochs with its spec's optimizer
     settings; dropout masks and batch order come from ``spec.seed`` again. Changes ``model`` in place."""
     device = resolve_device(device)
@@ -44,13 +45,13 @@ def finetune(model: MLP, data: Dataset, epochs: int, progress: bool = False, dev
         return _fit(model, model.spec, data, epochs, progress, device)
 
 
-def _train(spec: NetworkSpec, data: Dataset, progress: bool, device: torch.device) -> MLP:
+def _train(spec: NetworkSpec, data: Dataset, progress: bool, device: torch.device) -> nn.Module:
     with stage_threads():
         torch.manual_seed(spec.seed)
-        return _fit(MLP(spec), spec, data, spec.epochs, progress, device)  # initialised on the CPU, on any device
+        return _fit(build(spec), spec, data, spec.epochs, progress, device)  # initialised on the CPU, on any device
 
 
-def _fit(model: MLP, spec: NetworkSpec, data: Dataset, epochs: int, progress: bool, device: torch.device) -> MLP:
+def _fit(model: nn.Module, spec: NetworkSpec, data: Dataset, epochs: int, progress: bool, device: torch.device) -> nn.Module:
     model.to(device)
     optimizer = torch.optim.RMSprop(
         model.parameters(), lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay

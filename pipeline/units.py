@@ -236,15 +236,19 @@ def unit_outputs(model: nn.Module, network: nn.Module, layers: list[UnitLayer], 
 
 @torch.no_grad()
 def output_means(model: nn.Module, network: nn.Module, layers: list[UnitLayer], x: torch.Tensor,
-                 batch_size: int = 1000) -> list[np.ndarray]:
-    """Each unit layer's mean output map over ``x`` (float64, the layer's per-sample ``shape``): the values a
-    unit's elements take when it is ablated to the mean."""
-    sums = [np.zeros(layer.shape, dtype=np.float64) for layer in layers]
+                 batch_size: int = 1000) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each unit layer's mean over ``x`` (float64) of its units' values, (units,), and of its output map, the
+    layer's per-sample ``shape``: the values a unit's elements take when it is ablated to the mean."""
+    unit_sums = [np.zeros(layer.units, dtype=np.float64) for layer in layers]
+    map_sums = [np.zeros(layer.shape, dtype=np.float64) for layer in layers]
     model.eval()
     for start in range(0, len(x), batch_size):
         def add(index, output):
-            sums[index] += _first_tensor(output).double().sum(0).cpu().numpy()
+            output = _first_tensor(output)
+            unit_sums[index] += layers[index].reduce(output).double().sum(0).cpu().numpy()
+            map_sums[index] += output.double().sum(0).cpu().numpy()
 
         with hooked(network, layers, add):
             model(x[start : start + batch_size])
-    return [total / max(len(x), 1) for total in sums]
+    n = max(len(x), 1)
+    return [total / n for total in unit_sums], [total / n for total in map_sums]

@@ -6,6 +6,7 @@ Layout (root attributes: run_id, splits, layer_sizes, bits, method, complete):
     <split>/layer{l}/raw           (N, M) float32   hidden layer l's output T
     <split>/layer{l}/codes_b{b}    (N, M) uint8     Q_b(T); attrs: bits, method, thresholds
     train_mean/layer{l}            (M,)   float64   mean output on the training split (ablation to the mean)
+    train_mean_map/layer{l}        shape  float64   units of other networks: the module's mean output map
 
 Chunks, codecs and checksums: store.zarr_format (every chunk read is checked). ``complete = true`` is a store's
 last write, so readers never accept a partial store: locally it is built under a temporary name and renamed into
@@ -126,6 +127,15 @@ def write_raw(
         cache.update({arr.path: values for arr, values in zip(raws, kept)})
 
 
+def write_train_means(root: zarr.Group, unit_means: list[np.ndarray], maps: list[np.ndarray]) -> None:
+    """Store each layer's mean per unit and mean output map over the training split (units of other networks:
+    a map has the module's per-sample shape, e.g. (C, H, W))."""
+    for group_name, arrays in (("train_mean", unit_means), ("train_mean_map", maps)):
+        group = root.require_group(group_name)
+        for l, values in enumerate(arrays, start=1):
+            create_array(group, f"layer{l}", values.shape, "float64")[:] = values
+
+
 def write_train_mean(root: zarr.Group, batches: Iterable[tuple[int, list[np.ndarray]]]) -> None:
     """Store each layer's mean output over the training split (accumulated in float64)."""
     sums, n = None, 0
@@ -138,8 +148,11 @@ def write_train_mean(root: zarr.Group, batches: Iterable[tuple[int, list[np.ndar
         create_array(group, f"layer{l}", total.shape, "float64")[:] = total / n
 
 
-def write_codes(root: zarr.Group, splits: list[str], layers: list[int], bits: list[int], activation: str, method: str) -> None:
+def write_codes(root: zarr.Group, splits: list[str], layers: list[int], bits: list[int], activation: str, method: str,
+                quantizers: dict[int, tuple[str, str]] | None = None) -> None:
     """Fit Q on the validation outputs of each of ``layers`` for each bits value; store the codes for every split.
+    ``quantizers`` gives a layer its own (method, activation) (units of other networks), else ``method`` and
+    ``activation`` hold for every layer.
 
     All the arrays are created first, in one call, and every chunk goes through one chunk writer, so the
     layers' chunks are encoded back to back with no wait in between."""
@@ -154,10 +167,12 @@ def write_codes(root: zarr.Group, splits: list[str], layers: list[int], bits: li
         return cached if cached is not None and cached.shape == arr.shape else read_array(arr)
 
     val = {layer: raw_of("val", layer) for layer in layers}
-    thresholds = fit_quantizers(val, bits, activation, method)
+    quantizers = {layer: (quantizers or {}).get(layer, (method, activation)) for layer in layers}
+    thresholds = fit_quantizers(val, bits, quantizers)
     codes = create_arrays(root, {
         f"{split}/layer{layer}/codes_b{b}": (raws[split, layer].shape, "uint8", {
-            "split": split, "layer": layer, "bits": b, "method": method, "thresholds": thresholds[layer, b].tolist()})
+            "split": split, "layer": layer, "bits": b, "method": quantizers[layer][0],
+            "thresholds": thresholds[layer, b].tolist()})
         for split in splits for layer in layers for b in bits})
     with ChunkWriter() as writer:  # each chunk's codes are computed, encoded and written in the pool
         for layer in layers:
@@ -210,8 +225,27 @@ class ActivationStore:
     def thresholds(self, layer: int, bits: int) -> np.ndarray:
         return np.asarray(self.root[f"val/layer{layer}/codes_b{bits}"].attrs["thresholds"], dtype=np.float64)
 
+    def layer_method(self, layer: int) -> str:
+        """The quantizer method of a layer's codes (per layer: units of other networks may differ)."""
+        return self.root[f"val/layer{layer}/codes_b{self.bits[0]}"].attrs.get("method", self.method)
+
+    def units(self) -> list[dict]:
+        """Per layer: module_path, unit_kind, reducer, units (a store of an mlp made before units were
+        recorded: its hidden layers, ``acts.{i}``)."""
+        recorded = self.root.attrs.get("units")
+        if recorded:
+            return [dict(layer) for layer in recorded]
+        return [{"module_path": f"acts.{l - 1}", "unit_kind": "neuron", "reducer": "none", "units": m}
+                for l, m in enumerate(self.layer_sizes, start=1)]
+
     def train_mean(self, layer: int) -> np.ndarray:
+        """A layer's mean output over the training split, per unit."""
         return self.read(f"train_mean/layer{layer}")
+
+    def train_mean_map(self, layer: int) -> np.ndarray:
+        """A layer's mean output map over the training split, its module's per-sample shape (an MLP's: per unit)."""
+        name = f"train_mean_map/layer{layer}"
+        return self.read(name) if "train_mean_map" in self.root else self.train_mean(layer)
 
     def fingerprint(self) -> str:
         """SHA-256 of the quantizers (method, every layer's thresholds per bits): what measures depend on."""
@@ -244,11 +278,16 @@ def publish_bits(store: ActivationStore, bits: Iterable[int]) -> None:
     record_metadata(store.loc)
 
 
-def write_quantizers(wh: Warehouse, store: ActivationStore) -> None:
-    """Write the `quantizers` partition of the run from the store's thresholds."""
-    rows = [
-        {"layer": l, "bits": b, "method": store.method, "thresholds": store.thresholds(l, b).tolist()}
+def write_quantizers(wh: Warehouse, store: ActivationStore, choice: dict | None = None) -> None:
+    """Write the `quantizers` and `unit_layers` partitions of the run from the store's thresholds and units;
+    ``choice`` (the capture's --layers globs and --reducer) is recorded beside them for a repair."""
+    rows = [  # per-unit thresholds (unit_quantile) are listed unit by unit
+        {"layer": l, "bits": b, "method": store.layer_method(l), "thresholds": store.thresholds(l, b).ravel().tolist()}
         for l in store.layers for b in store.bits
     ]
     params = {"bits": store.bits, "method": store.method, "splits": store.splits}  # what verify --repair re-captures
+    params.update({k: v for k, v in (choice or {}).items() if k in ("layer_globs", "reducer") and v})
     write_partition(wh, "quantizers", store.run_id, pa.Table.from_pylist(rows), params)
+    layers = [{"layer": l, **unit, "output_shape": list(store.train_mean_map(l).shape), "quantizer": store.layer_method(l)}
+              for l, unit in zip(store.layers, store.units())]
+    write_partition(wh, "unit_layers", store.run_id, pa.Table.from_pylist(layers), params)

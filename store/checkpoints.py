@@ -8,12 +8,13 @@ import hashlib
 import os
 
 import torch
+from torch import nn
 from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from pipeline.errors import NeuronInfoError
-from pipeline.model import MLP, checkpoint_shapes
+from pipeline.architectures import checkpoint_shapes, empty
 from pipeline.spec import NetworkSpec
 from store.atomic import write_bytes
 from store.integrity import read_record, record
@@ -25,11 +26,11 @@ def run_id_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def checkpoint_bytes(model: MLP) -> bytes:
+def checkpoint_bytes(model: nn.Module) -> bytes:
     return save_bytes(model.checkpoint_tensors(), metadata={"spec": model.spec.to_json()})
 
 
-def save_checkpoint(wh: Warehouse, model: MLP) -> str:
+def save_checkpoint(wh: Warehouse, model: nn.Module) -> str:
     """Write the model to ``checkpoints/<run_id>.safetensors`` atomically; return its run_id."""
     data = checkpoint_bytes(model)
     run_id = run_id_of(data)
@@ -53,12 +54,12 @@ def checkpoint_file(path: Location | os.PathLike) -> bytes:
         raise NeuronInfoError(f"checkpoint {path} does not exist; train a network first or give the right path") from None
 
 
-def read_checkpoint(path: Location | os.PathLike) -> tuple[str, MLP]:
+def read_checkpoint(path: Location | os.PathLike) -> tuple[str, nn.Module]:
     """Load and validate a checkpoint file (a local path or an fsspec URL); return (run_id, model in eval mode)."""
     return parse_checkpoint(name_of(location(path)), checkpoint_file(path))
 
 
-def parse_checkpoint(name: str, data: bytes) -> tuple[str, MLP]:
+def parse_checkpoint(name: str, data: bytes) -> tuple[str, nn.Module]:
     """Validate the bytes of a public-format checkpoint called ``name``; return (run_id, model in eval mode)."""
     try:
         tensors = load_bytes(data)
@@ -89,11 +90,12 @@ def parse_checkpoint(name: str, data: bytes) -> tuple[str, MLP]:
             )
         if not torch.isfinite(tensors[key]).all():
             raise NeuronInfoError(f"{name}: tensor {key} holds NaN or inf; the network diverged, retrain it")
-    model = MLP.empty(spec)
-    return run_id_of(data), model.load_checkpoint_tensors({k: tensors[k].float() for k in expected})
+    model = empty(spec)
+    return run_id_of(data), model.load_checkpoint_tensors(
+        {k: tensors[k].float() if tensors[k].is_floating_point() else tensors[k] for k in expected})
 
 
-def load_run(wh: Warehouse, run_id: str) -> MLP:
+def load_run(wh: Warehouse, run_id: str) -> nn.Module:
     """The model of a run already in the warehouse."""
     path = wh.checkpoint(run_id)
     if not exists(path):

@@ -36,6 +36,7 @@ class Column:
     type: str  # DuckDB type name
     meaning: str
     unit: str = ""
+    derived: bool = False  # computed by the view, not stored in its Parquet partitions
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Contract:
 
     def storage_schema(self) -> pa.Schema:
         """The Arrow schema of the view's Parquet partitions (run_id is the hive partition key, not stored)."""
-        return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in self.columns if c.name != "run_id"])
+        return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in self.columns if c.name != "run_id" and not c.derived])
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +70,8 @@ def contracts() -> dict[str, Contract]:
             view=data["view"],
             grain=data["grain"],
             key=tuple(data["key"]),
-            columns=tuple(Column(c["name"], c["type"], c["meaning"], str(c.get("unit", ""))) for c in data["columns"]),
+            columns=tuple(Column(c["name"], c["type"], c["meaning"], str(c.get("unit", "")), bool(c.get("derived")))
+                          for c in data["columns"]),
             tests=tuple(DataTest(t["name"], t["fails_when"]) for t in data.get("tests") or []),
             nullable=tuple(data.get("nullable") or ()),
             stored=data.get("storage", "parquet") != "none",

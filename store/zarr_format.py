@@ -99,9 +99,13 @@ def _layout(shape: tuple[int, ...], dtype: str, name: str) -> dict:
     if len(shape) == 2:
         cols = shape[1] if shape[1] <= WHOLE_LAYER_COLS else CHUNK_COLS
         chunks = (min(CHUNK_ROWS, max(shape[0], 1)), cols)
+    elif len(shape) > 2:  # a module's mean output map (units of other networks): one chunk
+        chunks = tuple(max(d, 1) for d in shape)
     else:
         chunks = (max(min(shape[0], 100_000), 1),)
     names = ("sample", "neuron") if len(shape) == 2 else (("neuron",) if name.startswith("layer") else ("sample",))
+    if len(shape) > 2:
+        names = tuple(f"axis{i}" for i in range(len(shape)))
     codecs = compressors(dtype)
     key = json.dumps([shape, dtype, chunks, names, [c.to_dict() for c in codecs], CHUNK_KEY_ENCODING])
     if key not in _layouts:

@@ -59,51 +59,51 @@ def zarr_json(wh, run_id, node):
     return wh.activations(run_id).joinpath(*[p for p in node.split("/") if p], "zarr.json")
 
 
-def test_verify_names_every_damaged_zarr_json_of_every_run_and_exits_3(warehouse, capsys):
+def test_verify_names_every_damaged_zarr_json_of_every_run_and_exits_3(warehouse, capsys, run_verb):
     wh, run_ids = warehouse
     damaged = []
     for index, node, damage in ZARR_DAMAGE:
         path = zarr_json(wh, run_ids[index], node)
         damage(path)
         damaged.append(str(path))
-    code, out, err = run_verb(capsys, "verify", "--warehouse", str(wh.root))
+    code, out, err = run_verb("verify", "--warehouse", str(wh.root))
     assert code == 3, out + err
     for path in damaged:
         assert path in out, (path, out)
     assert out.splitlines()[-1].startswith(f"{len(damaged)} problem(s) found")
 
 
-def test_a_stage_on_damaged_metadata_fails_with_one_line_naming_the_file(warehouse, capsys):
+def test_a_stage_on_damaged_metadata_fails_with_one_line_naming_the_file(warehouse, capsys, run_verb):
     wh, (run_id, other) = warehouse
     for node, damage in [("val/layer2/raw", huge_shape), ("val/layer1/codes_b1", deleted)]:
         path = zarr_json(wh, run_id, node)
         saved = path.read_bytes()
         damage(path)
-        code, out, err = run_verb(capsys, "measure", run_id, "--warehouse", str(wh.root))
+        code, out, err = run_verb("measure", run_id, "--warehouse", str(wh.root))
         assert code == 2 and len(err.strip().splitlines()) == 1 and str(path) in err, err
         path.write_bytes(saved)
-    assert run_verb(capsys, "measure", other, "--warehouse", str(wh.root))[0] == 0  # the other run is untouched
+    assert run_verb("measure", other, "--warehouse", str(wh.root))[0] == 0  # the other run is untouched
 
 
-def test_damaged_metadata_is_repaired_to_equal_rows(warehouse, capsys):
+def test_damaged_metadata_is_repaired_to_equal_rows(warehouse, capsys, run_verb):
     wh, (run_id, _) = warehouse
     before = rows_of(wh, "neuron_stats", run_id)
     huge_shape(zarr_json(wh, run_id, "val/layer1/raw"))
     deleted(zarr_json(wh, run_id, "val/layer2/codes_b2"))
-    code, out, err = run_verb(capsys, "verify", "--repair", run_id, "--warehouse", str(wh.root))
+    code, out, err = run_verb("verify", "--repair", run_id, "--warehouse", str(wh.root))
     assert code == 0, out + err
     assert_rows_close(rows_of(wh, "neuron_stats", run_id), before)
-    assert run_verb(capsys, "verify", "--warehouse", str(wh.root))[0] == 0
+    assert run_verb("verify", "--warehouse", str(wh.root))[0] == 0
 
 
-def test_a_legacy_store_with_a_shape_beyond_its_chunks_is_not_recorded(warehouse, capsys):
+def test_a_legacy_store_with_a_shape_beyond_its_chunks_is_not_recorded(warehouse, capsys, run_verb):
     wh, (run_id, other) = warehouse
     for record in (wh.root / "activations").glob("*.manifest.json"):
         record.unlink()
     (wh.root / "warehouse.json").write_text(json.dumps({"format_version": 2}))
     huge_shape(zarr_json(wh, run_id, "val/layer1/raw"))
     prepare(wh.root)  # the upgrade records the metadata of the other store only
-    code, out, err = run_verb(capsys, "verify", "--warehouse", str(wh.root))
+    code, out, err = run_verb("verify", "--warehouse", str(wh.root))
     assert code == 3 and f"run {run_id}: activations: its metadata has no integrity record" in out, out
     assert f"run {other}" not in out
 
@@ -220,16 +220,16 @@ def forge_run(wh, run_id, forged="f0f0f0f0f0f0f0f0"):
     return forged
 
 
-def test_an_unrecorded_partition_is_reported_and_never_blessed(warehouse, capsys):
+def test_an_unrecorded_partition_is_reported_and_never_blessed(warehouse, capsys, run_verb):
     wh, (run_id, _) = warehouse
     forged = forge_run(wh, run_id)
-    code, out, err = run_verb(capsys, "sql", "SELECT max(mutual_info) AS m FROM neuron_stats", "--warehouse", str(wh.root),
+    code, out, err = run_verb("sql", "SELECT max(mutual_info) AS m FROM neuron_stats", "--warehouse", str(wh.root),
                               "--format", "csv")
     assert code == 0 and float(out.split()[-1]) < 99 and "warning" in err and forged in err, out + err
     found = query(wh, f"SELECT table_name FROM (SELECT kind AS table_name, problem FROM warehouse_problems WHERE run_id = '{forged}')").to_pylist()
     assert sorted(r["table_name"] for r in found) == ["neuron_stats", "runs"]
     (wh.root / "warehouse.json").unlink()  # the next read verb must not take the warehouse for a format-1 one
-    assert run_verb(capsys, "sql", "SELECT 1", "--warehouse", str(wh.root))[0] == 0
+    assert run_verb("sql", "SELECT 1", "--warehouse", str(wh.root))[0] == 0
     assert not list(wh.root.glob(f"tables/*/run_id={forged}/*.manifest.json"))
     assert query(wh, f"SELECT count(*) AS n FROM runs WHERE run_id = '{forged}'").to_pylist() == [{"n": 0}]
 
@@ -285,14 +285,14 @@ def test_a_held_catalog_lock_is_waited_for_with_a_message(warehouse, capsys):
 # ----------------------------------------------------------------------------- bounds before allocation
 
 @pytest.mark.parametrize("label", [1000, 10**9])
-def test_npz_labels_beyond_the_classes_bound_are_one_line(warehouse, tmp_path, capsys, label):
+def test_npz_labels_beyond_the_classes_bound_are_one_line(warehouse, tmp_path, capsys, label, run_verb):
     wh, _ = warehouse
     y = np.arange(100) % 4
     y[0] = label  # 1000: taken for 1001 classes; 10**9: a 32 GB allocation
     path = tmp_path / "labels.npz"
     np.savez(path, x_train=np.zeros((100, 64), np.float32), y_train=y, x_test=np.zeros((10, 64), np.float32),
              y_test=np.arange(10) % 4)
-    code, out, err = run_verb(capsys, "train", "--dataset", f"npz:{path}", "--warehouse", str(wh.root))
+    code, out, err = run_verb("train", "--dataset", f"npz:{path}", "--warehouse", str(wh.root))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "relabel the classes" in err, err
 
 
@@ -311,7 +311,7 @@ def test_a_damaged_page_of_one_run_never_breaks_another_runs_report(warehouse):
     assert tables["runs"].column("run_id").to_pylist() == [healthy]
 
 
-def test_gc_removes_every_kind_of_leftover(warehouse, capsys):
+def test_gc_removes_every_kind_of_leftover(warehouse, capsys, run_verb):
     import socket
 
     wh, _ = warehouse
@@ -327,6 +327,6 @@ def test_gc_removes_every_kind_of_leftover(warehouse, capsys):
     for path in (wal, batch):
         os.utime(path, (old, old))
     os.utime(link, (old, old), follow_symlinks=False)
-    code, out, err = run_verb(capsys, "gc", "--older-than", "2", "--warehouse", str(wh.root))
+    code, out, err = run_verb("gc", "--older-than", "2", "--warehouse", str(wh.root))
     assert code == 0 and str(link) in out and str(batch) in out, out + err  # the WAL goes as the verb opens the warehouse
     assert not any(os.path.lexists(p) for p in (wal, link, batch))

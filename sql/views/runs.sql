@@ -23,5 +23,6 @@ SELECT
     kept_fraction,   -- pruned runs: hidden neurons kept / the parent's; NULL otherwise
     coalesce(n_params,  -- weights and biases (+ 2 per neuron with batch norm); computed from the sizes for older rows
         list_sum(list_transform(range(1, len(widths)), lambda i: widths[i] * widths[i + 1] + widths[i + 1]))
-        + CASE WHEN regularizer = 'dropout_bn' THEN 2 * list_sum(hidden_sizes) ELSE 0 END)::BIGINT AS n_params
+        + CASE WHEN regularizer = 'dropout_bn' THEN 2 * list_sum(hidden_sizes) ELSE 0 END)::BIGINT AS n_params,
+    coalesce(json_extract_string(spec, '$.arch'), 'mlp') AS arch  -- 'mlp' | 'cnn' | 'vit' | 'torchvision:NAME' | 'package.module:Class'
 FROM stored
