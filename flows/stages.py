@@ -383,13 +383,21 @@ def ablate_run(
         note(f"run {run_id}: its measures changed since its curves were computed; ablating again")
     model = load_run(wh, run_id)
     grid = default_steps(model.spec) if steps is None else steps
-    orderings = rankings(wh, run_id, measures) + random_orderings(list(model.spec.hidden_sizes), random_repeats)
     store = act.open_activations(wh, run_id)
-    means = [store.train_mean(layer) for layer in store.layers]
+    orderings = rankings(wh, run_id, measures) + random_orderings(store.layer_sizes, random_repeats)
     test = data_of(model.spec, data_dir).test
     with Progress(f"ablate {run_id}", len(orderings) * len(strategies), "curves") as progress:
-        curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, grid, on_curve=progress.advance,
-                                 device=device)
+        if isinstance(model, MLP):  # the incremental kernel of fully-connected networks
+            means = [store.train_mean(layer) for layer in store.layers]
+            curves = ablation_curves(model, test.x, test.y, orderings, strategies, means, grid,
+                                     on_curve=progress.advance, device=device)
+        else:  # hooks on any network: a unit's whole output map is replaced
+            from pipeline.hooked_ablation import hooked_ablation_curves
+
+            maps = [store.train_mean_map(layer) for layer in store.layers]
+            layers = units.recorded_layers(store.units(), [m.shape for m in maps])
+            curves = hooked_ablation_curves(model, model.network, layers, test.x, test.y, orderings, strategies, maps,
+                                            grid, on_curve=progress.advance)
     params = {"computations": [d for d in done if d != computation] + [computation], **inputs}
     randoms = ordering_positions([o for o in orderings if o.ordering == "random"])
     write = merge_partition if fresh else write_partition

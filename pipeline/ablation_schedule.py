@@ -22,13 +22,17 @@ MAX_BLOCK = 256
 # k-grid of the cifar10 preset's default ablation: 31 points per curve (k = 0 and every ~3 % of the
 # neurons); its 450 curves take ~9 min on 2 idle cores, every k ~7 h (docs/benchmarks.md)
 CIFAR10_STEPS = 30
+UNIT_STEPS = 20  # the default k-grid of conv channels, transformer neurons and other units
 
 
 def default_steps(spec) -> int | None:
     """The k-grid when none is asked for: every k (None), except on the cifar10 preset's network
-    (3072-1024-512-512-512), where every k would take hours on 2 cores: CIFAR10_STEPS."""
+    (3072-1024-512-512-512), where every k would take hours on 2 cores: CIFAR10_STEPS, and on networks other than
+    an mlp (each grid point a forward pass from the first ablated module): UNIT_STEPS."""
     from pipeline.spec import PRESETS
 
+    if spec.arch != "mlp":
+        return UNIT_STEPS
     return CIFAR10_STEPS if tuple(spec.hidden_sizes) == PRESETS["cifar10"].hidden_sizes else None
 
 

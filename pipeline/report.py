@@ -21,10 +21,12 @@ from pipeline.report_charts import build_charts, effect_label
 # chart name -> (heading, explanation), in the page's order
 CHARTS = {
     "layer_stats": ("Neurons that do nothing",
-                    "Per hidden layer, the share of neurons whose 1-bit code is constant on the validation split "
-                    "(always or never above the threshold) and, for ReLU, the share never above 0 (dead), averaged "
-                    "over the runs (view layer_stats). Many dead first-layer neurons point to a training problem, "
-                    "e.g. unstandardized inputs."),
+                    "Per layer, the share of units whose 1-bit code is constant on the validation split "
+                    "(always or never above the threshold) and, for ReLU neurons, the share never above 0 (dead), "
+                    "averaged over the runs (view layer_stats; hover a bar for the module the layer's units are "
+                    "read from). Many dead first-layer neurons point to a training problem, e.g. unstandardized "
+                    "inputs; for conv channels and transformer neurons (per-unit bins) a constant code means the "
+                    "unit's values tie on most images."),
     "distributions": ("Measure distributions per layer (Fig. 1)",
                       "Histograms of each information measure over the neurons of each hidden layer, pooled over "
                       "the runs. Entropy, mutual information and the selectivities are in bits; class_selectivity is "
@@ -98,10 +100,12 @@ def _runs_caption(runs: pa.Table) -> str:
     if not rows:
         return ""
     first = rows[0]
+    arch = first.get("arch") or "mlp"
     sizes = "-".join(str(h) for h in first["hidden_sizes"])
+    shape = f"hidden layers {sizes}" if arch == "mlp" else f"{arch}" + (f" {sizes}" if sizes else "")
     seeds = ", ".join(f"{'seed ' + str(r['seed']) if r['seed'] is not None else 'imported, seed not stated'} "
                       f"({r['run_id']}, test error {r['test_error']:.2%})" for r in rows)
-    return (f"{first['dataset']}, hidden layers {sizes}, {first['activation']}, {first['regularizer']}; "
+    return (f"{first['dataset']}, {shape}, {first['activation']}, {first['regularizer']}; "
             f"{len(rows)} run{'s' if len(rows) != 1 else ''}: {seeds}.")
 
 

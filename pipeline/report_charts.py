@@ -303,7 +303,8 @@ def pruning_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
 
 def layer_stats_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
     """Bars per hidden layer: the share of neurons with a constant 1-bit code and (ReLU) of dead neurons."""
-    rows = [{"layer": r["layer"], "kind": kind, "share": r[column], "n_neurons": r["n_neurons"]}
+    rows = [{"layer": r["layer"], "kind": kind, "share": r[column], "n_neurons": r["n_neurons"],
+             "module": r.get("module_path") or ""}
             for r in tables["layer_stats"].to_pylist()
             for kind, column in (("constant 1-bit code", "constant_frac"), ("dead (ReLU)", "dead_frac"))
             if r[column] is not None]
@@ -312,8 +313,8 @@ def layer_stats_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
         y=alt.Y("kind:N", title=None),
         row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
         color=alt.Color("kind:N", legend=None),
-        tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("kind:N"), alt.Tooltip("share:Q", format=".1%"),
-                 alt.Tooltip("n_neurons:Q", title="neurons in layer", format=".0f")],
+        tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("module:N"), alt.Tooltip("kind:N"),
+                 alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("n_neurons:Q", title="units in layer", format=".0f")],
     ).properties(width=360, title="Neurons that do nothing on the validation split")
 
 

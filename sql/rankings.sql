@@ -6,8 +6,8 @@
 WITH ranks AS (
     SELECT * FROM neuron_ranks WHERE run_id = '${run_id}'
 ),
-hidden_neurons AS (
-    SELECT list_sum(hidden_sizes) AS n FROM runs WHERE run_id = '${run_id}'
+hidden_neurons AS (  -- the units of every captured layer (an mlp's hidden neurons)
+    SELECT sum(units) AS n FROM layers WHERE run_id = '${run_id}'
 ),
 complete AS (
     SELECT measure, bits FROM ranks

@@ -9,6 +9,7 @@ SELECT
     activation,
     regularizer,
     test_error,    -- fraction of test samples misclassified by the unablated network
-    n_test
+    n_test,
+    arch           -- mlp | cnn | vit | torchvision:NAME | package.module:Class
 FROM runs JOIN selected_runs USING (run_id)
 ORDER BY seed, run_id
