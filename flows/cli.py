@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regularizer", help="none | l2 | dropout (dropout_bn is inferred from batch norm tensors)")
     p.add_argument("--input-mean", type=floats, help="per-channel input mean the network was trained with, e.g. 0.1307")
     p.add_argument("--input-std", type=floats, help="per-channel input std, e.g. 0.3081")
+    p.add_argument("--arch", help="the architecture whose state_dict it is: cnn, vit, torchvision:NAME (e.g. "
+                   "torchvision:resnet18) or package.module:Class (default: an mlp, inferred from the tensors)")
+    p.add_argument("--arch-kwargs", type=json_object, help="JSON keyword arguments of the architecture's builder")
 
     p = verb("export", cmd_export, "write a run as a plain nn.Sequential state_dict", run_id=True)
     p.add_argument("--to", required=True, help="the file to write")

@@ -144,7 +144,8 @@ def cmd_import(args) -> str:
     from flows.api import import_checkpoint
 
     spec = {"dataset": args.dataset, "activation": args.activation, "regularizer": args.regularizer,
-            "input_mean": args.input_mean, "input_std": args.input_std}
+            "input_mean": args.input_mean, "input_std": args.input_std, "arch": args.arch,
+            "arch_kwargs": args.arch_kwargs}
     return import_checkpoint(args.warehouse, args.file, args.data_dir, **{k: v for k, v in spec.items() if v is not None})
 
 

@@ -90,16 +90,17 @@ class NetworkSpec:
     @property
     def group(self) -> str:
         """The name without the seed: runs of one group differ only by seed, never by configuration."""
+        return "-".join([self.dataset, self.shape_label, self.regularizer, *self._differences()])
+
+    @property
+    def shape_label(self) -> str:
+        """The network in a name: ``300x100-relu`` (an mlp), ``cnn32x64x128x128-relu``, ``vit``, ``resnet18``."""
         from pipeline.architectures import arch_label
 
         sizes = "x".join(str(h) for h in self.hidden_sizes)
         if self.arch == "mlp":
-            shape = [sizes, self.activation]
-        elif self.arch == "cnn":
-            shape = [f"cnn{sizes}", self.activation]
-        else:
-            shape = [arch_label(self.arch)]
-        return "-".join([self.dataset, *shape, self.regularizer, *self._differences()])
+            return f"{sizes}-{self.activation}"
+        return f"cnn{sizes}-{self.activation}" if self.arch == "cnn" else arch_label(self.arch)
 
     def _differences(self) -> list[str]:
         """Short labels of the hyper-parameters that differ from the preset (all of them for a dataset without one)."""

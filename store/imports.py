@@ -15,16 +15,18 @@ from __future__ import annotations
 import io
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 
 import pyarrow as pa
 import torch
 
+from pipeline.architectures import BUILTIN, arch_family, checkpoint_shapes, empty
 from pipeline.convert import convert_state_dict, sequential_layers, sequential_state_dict, spec_for
 from pipeline.errors import NeuronInfoError
 from pipeline.model import LINEAR, MLP, NORM
 from pipeline.npz_data import confine
+from pipeline.spec import NetworkSpec, arch_shape
 from store.atomic import write_bytes
 from store.checkpoints import checkpoint_bytes, checkpoint_file, header_metadata, load_run, parse_checkpoint, run_id_of
 from store.integrity import sha256_hex
@@ -41,7 +43,7 @@ class Imported:
     """A checkpoint read from outside, in the public format."""
 
     run_id: str
-    model: MLP
+    model: torch.nn.Module
     data: bytes  # the public-format checkpoint bytes stored in the warehouse
     original_name: str
     original_sha256: str
@@ -83,6 +85,12 @@ def read_import(
     in_metadata = _spec_json(name, metadata["spec"]) if "spec" in metadata else {}
     if untrusted and isinstance(in_metadata.get("dataset"), str):
         confine(in_metadata["dataset"], data_dir)
+    if untrusted:
+        refuse_code(name, in_metadata)
+    if in_metadata.get("arch", "mlp") != "mlp" and {"dataset", "input_dim", "n_classes"} <= in_metadata.keys():
+        run_id, model = parse_checkpoint(name, data)  # a network of another architecture in the public form
+        return Imported(run_id, model, data, form="public", spec_source="metadata",
+                        unstated=tuple(k for k in UNSTATED if k not in in_metadata), **provenance)
     if PUBLIC_SPEC_KEYS <= in_metadata.keys() and all(k.startswith((f"{LINEAR}.", f"{NORM}.")) for k in state):
         run_id, model = parse_checkpoint(name, data)  # the public form: stored as it is
         return Imported(run_id, model, data, form="public", spec_source="metadata",
@@ -96,6 +104,15 @@ def read_import(
         given.update(said)
     if untrusted and isinstance(given.get("dataset"), str):
         confine(given["dataset"], data_dir)
+    if untrusted:
+        refuse_code(name, given)
+    spec_source = "+".join(s for s, said in sources if said) or "none"
+    unstated = tuple(k for k in UNSTATED if k not in given)
+    if given.get("arch", "mlp") != "mlp":  # a state_dict of another architecture, under its own names
+        model = _arch_model(name, state, given)
+        public = checkpoint_bytes(model)
+        return Imported(run_id_of(public), model, public, form=f"{container}/{arch_family(model.spec.arch)}",
+                        spec_source=spec_source, unstated=unstated, **provenance)
     try:
         converted = convert_state_dict(state)
         spec = spec_for(converted, given)
@@ -104,8 +121,56 @@ def read_import(
     model = MLP.empty(spec).load_checkpoint_tensors(converted.tensors)
     public = checkpoint_bytes(model)
     return Imported(run_id_of(public), model, public, form=f"{container}/{converted.naming}",
-                    spec_source="+".join(s for s, said in sources if said) or "none",
-                    unstated=tuple(k for k in UNSTATED if k not in given), **provenance)
+                    spec_source=spec_source, unstated=unstated, **provenance)
+
+
+def refuse_code(name: str, said: dict) -> None:
+    """A dropped file (the inbox) may name a built-in or torchvision architecture, never a module of code."""
+    arch = said.get("arch", "mlp")
+    if not isinstance(arch, str) or (arch not in BUILTIN and not arch.startswith("torchvision:")):
+        raise NeuronInfoError(f"{name}: its spec names the architecture {arch!r}, code the inbox never imports; the "
+                              "inbox takes mlp, cnn, vit and torchvision:NAME: import it yourself with "
+                              "`neuroninfo import FILE --arch package.module:Class`")
+
+
+def _arch_model(name: str, state: dict[str, torch.Tensor], given: dict) -> torch.nn.Module:
+    """The model of a state_dict saved by a network of ``given['arch']`` (its own tensor names), its spec made
+    from what the sources said and the dataset's image shape; names and shapes checked before loading."""
+    from pipeline.data import dataset_shape, default_n_val
+
+    if not given.get("dataset"):
+        raise NeuronInfoError(f"{name}: the file does not say its dataset; give --dataset (or a sidecar with it)")
+    try:
+        input_dim, n_classes = dataset_shape(given["dataset"])
+        input_dim, n_classes = int(given.get("input_dim", input_dim)), int(given.get("n_classes", n_classes))
+        kwargs = given.get("arch_kwargs") or {}
+        kwargs = json.loads(kwargs) if isinstance(kwargs, str) else kwargs
+        shape = arch_shape(given["arch"], given["dataset"], input_dim, kwargs)
+        known = {f.name for f in fields(NetworkSpec)} - {"input_mean", "input_std"} - set(shape)
+        values = {k: v for k, v in given.items() if k in known and v is not None}
+        values.update(shape, input_dim=input_dim, n_classes=n_classes)
+        values.setdefault("activation", "builtin" if values["arch"] not in ("cnn",) else "relu")
+        values.setdefault("inputs", "unit" if given.get("input_mean") is None else "standardized")
+        values.setdefault("n_val", default_n_val(values["dataset"]))
+        if given.get("input_mean") is not None:
+            values.update(input_mean=given["input_mean"], input_std=given.get("input_std"))
+        spec = NetworkSpec(**values)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise NeuronInfoError(f"{name}: spec has a field of the wrong type or range ({str(e).splitlines()[0]}); fix it") from None
+    except NeuronInfoError as e:
+        raise NeuronInfoError(f"{name}: {e}") from None
+    expected = checkpoint_shapes(spec)
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or extra:
+        raise NeuronInfoError(f"{name}: its tensors do not match {spec.arch} ({'lacks ' + ', '.join(missing[:3]) if missing else ''}"
+                              f"{'; ' if missing and extra else ''}{'has extra ' + ', '.join(extra[:3]) if extra else ''}); "
+                              "check --arch and --arch-kwargs")
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            raise NeuronInfoError(f"{name}: tensor {key} has shape {tuple(state[key].shape)}, {spec.arch} needs {shape}; "
+                                  "check --arch-kwargs and the dataset")
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    return empty(spec).load_checkpoint_tensors(tensors)
 
 
 def _safetensors(name: str, data: bytes) -> dict[str, torch.Tensor]:

@@ -37,9 +37,8 @@ def write_run(
     lineage = lineage or {}
     suffix = lineage.get("suffix", "")
     imported = origin == "imported"
-    sizes_text = "x".join(str(h) for h in spec.hidden_sizes)
     row = {
-        "name": f"{spec.dataset}-{sizes_text}-{spec.activation}-{spec.regularizer}-imported-{run_id[:8]}" if imported else spec.name + suffix,
+        "name": f"{spec.dataset}-{spec.shape_label}-{spec.regularizer}-imported-{run_id[:8]}" if imported else spec.name + suffix,
         "group_name": f"imported-{run_id}" if imported else spec.group + suffix,
         "dataset": spec.dataset,
         "input_dim": spec.input_dim,
