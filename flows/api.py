@@ -102,5 +102,10 @@ def layers(warehouse: WarehouseLocation, run_id: str) -> nn.Sequential:
     """An ``nn.Sequential`` of the documented layers for ``export_model``'s state_dict (Linear, activation
     per hidden layer, then the output Linear), ready for ``load_state_dict``; it takes [0, 1] inputs."""
     from pipeline.convert import sequential_modules
+    from pipeline.errors import NeuronInfoError
 
-    return sequential_modules(load_model(warehouse, run_id).spec)
+    spec = load_model(warehouse, run_id).spec
+    if spec.arch != "mlp":
+        raise NeuronInfoError(f"run {run_id} is a {spec.arch}: its export is its network's own state_dict; load it "
+                              "into pipeline.architectures.build(spec).network (it takes standardized inputs)")
+    return sequential_modules(spec)

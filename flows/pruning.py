@@ -54,6 +54,10 @@ def pruned_network(model: MLP, ranking: np.ndarray, keep: float, scope: str, str
 
 def _inputs(wh: Warehouse, run_id: str, strategy: str, data_dir):
     model = load_run(wh, run_id)
+    if not isinstance(model, MLP):
+        raise NeuronInfoError(f"run {run_id} is a {model.spec.arch}: pruning cuts an mlp's neurons, and cutting "
+                              "channels of other networks is not built yet; its ablation curves show the same "
+                              "cumulative removal without fine-tuning (neuroninfo ablate)")
     means = None
     if strategy == "mean":
         store = act.open_activations(wh, run_id)

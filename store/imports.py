@@ -258,11 +258,16 @@ def _partition_rows(path: Location) -> list[dict]:
 # ----------------------------------------------------------------------------- export
 
 def export_run(wh: Warehouse, run_id: str, to: Location, fmt: str = "safetensors") -> Location:
-    """Write the run as a plain ``nn.Sequential`` state_dict (``sequential_layers`` lists the layers)."""
+    """Write the run as a plain ``nn.Sequential`` state_dict (``sequential_layers`` lists the layers); a network of
+    another architecture as its own state_dict (``model.network``'s names: torchvision's for torchvision models),
+    its spec in the safetensors metadata."""
     if fmt not in ("safetensors", "torch"):
         raise NeuronInfoError(f"unknown export format {fmt!r}; use safetensors or torch")
     model = load_run(wh, run_id)
-    state = sequential_state_dict(model)
+    if isinstance(model, MLP):
+        state, metadata = sequential_state_dict(model), {"layers": json.dumps(sequential_layers(model.spec))}
+    else:  # another architecture: its network's own state_dict (it takes standardized inputs: the spec's stats)
+        state, metadata = model.checkpoint_tensors(), {"spec": model.spec.to_json()}
     if fmt == "torch":
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -270,7 +275,7 @@ def export_run(wh: Warehouse, run_id: str, to: Location, fmt: str = "safetensors
     else:
         from safetensors.torch import save
 
-        data = save(state, metadata={"layers": json.dumps(sequential_layers(model.spec)), "neuroninfo_run_id": run_id})
+        data = save(state, metadata={**metadata, "neuroninfo_run_id": run_id})
     to = location(to)
     write_bytes(to, data)
     return to
