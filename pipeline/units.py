@@ -164,6 +164,15 @@ def default_paths(network: nn.Module, calls: dict[str, tuple[int, tuple[int, ...
     return paths
 
 
+def _before_logits(network: nn.Module, calls: dict, paths: list[str]) -> list[str]:
+    """``paths`` without those that return after the last module with weights (an activation of the logits,
+    e.g. SqueezeNet's final ReLU)."""
+    order = list(calls)  # in the order the calls ended
+    weighted = [order.index(p) for p in order if any(True for _ in network.get_submodule(p).parameters(recurse=False))]
+    last = max(weighted, default=len(order))
+    return [p for p in paths if order.index(p) < last]
+
+
 def select_paths(candidates: list[str], globs: list[str] | None) -> list[str]:
     """The candidate paths matching any of ``globs`` (fnmatch over module paths), in network order."""
     if not globs:
@@ -182,7 +191,7 @@ def unit_layers(network: nn.Module, sample: torch.Tensor, paths: list[str] | Non
     calls = trace_calls(network, sample, forward)
     if paths is None:
         every = [p for p, _ in network.named_modules() if p and p in calls]
-        paths = select_paths(default_paths(network, calls) if not globs else every, globs)
+        paths = select_paths(_before_logits(network, calls, default_paths(network, calls)) if not globs else every, globs)
     layers = []
     for path in paths:
         module_at(network, path)
