@@ -39,6 +39,7 @@ not a Sequential, a ``position`` reducer, or a producer whose output channels ar
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -359,7 +360,9 @@ def torch_pruning_magnitude(model: nn.Module, layers: list[UnitLayer], wirings: 
     if all(w.producer is None for w in wirings):
         return [None] * len(layers)
     net = folded_network(_network(model), wirings)
-    graph = tp.DependencyGraph().build_dependency(net, example_inputs=network_input(model, x[:1].to(_dtype(model))))
+    with warnings.catch_warnings():  # a ViT's class token and position embedding: in no producer's group
+        warnings.filterwarnings("ignore", message="Unwrapped parameters", category=UserWarning)
+        graph = tp.DependencyGraph().build_dependency(net, example_inputs=network_input(model, x[:1].to(_dtype(model))))
     importance = tp.importance.GroupMagnitudeImportance()
     out: list[np.ndarray | None] = []
     for w in wirings:
