@@ -20,16 +20,17 @@ eval-mode network (batch norm folded where it sits next to a Conv/Linear, dropou
   through batch norms, dropout, identities, activations and pooling only (or the unit's module itself if it
   is a Conv/Linear). Output channel c's filter is ``weight[c]`` (all its input channels and kernel
   positions; a Linear's row), bias excluded, with a batch norm that follows the producer (only dropout or
-  identities between) folded in as ``pipeline.fold`` does. A batch norm behind a nonlinearity is not folded.
+  identities between) folded in as ``pipeline.fold`` does.
 * ``weight_l1_out``: L1 norm of the unit's input slice in its *consumer*, the next Conv/Linear after the
   unit's module in the same Sequential (reached through the same modules): a Linear's column, a conv's
   ``weight[:, c]`` (its group's output filters for a grouped conv); a batch norm right before the consumer
   scales the slice (folded before), one right after it its rows (folded after). None without a consumer
-  in the same Sequential (e.g. the last conv block of our cnn, whose consumer follows a Flatten).
+  in the same Sequential (e.g. the last conv block of our cnn, whose consumer follows a Flatten). A batch
+  norm with a nonlinearity between it and both the producer and the consumer is folded nowhere.
 * ``torch_pruning_magnitude``: Torch-Pruning's ``GroupMagnitudeImportance()`` (p=2, mean over the group,
   divided by the layer's mean) of the group of ``prune_conv_out_channels`` / ``prune_linear_out_channels``
   of the producer, on a copy of the network with those batch norms folded (as the MLP path folds them).
-  Needs the ``baselines`` extra.
+  Needs the ``baselines`` extra; None too where torch-pruning cannot trace the network (one note).
 * ``ablation_damage`` / ``ablation_damage_mean``: ``single_unit_damage`` (the hooked ablation engine;
   None until it is slotted in).
 
@@ -50,6 +51,7 @@ from torch import nn
 from pipeline.baselines import CAPTUM_STEPS, CONDUCTANCE_SAMPLES
 from pipeline.fold import fold_norm_after, norm_affine
 from pipeline.model import BN_TENSORS, MLP
+from pipeline.progress import note
 from pipeline.units import ACTIVATIONS, UnitLayer, _first_tensor, hooked, module_at
 
 CRITERIA = ("weight_l1_in", "weight_l2_in", "weight_l1_out", "torch_pruning_magnitude", "taylor", "conductance",
@@ -360,9 +362,15 @@ def torch_pruning_magnitude(model: nn.Module, layers: list[UnitLayer], wirings: 
     if all(w.producer is None for w in wirings):
         return [None] * len(layers)
     net = folded_network(_network(model), wirings)
-    with warnings.catch_warnings():  # a ViT's class token and position embedding: in no producer's group
-        warnings.filterwarnings("ignore", message="Unwrapped parameters", category=UserWarning)
-        graph = tp.DependencyGraph().build_dependency(net, example_inputs=network_input(model, x[:1].to(_dtype(model))))
+    example = network_input(model, x[:1].to(_dtype(model)))
+    try:
+        with warnings.catch_warnings():  # a ViT's class token and position embedding: in no producer's group
+            warnings.filterwarnings("ignore", message="Unwrapped parameters", category=UserWarning)
+            graph = tp.DependencyGraph().build_dependency(net, example_inputs=example)
+    except Exception as e:  # a user's network torch-pruning cannot trace: this criterion only is NULL
+        note(f"baselines: torch_pruning_magnitude skipped: torch-pruning cannot trace this network "
+             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+        return [None] * len(layers)
     importance = tp.importance.GroupMagnitudeImportance()
     out: list[np.ndarray | None] = []
     for w in wirings:

@@ -176,6 +176,19 @@ def test_torch_pruning_magnitude_by_hand(samples):
     assert model.network[0][1].weight is bn.weight  # the model itself is not folded
 
 
+def test_a_network_torch_pruning_cannot_trace_leaves_that_criterion_null(samples, monkeypatch):
+    tp = pytest.importorskip("torch_pruning")
+    model = cnn()
+    found = layers(model, samples[0])
+
+    def fails(self, *args, **kwargs):
+        raise RuntimeError("cannot trace")
+
+    monkeypatch.setattr(tp.DependencyGraph, "build_dependency", fails)
+    wirings = [ub.wiring(model.network, layer) for layer in found]
+    assert ub.torch_pruning_magnitude(model, found, wirings, samples[0]) == [None, None, None]
+
+
 def test_layers_without_a_producer_get_none():
     model = cnn()
     position = ub.UnitLayer("0.2", "channel", "position", (4, 8, 8))
