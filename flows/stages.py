@@ -313,6 +313,8 @@ def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None
     model = load_run(wh, run_id)
     store = act.open_activations(wh, run_id)
     data = data_of(model.spec, data_dir)
+    if not isinstance(model, MLP):  # channels, tokens, neurons of any network: hooks on model.network
+        return unit_baselines_run(wh, run_id, model, store, data)
     means = [store.train_mean(layer) for layer in store.layers]
     with Progress(f"baselines {run_id}", 4, "criteria groups") as progress:
         norms = bl.weight_norms(model)
@@ -336,6 +338,35 @@ def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None
     refresh_catalog(wh)
     note(f"baselines {run_id}: the pruning criteria of its {sum(model.spec.hidden_sizes)} hidden neurons written to "
          f"neuron_baselines (neuroninfo sql \"SELECT * FROM neuron_baselines WHERE run_id = '{run_id}'\")")
+    return run_id
+
+
+def unit_baselines_run(wh: Warehouse, run_id: str, model, store, data: Dataset) -> str:
+    """``baselines_run`` for a network other than an MLP: the criteria of every captured unit layer
+    (``pipeline.unit_baselines``); a criterion that does not apply to a layer is NULL."""
+    from importlib.util import find_spec
+
+    from pipeline.unit_baselines import unit_baselines
+
+    maps = [store.train_mean_map(layer) for layer in store.layers]
+    layers = units.recorded_layers(store.units(), [m.shape for m in maps])
+    with Progress(f"baselines {run_id}", 4, "criteria groups") as progress:
+        values = unit_baselines(model, layers, data.val.x, data.val.y, data.test.x, data.test.y, maps,
+                                on_step=progress.advance)
+    if find_spec("captum") is None:
+        note("baselines: conductance skipped (captum is not installed; pip install 'neuroninfo[baselines]')")
+    if find_spec("torch_pruning") is None:
+        note("baselines: torch_pruning_magnitude skipped (torch-pruning is not installed; pip install 'neuroninfo[baselines]')")
+    unwired = [layer.path for layer, v in zip(layers, values) if v["weight_l1_in"] is None]
+    if unwired:
+        note(f"baselines {run_id}: weight criteria NULL for {len(unwired)} of {len(layers)} layers ({', '.join(unwired[:3])}"
+             f"{', ...' if len(unwired) > 3 else ''}): no Conv/Linear makes their units in their parent Sequential")
+    if all(v["ablation_damage"] is None for v in values):
+        note(f"baselines {run_id}: ablation_damage NULL (single-unit damage of this architecture is not computed yet)")
+    write_baselines(wh, run_id, baselines_table(values, [store.raw("val", layer) for layer in store.layers]))
+    refresh_catalog(wh)
+    note(f"baselines {run_id}: the pruning criteria of its {sum(layer.units for layer in layers)} units in {len(layers)} "
+         f"layers written to neuron_baselines (neuroninfo sql \"SELECT * FROM neuron_baselines WHERE run_id = '{run_id}'\")")
     return run_id
 
 
