@@ -127,14 +127,14 @@ def cmd_paper(args) -> str:
     wh = _warehouse(args)
     if not args.dask_address:
         _device(args)
-    plan = paper_plan(list(args.datasets), list(args.seeds), args.quick, args.data_dir)  # one line before any server
+    plan = paper_plan(list(args.datasets), list(args.seeds), args.quick, args.data_dir, tuple(args.archs))  # one line before any server
     with private_server(while_starting=_first_training(wh, plan.specs, args)):
         from flows.paper import paper_grid
         from flows.train_and_measure import task_runner_for
 
         flow = paper_grid.with_options(task_runner=task_runner_for(args.task_runner, args.dask_address, args.workers))
         run_ids = flow(datasets=list(args.datasets), seeds=list(args.seeds), quick=args.quick, warehouse=str(wh.root),
-                       data_dir=args.data_dir, device=args.device)
+                       data_dir=args.data_dir, device=args.device, archs=list(args.archs))
     print_summary(wh, run_ids)
     print_verdicts(wh)
     return run_ids[-1] if run_ids else None

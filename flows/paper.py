@@ -27,10 +27,12 @@ def paper_grid(
     warehouse: str | None = None,
     data_dir: str | None = None,
     device: str = "cpu",
+    archs: list[str] = ["mlp"],
 ) -> list[str]:
-    """Train and analyse the paper's grid on every available dataset; write the report pages and the scorecard."""
+    """Train and analyse the paper's grid on every available dataset (per architecture of ``archs``: mlp, cnn,
+    vit); write the report pages and the scorecard."""
     progress_to_run_log()
-    plan = paper_plan(datasets, seeds, quick, data_dir)
+    plan = paper_plan(datasets, seeds, quick, data_dir, tuple(archs))
     for line in plan.skipped:
         note(line)
     warehouse = str(open_warehouse(warehouse).root)

@@ -1,8 +1,10 @@
 """What `neuroninfo paper` runs: the paper's grid per available dataset (no Prefect here).
 
 The grid is activation {relu, sigmoid} x regularizer {none, l2, dropout, dropout_bn} x seeds with each
-dataset's preset sizes and epochs; a dataset whose files are missing is skipped with one line saying
-where to put them. ``quick`` trains 2 epochs, one seed, and ablates on a 20-step k-grid.
+dataset's preset sizes and epochs, for each architecture of ``archs`` (default the study's mlp; cnn and vit
+opt in: a vit's activation is its own GELU, so it has the regularizers only); a dataset whose files are
+missing is skipped with one line saying where to put them. ``quick`` trains 2 epochs, one seed, and
+ablates on a 20-step k-grid.
 """
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from dataclasses import dataclass
 from pipeline.data import CACHE_DIR, TORCHVISION_FOLDERS, check_available, dataset_shape
 from pipeline.errors import NeuronInfoError
 from pipeline.options import ANALYSIS
-from pipeline.spec import ACTIVATIONS, REGULARIZERS, NetworkSpec, preset_spec
+from pipeline.spec import ACTIVATIONS, BUILTIN, REGULARIZERS, NetworkSpec, preset_spec
+
+PAPER_ARCHS = ("mlp", "cnn", "vit")  # what --archs takes; the default grid is the study's: mlp
 
 QUICK_EPOCHS = 2
 QUICK_STEPS = 20  # k-grid points per curve with --quick
@@ -33,8 +37,12 @@ class PaperPlan:
         return QUICK_STEPS if self.quick else None
 
 
-def paper_plan(datasets: list[str], seeds: list[int], quick: bool = False, data_dir: str | None = None) -> PaperPlan:
-    """The networks of the paper's grid on every dataset of ``datasets`` whose files are found."""
+def paper_plan(datasets: list[str], seeds: list[int], quick: bool = False, data_dir: str | None = None,
+               archs: tuple[str, ...] = ("mlp",)) -> PaperPlan:
+    """The networks of the paper's grid on every dataset of ``datasets`` whose files are found, per architecture."""
+    unknown = [a for a in archs if a not in PAPER_ARCHS]
+    if unknown or not archs:
+        raise NeuronInfoError(f"--archs {','.join(archs)}: the paper grid takes {', '.join(PAPER_ARCHS)}")
     for dataset in datasets:
         dataset_shape(dataset)  # a one-line error for an unknown name (synthetic sets serve tests)
     if not datasets or not seeds:
@@ -49,8 +57,9 @@ def paper_plan(datasets: list[str], seeds: list[int], quick: bool = False, data_
             continue
         input_dim, n_classes = dataset_shape(dataset)
         specs += [preset_spec(dataset, input_dim, n_classes, activation=a, regularizer=r, seed=s,
-                              epochs=QUICK_EPOCHS if quick else None)
-                  for a in ACTIVATIONS for r in REGULARIZERS for s in seeds]
+                              epochs=QUICK_EPOCHS if quick else None, arch=arch)
+                  for arch in dict.fromkeys(archs) for a in (ACTIVATIONS if arch != "vit" else (BUILTIN,))
+                  for r in REGULARIZERS for s in seeds]
     if not specs:
         raise NeuronInfoError(f"no dataset of {', '.join(datasets)} is available: " + " ".join(skipped))
     return PaperPlan(specs, skipped, quick)

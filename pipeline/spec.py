@@ -283,21 +283,22 @@ def preset_spec(
     if key not in PRESETS:
         raise NeuronInfoError(f"unknown preset {key!r}; use one of {', '.join(PRESETS)}")
     p = PRESETS[key]
+    shape = {"hidden_sizes": p.hidden_sizes}
+    if arch != "mlp":  # the architecture's own widths and image shape; its own activation unless a cnn
+        shape = arch_shape(arch, dataset, input_dim, arch_kwargs or {})
+        activation = activation if arch == "cnn" else BUILTIN
     spec = NetworkSpec(
         dataset=dataset,
         input_dim=input_dim,
         n_classes=n_classes,
-        hidden_sizes=p.hidden_sizes,
         activation=activation,
         regularizer=regularizer,
         dropout=p.dropout if regularizer in ("dropout", "dropout_bn") else 0.0,
         weight_decay=p.weight_decay if regularizer == "l2" else 0.0,
         seed=seed,
         epochs=p.epochs,
+        **shape,
     )
-    if arch != "mlp":
-        spec = replace(spec, **arch_shape(arch, dataset, input_dim, arch_kwargs or {}),
-                       activation=BUILTIN if arch not in ("mlp", "cnn") else activation)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "n_val" not in overrides:
         from pipeline.data import default_n_val

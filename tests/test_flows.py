@@ -88,16 +88,34 @@ def table_rows(wh, sql):
 def test_served_train_and_measure(served):
     env, wh = served
     run = run_deployment(env, "train-and-measure/default", TINY)
-    runs = table_rows(wh, "SELECT run_id, seed FROM runs ORDER BY seed")
+    runs = table_rows(wh, "SELECT run_id, seed FROM runs WHERE arch = 'mlp' ORDER BY seed")
     logged = [(line["level"], line["message"]) for line in run_logs(env, run)]  # what the Prefect UI shows
     for said in (f"capture {runs[0]['run_id']}: ", "time by stage (task time, summed): train ", "report: "):
         assert any(level == logging.INFO and said in message for level, message in logged), (said, logged)
     assert [r["seed"] for r in runs] == [0, 1]
     ids = [r["run_id"] for r in runs]
-    stats = table_rows(wh, "SELECT run_id, count(*) AS n FROM neuron_stats GROUP BY run_id ORDER BY run_id")
+    stats = table_rows(wh, "SELECT run_id, count(*) AS n FROM neuron_stats JOIN runs USING (run_id) WHERE arch = 'mlp' "
+                           "GROUP BY run_id ORDER BY run_id")
     assert {r["run_id"]: r["n"] for r in stats} == {i: (16 + 8) * 2 for i in ids}
-    curves = table_rows(wh, "SELECT DISTINCT run_id, scope, strategy FROM ablation_curves")
+    curves = table_rows(wh, "SELECT DISTINCT run_id, scope, strategy FROM ablation_curves JOIN runs USING (run_id) "
+                            "WHERE arch = 'mlp'")
     assert {(r["run_id"], r["scope"], r["strategy"]) for r in curves} == {(i, s, t) for i in ids for s in ("layer", "network") for t in ("zero", "mean")}
+
+
+def test_served_train_and_measure_takes_an_architecture(served):
+    """The served deployment takes --arch's parameters: a small cnn, its conv channels and dense neurons as units,
+    measured, ablated by hooks in both scopes, reported."""
+    env, wh = served
+    cnn = {**TINY, "hidden_sizes": None, "arch": "cnn", "seeds": [0], "epochs": 1, "bits": [1], "random_repeats": 1,
+           "steps": 4}
+    run = run_deployment(env, "train-and-measure/default", cnn)
+    [run_id] = [r["run_id"] for r in table_rows(wh, "SELECT run_id FROM runs WHERE arch = 'cnn'")]
+    layers = table_rows(wh, f"SELECT module_path, unit_kind, units FROM layers WHERE run_id = '{run_id}' ORDER BY layer")
+    assert layers == [{"module_path": p, "unit_kind": k, "units": u} for p, k, u in
+                      (("0.1", "channel", 8), ("0.4", "channel", 16), ("0.7", "channel", 32), ("1.2", "neuron", 32))]
+    curves = table_rows(wh, f"SELECT DISTINCT scope, strategy FROM ablation_curves WHERE run_id = '{run_id}'")
+    assert {(r["scope"], r["strategy"]) for r in curves} == {(s, t) for s in ("layer", "network") for t in ("zero", "mean")}
+    assert any("report: " in line["message"] for line in run_logs(env, run))
 
 
 def test_served_prune_sweep(served):
@@ -105,7 +123,7 @@ def test_served_prune_sweep(served):
     env, wh = served
     if not table_rows(wh, "SELECT run_id FROM neuron_stats LIMIT 1"):
         run_deployment(env, "train-and-measure/default", TINY)
-    run_id = table_rows(wh, "SELECT run_id FROM runs WHERE origin = 'trained' ORDER BY seed LIMIT 1")[0]["run_id"]
+    run_id = table_rows(wh, "SELECT run_id FROM runs WHERE origin = 'trained' AND arch = 'mlp' ORDER BY seed LIMIT 1")[0]["run_id"]
     run = run_deployment(env, "prune-sweep/default", {"run_ids": [run_id], "keeps": [0.5], "finetune_epochs": [0]})
     assert any(f"baselines {run_id}: " in line["message"] for line in run_logs(env, run))
     assert table_rows(wh, f"SELECT count(*) AS n FROM neuron_baselines WHERE run_id = '{run_id}'") == [{"n": 16 + 8}]
