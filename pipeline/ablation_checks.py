@@ -85,8 +85,8 @@ def check_means(means, sizes: list) -> list[np.ndarray]:
     for layer, (values, size) in enumerate(zip(means, sizes), start=1):
         arr = np.asarray(values, dtype=np.float64)
         if isinstance(size, tuple) and arr.shape != size:
-            raise ablation_error(f"means for layer {layer} has shape {arr.shape} but the layer's outputs have shape {size}",
-                                 f"pass layer {layer}'s mean output map (pipeline.units.output_means)")
+            raise ablation_error(f"means for layer {layer} has shape {arr.shape} but the layer's outputs have "
+                                 f"shape {size}", f"pass layer {layer}'s mean output map (pipeline.units.output_means)")
         if not isinstance(size, tuple) and arr.shape != (size,):
             raise ablation_error(f"means for layer {layer} has shape {arr.shape} but the layer has {size} neurons",
                                  f"pass an array of {size} means for layer {layer}")

@@ -54,6 +54,7 @@ __all__ = ["hooked_ablation_curves"]
 
 TRACE_SIZES = (2, 3)  # batch sizes of the two trace passes: an output is batch-major if dim 0 follows both
 MAX_REPLICAS = 16  # grid points per forward pass at most
+PASS_BYTES = 16 * 2**20  # per worker: a pass's tensors stay in cache (bench/bench_hooked_ablation.py)
 LIVE_OUTPUTS = 3  # a pass holds about this many of its largest module outputs at once (input, output, mask)
 
 
@@ -190,13 +191,17 @@ class Trace:
         self.next_in_sequential = _next_in_sequential(network, first)
         self._cuts: dict[frozenset[str], Cut] = {}
         for layer in layers:
-            call = first.get(layer.path)
-            if call is None or call.calls != 1 or call.shape != tuple(layer.shape):
-                found = "never runs" if call is None else (f"runs {call.calls} times" if call.calls != 1 else
-                                                           f"outputs per-sample shape {call.shape}")
-                raise ablation_error(f"unit layer {layer.path!r} {found} when model runs on x (expected once, "
-                                     f"shape {tuple(layer.shape)})", "describe the layers with "
-                                     "pipeline.units.unit_layers(network, x[:2]) on the network that model calls")
+            self._check_layer(layer)
+
+    def _check_layer(self, layer: UnitLayer) -> None:
+        call = self.calls.get(layer.path)
+        if call is not None and call.calls == 1 and call.shape == tuple(layer.shape):
+            return
+        found = ("never runs" if call is None else f"runs {call.calls} times" if call.calls != 1 else
+                 "returns a tuple, not a tensor," if call.shape is None else f"outputs per-sample shape {call.shape}")
+        raise ablation_error(f"unit layer {layer.path!r} {found} when model runs on x (expected once, shape "
+                             f"{tuple(layer.shape)})", "describe the layers with pipeline.units.unit_layers(network, "
+                             "x[:2]) on the network that model calls")
 
     def cut(self, ablated: frozenset[str]) -> Cut:
         """The cut for the ablated module paths (memoized)."""
@@ -314,11 +319,13 @@ def _next_in_sequential(network: nn.Module, calls: dict[str, ModuleCall]) -> dic
 
 @dataclass
 class Group:
-    """Grid points with the same cut, evaluated ``replicas`` at a time."""
+    """Grid points with the same cut, evaluated ``replicas`` points x ``samples`` samples per forward pass."""
 
     cut: Cut
     points: list[Point]
+    fusable: dict[str, int]  # replayed unit layers (path -> index): masked as they are replayed
     replicas: int = 1
+    samples: int = 1
 
 
 class PassState(threading.local):
@@ -330,12 +337,17 @@ class PassState(threading.local):
     def clean(self, record: frozenset[str] = frozenset()) -> None:
         """A clean pass that caches the outputs of the ``record`` paths."""
         self.record, self.cache = record, {}
-        self.replayed, self.stand_ins, self.replicas, self.masks = frozenset(), {}, 1, {}
+        self.replayed, self.stand_ins, self.window, self.replicas = frozenset(), {}, slice(None), 1
+        self.masks, self.fused, self.fused_indices = {}, {}, frozenset()
 
-    def ablated(self, cut: Cut, stand_ins: dict[str, torch.Tensor], replicas: int, masks: dict) -> None:
-        """A pass of ``replicas`` stacked grid points from ``cut``, with their masks per unit layer index."""
-        self.record = frozenset()
-        self.replayed, self.stand_ins, self.replicas, self.masks = frozenset(cut.replayed), stand_ins, replicas, masks
+    def ablated(self, group: Group, stand_ins: dict[str, torch.Tensor], window: slice, replicas: int,
+                masks: dict) -> None:
+        """A pass of ``replicas`` stacked grid points over the cached samples ``window``, from the group's cut,
+        with the points' masks per unit layer index."""
+        self.record, self.replayed, self.stand_ins = frozenset(), frozenset(group.cut.replayed), stand_ins
+        self.window, self.replicas, self.masks = window, replicas, masks
+        self.fused = {path: index for path, index in group.fusable.items() if index in masks}
+        self.fused_indices = frozenset(self.fused.values())
 
 
 def _dispatching_forward(path: str, original: Callable, state: PassState) -> Callable:
@@ -343,8 +355,10 @@ def _dispatching_forward(path: str, original: Callable, state: PassState) -> Cal
         if path in state.stand_ins:
             return state.stand_ins[path]
         if path in state.replayed:
-            replicas = state.replicas
-            return _map_tensors(state.cache[path], lambda t: t.repeat(replicas, *[1] * (t.dim() - 1)))
+            cached, replicas = _map_tensors(state.cache[path], lambda t: t[state.window]), state.replicas
+            if path in state.fused:  # a replayed ablated layer: mask while copying (its hook then does nothing)
+                return _replace(cached[None], *state.masks[state.fused[path]]).flatten(0, 1)
+            return _map_tensors(cached, lambda t: t.repeat(replicas, *[1] * (t.dim() - 1)))
         output = original(*args, **kwargs)
         if path in state.record:
             if path in state.cache:
@@ -355,17 +369,16 @@ def _dispatching_forward(path: str, original: Callable, state: PassState) -> Cal
     return forward
 
 
+def _replace(stacked: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor | None) -> torch.Tensor:
+    """``stacked`` (replicas or 1, samples, *shape) with replica p's masked elements set to its fill (P, *shape)."""
+    return torch.where(mask[:, None], 0.0 if fill is None else fill.to(stacked.dtype)[:, None], stacked)
+
+
 def _masked(state: PassState, index: int, output):
     """The unit layer's output with each replica's ablated elements replaced (None: unchanged)."""
-    entry = state.masks.get(index)
-    if entry is None:
+    if index not in state.masks or index in state.fused_indices:
         return None
-    mask, fill = entry
-    tensor = output if isinstance(output, torch.Tensor) else output[0]
-    stacked = tensor.reshape(state.replicas, -1, *tensor.shape[1:])
-    fill = 0.0 if fill is None else fill.to(tensor.dtype)[:, None]
-    new = torch.where(mask[:, None], fill, stacked).reshape(tensor.shape)
-    return new if tensor is output else type(output)((new, *output[1:]))
+    return _replace(output.reshape(state.replicas, -1, *output.shape[1:]), *state.masks[index]).reshape(output.shape)
 
 
 @contextmanager
@@ -397,8 +410,19 @@ def _groups(trace: Trace, layers: list[UnitLayer], curves: list[Curve]) -> tuple
                 continue
             ablated = frozenset(layers[l - 1].path for l in np.unique(curve.rows[:k, 0]))
             cut = trace.cut(ablated)
-            by_cut.setdefault(cut, Group(cut, [])).points.append((c, g))
+            if cut not in by_cut:
+                fusable = {layer.path: i for i, layer in enumerate(layers) if layer.path in cut.replayed}
+                by_cut[cut] = Group(cut, [], fusable)
+            by_cut[cut].points.append((c, g))
     return clean, list(by_cut.values())
+
+
+def _pass_size(pass_bytes: float, batch: int, n_points: int, budget: float) -> tuple[int, int]:
+    """(replicas, samples) of a pass: as many samples of the batch, then as many replicas, as fit in
+    PASS_BYTES and the budget (a pass's tensors then stay in cache; copies per replica cost more than samples)."""
+    room = min(PASS_BYTES, budget)
+    samples = int(max(1, min(batch, room // pass_bytes)))
+    return int(max(1, min(MAX_REPLICAS, n_points, room // (samples * pass_bytes)))), samples
 
 
 def _pass_masks(points: list[Point], curves: list[Curve], layers: list[UnitLayer], fills, device) -> dict:
@@ -428,8 +452,7 @@ def _count_errors(model, network, layers, trace: Trace, x, y, curves: list[Curve
     record = frozenset(p for group in groups for p in group.cut.replayed)
     budget = chunk_budget_mb * 2**20 / workers - batch * sum(trace.calls[p].bytes_per_sample for p in record)
     for group in groups:
-        fit = budget // (batch * trace.pass_bytes(group.cut))
-        group.replicas = int(max(1, min(MAX_REPLICAS, len(group.points), fit)))
+        group.replicas, group.samples = _pass_size(trace.pass_bytes(group.cut), batch, len(group.points), budget)
     errors = [np.zeros(len(c.grid), dtype=np.int64) for c in curves]
     left = [len(c.grid) * len(starts) for c in curves]
     lock = threading.Lock()
@@ -458,7 +481,12 @@ def _count_errors(model, network, layers, trace: Trace, x, y, curves: list[Curve
             for group in groups:
                 for first in range(0, len(group.points), group.replicas):
                     points = group.points[first : first + group.replicas]
-                    tally(points, _pass_errors(model, trace, group.cut, points, curves, layers, fills, xb, yb, state))
+                    masks = _pass_masks(points, curves, layers, fills, x.device)
+                    wrong = np.zeros(len(points), dtype=np.int64)
+                    for window in range(0, len(yb), group.samples):
+                        rows = slice(window, window + group.samples)
+                        wrong += _pass_errors(model, trace, group, masks, len(points), xb[rows], yb[rows], rows, state)
+                    tally(points, wrong)
             state.clean()
 
     with _installed(network, layers, record | {p for g in groups for p in g.cut.stand_ins}, state):
@@ -466,12 +494,12 @@ def _count_errors(model, network, layers, trace: Trace, x, y, curves: list[Curve
     return errors
 
 
-def _pass_errors(model, trace: Trace, cut: Cut, points: list[Point], curves, layers, fills, xb, yb,
-                 state: PassState) -> torch.Tensor:
-    """Misclassified samples of the batch at each of ``points``, in one forward pass of stacked replicas."""
-    replicas, n = len(points), len(xb)
-    stand_ins = {p: torch.zeros((), dtype=trace.calls[p].dtype, device=xb.device)
-                 .expand(replicas * n, *trace.calls[p].shape) for p in cut.stand_ins}
-    state.ablated(cut, stand_ins, replicas, _pass_masks(points, curves, layers, fills, xb.device))
-    logits = model(xb.repeat(replicas, *[1] * (xb.dim() - 1)))
-    return (logits.reshape(replicas, n, -1).argmax(-1) != yb).sum(1).tolist()
+def _pass_errors(model, trace: Trace, group: Group, masks: dict, replicas: int, xs, ys, window: slice,
+                 state: PassState) -> np.ndarray:
+    """Misclassified samples ``xs`` (cached rows ``window``) at each of ``replicas`` grid points, in one pass."""
+    n = len(xs)
+    stand_ins = {p: torch.zeros((), dtype=trace.calls[p].dtype, device=xs.device)
+                 .expand(replicas * n, *trace.calls[p].shape) for p in group.cut.stand_ins}
+    state.ablated(group, stand_ins, window, replicas, masks)
+    logits = model(xs.repeat(replicas, *[1] * (xs.dim() - 1)))
+    return (logits.reshape(replicas, n, -1).argmax(-1) != ys).sum(1).numpy(force=True)

@@ -1,0 +1,206 @@
+"""Benchmark: the hooked ablation engine (``pipeline.hooked_ablation``) against a competent baseline, same run.
+
+    python bench/bench_hooked_ablation.py [--samples 2000] [--steps 20] [--repeats 3] [--baseline-points 6]
+                                          [--only cnn|vit]
+
+Work per network: layer-scope orderings (a random permutation, low_first) of its first and its last unit
+layer, k-grid ``--steps``, strategies zero and mean, on ``--samples`` random test samples (random weights:
+speed does not depend on their values; labels are the clean predictions, so ablation moves the error).
+
+- cnn: the CNN preset's shape: conv 32-64-128 (3x3, ReLU, 2x2 max pooling after each) on 28x28 grey
+  input, Linear 1152->128, ReLU, Linear 128->10; unit layers the ReLUs of the first and last conv.
+- vit: torchvision VisionTransformer(image_size=28, patch_size=7, 2 layers, 2 heads, hidden 32, mlp 64)
+  on 3x28x28 input; unit layers the GELUs of the two MLP blocks (token units).
+
+Baseline (what a careful user writes): per (ordering, strategy, k) a full forward pass over the samples in
+batches of ``--baseline-batch`` with plain forward hooks masking the first k units. Its cost is the same for
+every k, so it is timed on ``--baseline-points`` evenly spaced grid points per curve and extrapolated to the
+whole grid; its error counts there are compared with the engine's. Timed with torch's threads on every core
+the engine may use and with one thread; the ratio uses the better of the two (one-thread time / cores, i.e.
+the curves split over the cores with perfect scaling), as bench/bench_ablation.py does. Engine and baseline
+alternate within each repeat; medians of ``--repeats``.
+
+Ceiling: multiply-adds (Conv2d, Linear, attention) the baseline does / those the engine does (one clean pass
+per sample, then per grid point everything not in its cut); element-wise work and copies are not counted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.ablation import Ordering, k_grid  # noqa: E402
+from pipeline.hooked_ablation import Trace, hooked_ablation_curves  # noqa: E402
+from pipeline.threads import choose_threads, torch_threads  # noqa: E402
+from pipeline.units import output_means, unit_layers  # noqa: E402
+
+STRATEGIES = ("zero", "mean")
+
+
+def cnn():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(128 * 3 * 3, 128), nn.ReLU(), nn.Linear(128, 10)).eval()
+    return net, (1, 28, 28), ["1", "7"]
+
+
+def vit():
+    from torchvision.models import VisionTransformer
+
+    torch.manual_seed(0)
+    net = VisionTransformer(image_size=28, patch_size=7, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64,
+                            num_classes=10).eval()
+    return net, (3, 28, 28), ["encoder.layers.encoder_layer_0.mlp.1", "encoder.layers.encoder_layer_1.mlp.1"]
+
+
+CASES = {"cnn": cnn, "vit": vit}
+
+
+def multiply_adds(network: nn.Module, sample: torch.Tensor) -> dict[str, float]:
+    """Multiply-adds per sample of each Conv2d, Linear and MultiheadAttention call, by module path."""
+    counts, handles = {}, []
+
+    def count(path, module, args, output):
+        if isinstance(module, nn.Conv2d):
+            per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            counts[path] = output[0].numel() * per_output
+        elif isinstance(module, nn.Linear):
+            counts[path] = output[0].numel() * module.in_features
+        elif isinstance(module, nn.MultiheadAttention):
+            tokens, width = args[0].shape[1], args[0].shape[2]  # batch_first (N, T, D)
+            counts[path] = 4 * tokens * width * width + 2 * tokens * tokens * width
+    for path, module in network.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear, nn.MultiheadAttention)):
+            handles.append(module.register_forward_hook(lambda m, a, o, path=path: count(path, m, a, o)))
+    try:
+        with torch.no_grad():
+            network(sample)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return counts
+
+
+def ceiling(network, layers, x, layer_index: int, points: int) -> tuple[float, float]:
+    """(fraction of the forward's multiply-adds a grid point of this layer skips, baseline / engine
+    multiply-adds for ``points`` grid points of it with k >= 1 and one clean pass)."""
+    trace = Trace(network, network, layers, x[:4])
+    counts = multiply_adds(network, x[:1])
+    cut = trace.cut(frozenset({layers[layer_index - 1].path}))
+    skipped_calls = [trace.calls[p] for p in cut.replayed + cut.stand_ins]
+    skipped = sum(n for path, n in counts.items()
+                  if any(s.start <= trace.calls[path].start and trace.calls[path].end <= s.end for s in skipped_calls))
+    total = sum(counts.values())
+    return skipped / total, points * total / (points * (total - skipped) + total)
+
+
+def orderings_of(layers, picked: list[int]) -> list[Ordering]:
+    rng = np.random.default_rng(0)
+    out = []
+    for l in picked:
+        units = layers[l - 1].units
+        rows = np.stack([np.full(units, l), rng.permutation(units)], 1).astype(np.int64)
+        out.append(Ordering("layer", l, "random", None, "low_first", 0, rows))
+    return out
+
+
+@torch.no_grad()
+def baseline_errors(model, layers, x, y, rows, k, means, batch) -> int:
+    """A full forward pass over every sample (in batches) with plain hooks masking the first k units."""
+    handles = []
+    for l, layer in enumerate(layers, start=1):
+        units = rows[:k][rows[:k, 0] == l, 1]
+        if len(units):
+            mask = layer.mask(units)
+            fill = torch.zeros(()) if means is None else torch.as_tensor(means[l - 1], dtype=torch.float32)
+            handles.append(model.get_submodule(layer.path).register_forward_hook(
+                lambda m, a, out, mask=mask, fill=fill: torch.where(mask, fill, out)))
+    try:
+        return sum(int((model(x[s : s + batch]).argmax(1) != y[s : s + batch]).sum()) for s in range(0, len(x), batch))
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def run_case(name, args):
+    model, shape, paths = CASES[name]()
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(args.samples, *shape, generator=g)
+    with torch.no_grad():
+        y = torch.cat([model(x[s : s + 500]).argmax(1) for s in range(0, len(x), 500)])
+    layers = [layer for layer in unit_layers(model, x[:2]) if layer.path in paths]
+    means = output_means(model, model, layers, torch.rand(1000, *shape, generator=g))
+    orderings = orderings_of(layers, [1, len(layers)])
+    cores = choose_threads(load_aware=False)
+    grids = {id(o): k_grid(len(o.neurons), args.steps) for o in orderings}
+    n_points = sum(len(grid) for grid in grids.values()) * len(STRATEGIES)
+    print(f"\n{name}: {args.samples:,} samples, layers {', '.join(f'{l.path} ({l.units} {l.kind} units)' for l in layers)};"
+          f" {len(orderings)} orderings x {len(STRATEGIES)} strategies, steps={args.steps}: {n_points} grid points; "
+          f"{cores} cores", flush=True)
+    engine, engine_cpu, base = [], [], {cores: [], 1: []}
+    differ = 0
+    for repeat in range(args.repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        table = hooked_ablation_curves(model, model, layers, x, y, orderings, STRATEGIES, means, args.steps,
+                                       batch_size=args.batch_size)
+        engine.append(time.perf_counter() - t0)
+        engine_cpu.append(time.process_time() - c0)
+        mine = {(r["layer"], r["strategy"], r["n_ablated"]): round(r["test_error"] * args.samples)
+                for r in table.to_pylist()}
+        for threads in base:
+            spent, timed = 0.0, 0
+            with torch_threads(threads):
+                for o in orderings:
+                    grid = grids[id(o)]
+                    for strategy in STRATEGIES:
+                        for k in grid[np.linspace(0, len(grid) - 1, args.baseline_points).round().astype(int)]:
+                            t0 = time.perf_counter()
+                            wrong = baseline_errors(model, layers, x, y, o.neurons, int(k),
+                                                    None if strategy == "zero" else means, args.baseline_batch)
+                            spent += time.perf_counter() - t0
+                            timed += 1
+                            differ = max(differ, abs(wrong - mine[(o.layer, strategy, int(k))]))
+            base[threads].append(spent / timed * n_points)
+        print(f"  repeat {repeat + 1}: engine {engine[-1]:.1f} s ({engine_cpu[-1]:.1f} CPU s); baseline "
+              f"{base[cores][-1]:.1f} s with {cores} threads, {base[1][-1]:.1f} s with 1 (extrapolated); load "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+    med = statistics.median
+    best = min(med(base[cores]), med(base[1]) / cores)
+    print(f"{name}: median engine {med(engine):.1f} s ({med(engine_cpu):.1f} CPU s), baseline {med(base[cores]):.1f} s "
+          f"({cores} threads) / {med(base[1]):.1f} s (1 thread) -> best {best:.1f} s; ratio {best / med(engine):.1f}x; "
+          f"largest difference in misclassified samples at the baseline's points: {differ}")
+    for l, o in zip((1, len(layers)), orderings):
+        fraction, bound = ceiling(model, layers, x, l, (len(grids[id(o)]) - 1) * len(STRATEGIES))
+        print(f"  ceiling, layer {layers[l - 1].path}: a grid point skips {fraction:.1%} of the forward's "
+              f"multiply-adds; at most {bound:.1f}x for its {len(STRATEGIES)} curves (one clean pass included)")
+    return dict(name=name, engine=med(engine), best=best, ratio=best / med(engine))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--baseline-points", type=int, default=6, help="grid points per curve the baseline is timed on")
+    ap.add_argument("--baseline-batch", type=int, default=250)
+    ap.add_argument("--batch-size", type=int, default=256, help="the engine's batch_size")
+    ap.add_argument("--only", choices=sorted(CASES), default=None)
+    args = ap.parse_args(argv)
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    for name in [args.only] if args.only else list(CASES):
+        run_case(name, args)
+
+
+if __name__ == "__main__":
+    main()
