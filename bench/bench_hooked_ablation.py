@@ -13,15 +13,17 @@ speed does not depend on their values; labels are the clean predictions, so abla
   on 3x28x28 input; unit layers the GELUs of the two MLP blocks (token units).
 
 Baseline (what a careful user writes): per (ordering, strategy, k) a full forward pass over the samples in
-batches of ``--baseline-batch`` with plain forward hooks masking the first k units. Its cost is the same for
+batches (the fastest of BASELINE_BATCHES for its thread count, measured first) with plain forward hooks masking
+the first k units. Its cost is the same for
 every k, so it is timed on ``--baseline-points`` evenly spaced grid points per curve and extrapolated to the
 whole grid; its error counts there are compared with the engine's. Timed with torch's threads on every core
 the engine may use and with one thread; the ratio uses the better of the two (one-thread time / cores, i.e.
 the curves split over the cores with perfect scaling), as bench/bench_ablation.py does. Engine and baseline
 alternate within each repeat; medians of ``--repeats``.
 
-Ceiling: multiply-adds (Conv2d, Linear, attention) the baseline does / those the engine does (one clean pass
-per sample, then per grid point everything not in its cut); element-wise work and copies are not counted.
+Ceiling: the baseline's work / the engine's (one clean pass per sample, then per grid point everything outside
+its cut), counted in multiply-adds (Conv2d, Linear, attention) and in the one-thread time share of the skipped
+modules; the engine's copies of replayed outputs and its masking are not counted.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ from pipeline.threads import choose_threads, torch_threads  # noqa: E402
 from pipeline.units import output_means, unit_layers  # noqa: E402
 
 STRATEGIES = ("zero", "mean")
+BASELINE_BATCHES = (32, 64, 128, 256, 512)  # the baseline uses the fastest for its thread count
 
 
 def cnn():
@@ -92,17 +95,46 @@ def multiply_adds(network: nn.Module, sample: torch.Tensor) -> dict[str, float]:
     return counts
 
 
-def ceiling(network, layers, x, layer_index: int, points: int) -> tuple[float, float]:
-    """(fraction of the forward's multiply-adds a grid point of this layer skips, baseline / engine
-    multiply-adds for ``points`` grid points of it with k >= 1 and one clean pass)."""
+def skipped_calls(network, layers, x, layer_index: int):
+    """The module calls a grid point of this layer does not run (its cut), from the engine's trace."""
     trace = Trace(network, network, layers, x[:4])
-    counts = multiply_adds(network, x[:1])
     cut = trace.cut(frozenset({layers[layer_index - 1].path}))
-    skipped_calls = [trace.calls[p] for p in cut.replayed + cut.stand_ins]
-    skipped = sum(n for path, n in counts.items()
-                  if any(s.start <= trace.calls[path].start and trace.calls[path].end <= s.end for s in skipped_calls))
-    total = sum(counts.values())
-    return skipped / total, points * total / (points * (total - skipped) + total)
+    return trace, [trace.calls[p] for p in cut.replayed + cut.stand_ins]
+
+
+def inside(call, calls) -> bool:
+    return any(s.start <= call.start and call.end <= s.end for s in calls)
+
+
+def skipped_fractions(network, layers, x, layer_index: int, batch: int) -> tuple[float, float]:
+    """(fraction of the forward's multiply-adds, fraction of its time on one thread) that a grid point of
+    this layer skips. The time is that spent inside the skipped modules' calls (timed by hooks)."""
+    trace, skipped = skipped_calls(network, layers, x, layer_index)
+    counts = multiply_adds(network, x[:1])
+    macs = sum(n for path, n in counts.items() if inside(trace.calls[path], skipped)) / sum(counts.values())
+    spent, started, handles = [0.0], {}, []
+    for call in skipped:
+        module = network.get_submodule(call.path)
+        handles.append(module.register_forward_pre_hook(lambda m, a: started.__setitem__(m, time.perf_counter())))
+        handles.append(module.register_forward_hook(
+            lambda m, a, o: spent.__setitem__(0, spent[0] + time.perf_counter() - started[m])))
+    try:
+        with torch_threads(1), torch.no_grad():
+            network(x[:batch])  # warm-up
+            spent[0], t0 = 0.0, time.perf_counter()
+            for s in range(0, len(x), batch):
+                network(x[s : s + batch])
+            total = time.perf_counter() - t0
+    finally:
+        for handle in handles:
+            handle.remove()
+    return macs, spent[0] / total
+
+
+def ceiling(skipped: list[float], points: list[int]) -> float:
+    """Baseline / engine work when a grid point of layer i skips the fraction skipped[i] of a forward pass,
+    for points[i] grid points with k >= 1 per layer, plus one clean pass."""
+    return sum(points) / (sum(n * (1 - f) for f, n in zip(skipped, points)) + 1)
 
 
 def orderings_of(layers, picked: list[int]) -> list[Ordering]:
@@ -133,6 +165,20 @@ def baseline_errors(model, layers, x, y, rows, k, means, batch) -> int:
             handle.remove()
 
 
+@torch.no_grad()
+def fastest_batch(model, x, threads: int) -> int:
+    """The batch size (of BASELINE_BATCHES) with the fastest clean forward pass over x on ``threads`` threads."""
+    seconds = {}
+    with torch_threads(threads):
+        model(x[:64])  # warm-up
+        for batch in BASELINE_BATCHES:
+            t0 = time.perf_counter()
+            for s in range(0, len(x), batch):
+                model(x[s : s + batch])
+            seconds[batch] = time.perf_counter() - t0
+    return min(seconds, key=seconds.get)
+
+
 def run_case(name, args):
     model, shape, paths = CASES[name]()
     g = torch.Generator().manual_seed(1)
@@ -148,6 +194,9 @@ def run_case(name, args):
     print(f"\n{name}: {args.samples:,} samples, layers {', '.join(f'{l.path} ({l.units} {l.kind} units)' for l in layers)};"
           f" {len(orderings)} orderings x {len(STRATEGIES)} strategies, steps={args.steps}: {n_points} grid points; "
           f"{cores} cores", flush=True)
+    batches = {threads: fastest_batch(model, x, threads) for threads in (cores, 1)}
+    print(f"  baseline batch sizes (fastest clean forward pass): {batches[cores]} with {cores} threads, "
+          f"{batches[1]} with 1", flush=True)
     engine, engine_cpu, base = [], [], {cores: [], 1: []}
     differ = 0
     for repeat in range(args.repeats):
@@ -167,7 +216,7 @@ def run_case(name, args):
                         for k in grid[np.linspace(0, len(grid) - 1, args.baseline_points).round().astype(int)]:
                             t0 = time.perf_counter()
                             wrong = baseline_errors(model, layers, x, y, o.neurons, int(k),
-                                                    None if strategy == "zero" else means, args.baseline_batch)
+                                                    None if strategy == "zero" else means, batches[threads])
                             spent += time.perf_counter() - t0
                             timed += 1
                             differ = max(differ, abs(wrong - mine[(o.layer, strategy, int(k))]))
@@ -179,11 +228,19 @@ def run_case(name, args):
     best = min(med(base[cores]), med(base[1]) / cores)
     print(f"{name}: median engine {med(engine):.1f} s ({med(engine_cpu):.1f} CPU s), baseline {med(base[cores]):.1f} s "
           f"({cores} threads) / {med(base[1]):.1f} s (1 thread) -> best {best:.1f} s; ratio {best / med(engine):.1f}x; "
-          f"largest difference in misclassified samples at the baseline's points: {differ}")
+          f"CPU ratio (1-thread baseline / engine CPU s) {med(base[1]) / med(engine_cpu):.1f}x; largest difference "
+          f"in misclassified samples at the baseline's points: {differ}")
+    fractions, points = [], []
     for l, o in zip((1, len(layers)), orderings):
-        fraction, bound = ceiling(model, layers, x, l, (len(grids[id(o)]) - 1) * len(STRATEGIES))
-        print(f"  ceiling, layer {layers[l - 1].path}: a grid point skips {fraction:.1%} of the forward's "
-              f"multiply-adds; at most {bound:.1f}x for its {len(STRATEGIES)} curves (one clean pass included)")
+        macs, share = skipped_fractions(model, layers, x, l, batches[1])
+        fractions.append((macs, share))
+        points.append((len(grids[id(o)]) - 1) * len(STRATEGIES))
+        print(f"  layer {layers[l - 1].path}: a grid point skips {macs:.1%} of the forward's multiply-adds, "
+              f"{share:.1%} of its time (1 thread); ceiling for its curves alone {ceiling([macs], points[-1:]):.1f}x "
+              f"(multiply-adds) / {ceiling([share], points[-1:]):.1f}x (time)")
+    print(f"  ceiling for the whole work (one clean pass per sample, then each grid point from its cut): "
+          f"{ceiling([f[0] for f in fractions], points):.1f}x (multiply-adds), "
+          f"{ceiling([f[1] for f in fractions], points):.1f}x (time shares)")
     return dict(name=name, engine=med(engine), best=best, ratio=best / med(engine))
 
 
@@ -193,7 +250,6 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--baseline-points", type=int, default=6, help="grid points per curve the baseline is timed on")
-    ap.add_argument("--baseline-batch", type=int, default=250)
     ap.add_argument("--batch-size", type=int, default=256, help="the engine's batch_size")
     ap.add_argument("--only", choices=sorted(CASES), default=None)
     args = ap.parse_args(argv)

@@ -468,15 +468,12 @@ def _count_errors(model, network, layers, trace: Trace, x, y, curves: list[Curve
         for _ in range(finished if on_curve is not None else 0):
             on_curve()
 
+    clean_samples = _pass_size(trace.pass_bytes(Cut((), ())), batch, 1, budget)[1]
+
     def work(_, start: int) -> None:
         xb, yb = x[start : start + batch], y[start : start + batch]
         with torch.no_grad():
-            state.clean(record)
-            wrong = int((model(xb).argmax(-1) != yb).sum())
-            missing = record.difference(state.cache)
-            if missing:
-                raise ablation_error(f"module {sorted(missing)[0]!r} did not run in a clean pass but did when traced",
-                                     "ablate networks whose control flow does not depend on the data")
+            wrong = _clean_errors(model, record, xb, yb, clean_samples, state)
             tally(clean_points, [wrong] * len(clean_points))
             for group in groups:
                 for first in range(0, len(group.points), group.replicas):
@@ -492,6 +489,30 @@ def _count_errors(model, network, layers, trace: Trace, x, y, curves: list[Curve
     with _installed(network, layers, record | {p for g in groups for p in g.cut.stand_ins}, state):
         run_items(work, starts, workers, lambda: None)
     return errors
+
+
+def _clean_errors(model, record: frozenset[str], xb, yb, samples: int, state: PassState) -> int:
+    """Misclassified samples of the batch without ablation, in passes of ``samples``; leaves the outputs of the
+    ``record`` modules for the whole batch in ``state.cache``."""
+    wrong, caches = 0, []
+    for window in range(0, len(yb), samples):
+        state.clean(record)
+        wrong += int((model(xb[window : window + samples]).argmax(-1) != yb[window : window + samples]).sum())
+        missing = record.difference(state.cache)
+        if missing:
+            raise ablation_error(f"module {sorted(missing)[0]!r} did not run in a clean pass but did when traced",
+                                 "ablate networks whose control flow does not depend on the data")
+        caches.append(state.cache)
+    state.clean()
+    state.cache = {path: _concatenated([cache[path] for cache in caches]) for path in record}
+    return wrong
+
+
+def _concatenated(outputs: list):
+    """Outputs of consecutive sample windows (as ``_batch_major`` accepts) joined along dim 0."""
+    if isinstance(outputs[0], torch.Tensor):
+        return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
+    return type(outputs[0])(None if items[0] is None else torch.cat(items) for items in zip(*outputs))
 
 
 def _pass_errors(model, trace: Trace, group: Group, masks: dict, replicas: int, xs, ys, window: slice,
