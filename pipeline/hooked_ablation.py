@@ -8,19 +8,23 @@ ablation cannot change it. Here:
 
 * **Trace.** One clean pass over a few samples records, for every module, when its forward call starts and
   ends (a counter of hook events), how often it runs, and whether its output can be replayed: a tensor (or a
-  tuple of tensors and None) with the samples on dim 0, from a forward that did not modify its inputs in place.
-* **Cut.** For a set of ablated layers let E be the moment the first of them returns. A module that runs once,
+  tuple of tensors and None) with the samples on dim 0, from a forward that did not modify its inputs in place
+  (an in-place ReLU runs again, on the replayed copy of its input), and not sharing memory with an input that
+  is modified in place later.
+* **Cut.** For a set of ablated layers let E be the moment the first of them returns. A replayable module that
   starts before E and contains no other ablated layer computes exactly what it computed in the clean pass: every
   value that exists before E is clean. The outermost such modules are the cut. In an ablated pass their
-  ``forward`` is replaced by one that returns the clean output cached for the current sample batch, so nothing
-  inside them runs (an ablated layer in the cut is replayed and then masked by its hook). Residual graphs need
+  ``forward`` is replaced by one that returns a fresh copy of the clean output cached for the current sample
+  batch, so nothing inside them runs (an ablated layer in the cut is replayed, then masked). Residual graphs need
   nothing special: a module's execution interval, not the module tree, decides. A module of the cut whose output
   goes only to the next module of a stock ``nn.Sequential``, itself in the cut, returns a zero-stride stand-in
   instead: nothing reads it (an in-place write into it would raise), so it is neither stored nor copied.
-* **Replicas.** Several grid points run in one forward: the batch is stacked P times along dim 0 and the hooks
-  mask replica p with its own units (masks broadcast per replica). P comes from the memory budget.
+* **Replicas.** Several grid points run in one forward: the samples are stacked P times along dim 0 and the
+  hooks mask replica p with its own units (masks broadcast per replica; a replayed ablated layer is masked as
+  it is copied). A pass takes as many samples of the batch, then as many replicas, as fit in PASS_BYTES (its
+  tensors then stay in cache: measured faster than larger passes) and the memory budget.
 * **Samples.** Sample batches are independent work items on worker threads (one intra-op thread each, as in
-  ``pipeline.ablation_schedule``): per batch one clean pass records the cut outputs and the k = 0 errors, then
+  ``pipeline.ablation_schedule``): per batch a clean pass records the cut outputs and the k = 0 errors, then
   every grid point with k >= 1 runs from its cut.
 
 The results are those of a plain masked forward pass per k up to floating-point rounding: the same operations
@@ -119,16 +123,17 @@ def hooked_ablation_curves(
     ``model(x_batch)`` gives logits; ``network`` is the part of it whose module paths ``layers`` name (often
     ``model`` itself). ``x`` (N, ...) and ``y`` (N,) are the test split; ordering rows are (1-based index into
     ``layers``, unit). ``means[l-1]`` is layer l's training-set mean output map (``pipeline.units.output_means``)
-    for strategy 'mean'. Runs in eval mode (the modules' training flags are restored after). ``batch_size``
-    samples per clean pass and work item; ``chunk_budget_mb`` bounds the memory of all workers' cached outputs
-    and replicated passes together (at least one replica always runs). ``on_curve()`` is called as each
+    for strategy 'mean'. Runs in eval mode (the modules' training flags are restored after). ``batch_size``: samples
+    per work item at most (fewer when their cached clean outputs would take more than half of a worker's share of
+    ``chunk_budget_mb``, which bounds the cached outputs and passes of all workers together, though a pass of
+    one sample and one grid point always runs). ``on_curve()`` is called as each
     (ordering, strategy) curve is finished, from a worker thread. Threads: ``pipeline.threads.stage_threads``,
     torch's count restored after.
     """
     strategies = tuple(strategies)
     check_options(strategies, steps, chunk_budget_mb)
     _check_layers(layers, batch_size)
-    mean_maps = check_means(means, [layer.shape for layer in layers]) if "mean" in strategies else None
+    mean_maps = check_means(means, [tuple(layer.shape) for layer in layers]) if "mean" in strategies else None
     rows_of = [check_ordering(o, [layer.units for layer in layers], steps) for o in orderings]
     x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
     y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
@@ -186,7 +191,6 @@ class Trace:
         for call in first.values():
             call.replayable &= all(call.path in o and o[call.path].replayable for o in others)
         self.calls = first
-        self.layer_paths = [layer.path for layer in layers]
         self.input_bytes = x[:1].nbytes
         self.next_in_sequential = _next_in_sequential(network, first)
         self._cuts: dict[frozenset[str], Cut] = {}
@@ -236,9 +240,13 @@ class Trace:
 
 @torch.no_grad()
 def _traced_calls(model: nn.Module, network: nn.Module, sample: torch.Tensor) -> dict[str, ModuleCall]:
+    """Each module's call in one pass of ``model`` over ``sample``. Not replayable: several calls, outputs not
+    batch-major, inputs modified in place by the call, or outputs that share memory with an input modified in
+    place later (a replayed copy would not see the change)."""
     calls: dict[str, ModuleCall] = {}
     clock = itertools.count()
-    versions: dict[str, list] = {}  # per path, a stack of its inputs' version counters at call start
+    pending: dict[str, list] = {}  # per path, a stack of (input tensors, their version counters) at call start
+    aliases = []  # (call, [(output tensor sharing memory with an input, its version counter at return)])
     n = len(sample)
 
     def before(path, module, args, kwargs):
@@ -246,16 +254,22 @@ def _traced_calls(model: nn.Module, network: nn.Module, sample: torch.Tensor) ->
         call.calls += 1
         if call.calls == 1:
             call.start = next(clock)
-        versions.setdefault(path, []).append([(t, t._version) for t in _tensors((args, kwargs))])
+        inputs = list(_tensors((args, kwargs)))
+        pending.setdefault(path, []).append((inputs, [t._version for t in inputs]))
 
     def after(path, module, args, output):
         call = calls[path]
         call.end = next(clock)
-        unmodified = all(t._version == v for t, v in versions[path].pop())
+        inputs, versions = pending[path].pop()
+        unmodified = all(t._version == v for t, v in zip(inputs, versions))
         call.replayable &= call.calls == 1 and unmodified and _batch_major(output, n)
         call.bytes_per_sample = sum(t.nbytes for t in _tensors(output)) / n
         if isinstance(output, torch.Tensor):
             call.shape, call.dtype = tuple(output.shape[1:]), output.dtype
+        memory = {t.untyped_storage().data_ptr() for t in inputs}
+        shared = [(t, t._version) for t in _tensors(output) if t.untyped_storage().data_ptr() in memory]
+        if shared:
+            aliases.append((call, shared))
 
     handles = []
     try:
@@ -267,6 +281,8 @@ def _traced_calls(model: nn.Module, network: nn.Module, sample: torch.Tensor) ->
     finally:
         for handle in handles:
             handle.remove()
+    for call, shared in aliases:
+        call.replayable &= all(t._version == v for t, v in shared)
     return calls
 
 
@@ -441,54 +457,86 @@ def _pass_masks(points: list[Point], curves: list[Curve], layers: list[UnitLayer
     return masks
 
 
+@dataclass
+class Plan:
+    """The sample batches and the passes of each."""
+
+    batch: int  # samples per work item
+    clean_points: list[Point]  # k = 0: errors of the clean pass
+    groups: list[Group]
+    record: frozenset[str]  # modules whose clean outputs the groups replay
+    clean_samples: int  # samples per clean pass
+
+    @classmethod
+    def of(cls, trace: Trace, layers, curves: list[Curve], n_samples: int, batch_size: int, cores: int,
+           budget: float) -> Plan:
+        """``budget`` bytes for all workers: a batch's cached outputs may take half of a worker's share."""
+        clean_points, groups = _groups(trace, layers, curves)
+        record = frozenset(p for group in groups for p in group.cut.replayed)
+        cached_per_sample = sum(trace.calls[p].bytes_per_sample for p in record)
+        budget /= cores
+        batch = int(min(batch_size, -(-n_samples // cores), max(1, budget / 2 // max(cached_per_sample, 1))))
+        room = budget - batch * cached_per_sample
+        for group in groups:
+            group.replicas, group.samples = _pass_size(trace.pass_bytes(group.cut), batch, len(group.points), room)
+        clean_samples = _pass_size(trace.pass_bytes(Cut((), ())), batch, 1, room)[1]
+        return cls(batch, clean_points, groups, record, clean_samples)
+
+
+class Tally:
+    """Misclassified samples per curve and grid point, summed over the sample batches from worker threads;
+    ``on_curve()`` as each curve's last point of its last batch is added."""
+
+    def __init__(self, curves: list[Curve], n_batches: int, on_curve):
+        self.errors = [np.zeros(len(c.grid), dtype=np.int64) for c in curves]
+        self.left = [len(c.grid) * n_batches for c in curves]
+        self.on_curve = on_curve
+        self.lock = threading.Lock()
+
+    def add(self, points: list[Point], wrong) -> None:
+        finished = 0
+        with self.lock:
+            for (c, g), w in zip(points, wrong):
+                self.errors[c][g] += int(w)
+                self.left[c] -= 1
+                finished += self.left[c] == 0
+        for _ in range(finished if self.on_curve is not None else 0):
+            self.on_curve()
+
+
 def _count_errors(model, network, layers, trace: Trace, x, y, curves: list[Curve], fills, cores: int,
                   batch_size: int, chunk_budget_mb: float, on_curve) -> list[np.ndarray]:
-    """Misclassified test samples per curve and grid point, over every sample batch."""
-    n_samples = len(y)
-    batch = min(batch_size, -(-n_samples // cores))
-    starts = list(range(0, n_samples, batch))
-    workers = min(cores, len(starts))
-    clean_points, groups = _groups(trace, layers, curves)
-    record = frozenset(p for group in groups for p in group.cut.replayed)
-    budget = chunk_budget_mb * 2**20 / workers - batch * sum(trace.calls[p].bytes_per_sample for p in record)
-    for group in groups:
-        group.replicas, group.samples = _pass_size(trace.pass_bytes(group.cut), batch, len(group.points), budget)
-    errors = [np.zeros(len(c.grid), dtype=np.int64) for c in curves]
-    left = [len(c.grid) * len(starts) for c in curves]
-    lock = threading.Lock()
-    state = PassState()
-
-    def tally(points: list[Point], wrong) -> None:
-        finished = 0
-        with lock:
-            for (c, g), w in zip(points, wrong):
-                errors[c][g] += int(w)
-                left[c] -= 1
-                finished += left[c] == 0
-        for _ in range(finished if on_curve is not None else 0):
-            on_curve()
-
-    clean_samples = _pass_size(trace.pass_bytes(Cut((), ())), batch, 1, budget)[1]
+    """Misclassified test samples per curve and grid point: sample batches on worker threads."""
+    plan = Plan.of(trace, layers, curves, len(y), batch_size, cores, chunk_budget_mb * 2**20)
+    batch = plan.batch
+    starts = list(range(0, len(y), batch))
+    tally, state = Tally(curves, len(starts), on_curve), PassState()
 
     def work(_, start: int) -> None:
-        xb, yb = x[start : start + batch], y[start : start + batch]
         with torch.no_grad():
-            wrong = _clean_errors(model, record, xb, yb, clean_samples, state)
-            tally(clean_points, [wrong] * len(clean_points))
-            for group in groups:
-                for first in range(0, len(group.points), group.replicas):
-                    points = group.points[first : first + group.replicas]
-                    masks = _pass_masks(points, curves, layers, fills, x.device)
-                    wrong = np.zeros(len(points), dtype=np.int64)
-                    for window in range(0, len(yb), group.samples):
-                        rows = slice(window, window + group.samples)
-                        wrong += _pass_errors(model, trace, group, masks, len(points), xb[rows], yb[rows], rows, state)
-                    tally(points, wrong)
-            state.clean()
+            _batch_errors(model, trace, layers, curves, fills, plan, x[start : start + batch],
+                          y[start : start + batch], state, tally)
 
-    with _installed(network, layers, record | {p for g in groups for p in g.cut.stand_ins}, state):
-        run_items(work, starts, workers, lambda: None)
-    return errors
+    with _installed(network, layers, plan.record | {p for g in plan.groups for p in g.cut.stand_ins}, state):
+        run_items(work, starts, min(cores, len(starts)), lambda: None)
+    return tally.errors
+
+
+def _batch_errors(model, trace: Trace, layers, curves: list[Curve], fills, plan: Plan, xb, yb, state: PassState,
+                  tally: Tally) -> None:
+    """Every grid point on one sample batch: its clean pass, then each group's passes from its cut."""
+    wrong = _clean_errors(model, plan.record, xb, yb, plan.clean_samples, state)
+    tally.add(plan.clean_points, [wrong] * len(plan.clean_points))
+    for group in plan.groups:
+        for first in range(0, len(group.points), group.replicas):
+            points = group.points[first : first + group.replicas]
+            masks = _pass_masks(points, curves, layers, fills, xb.device)
+            wrong = np.zeros(len(points), dtype=np.int64)
+            for window in range(0, len(yb), group.samples):
+                rows = slice(window, window + group.samples)
+                wrong += _pass_errors(model, trace, group, masks, len(points), xb[rows], yb[rows], rows, state)
+            tally.add(points, wrong)
+    state.clean()
 
 
 def _clean_errors(model, record: frozenset[str], xb, yb, samples: int, state: PassState) -> int:

@@ -205,6 +205,48 @@ def test_shared_module_and_residual_match_naive():
                         means, None)
 
 
+class AliasModifiedLater(nn.Module):
+    """``keep`` returns its input itself, which is then modified in place: a replayed copy would miss that."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp, self.act1, self.keep = nn.Linear(6, 8), nn.Tanh(), nn.Identity()
+        self.act2, self.out = nn.ReLU(), nn.Linear(8, 10)
+
+    def forward(self, x):
+        h = self.act1(self.inp(x))
+        kept = self.keep(h)
+        a = self.act2(h * 2)
+        h.mul_(-3)
+        return self.out(a + kept)
+
+
+class InputModifiedInPlace(nn.Module):
+    """``clip`` modifies its input in place, which is read again later: skipping it would miss that."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp, self.act1, self.clip = nn.Linear(6, 8), nn.Tanh(), nn.ReLU(inplace=True)
+        self.mid, self.act2, self.out = nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 10)
+
+    def forward(self, x):
+        h = self.act1(self.inp(x))
+        a = self.act2(self.mid(self.clip(h)) * 3)
+        return self.out(a + h)
+
+
+@pytest.mark.parametrize("kind,not_replayed", [(AliasModifiedLater, "keep"), (InputModifiedInPlace, "clip")])
+def test_modules_whose_in_place_effects_matter_later_are_not_replayed(kind, not_replayed):
+    torch.manual_seed(0)
+    net = kind().to(DTYPE).eval()
+    x = torch.randn(200, 6, generator=torch.Generator().manual_seed(1), dtype=DTYPE) * 2
+    layers = unit_layers(net, x[:2], paths=["act1", "act2"])
+    trace = hooked_ablation.Trace(net, net, layers, x)
+    assert trace.calls["act1"].replayable and not trace.calls[not_replayed].replayable
+    check_against_naive(net, net, layers, x, labels_near_predictions(net, x), orderings_of(layers, [2]),
+                        output_means(net, net, layers, x), None)
+
+
 def test_same_table_as_ablation_curves_on_an_mlp():
     """The fully-connected engine and this one agree row for row (an nn.Sequential with the MLP's weights)."""
     spec = NetworkSpec(dataset="synthetic", input_dim=20, n_classes=4, hidden_sizes=(12, 8), activation="relu",
