@@ -18,8 +18,9 @@ the first k units. Its cost is the same for
 every k, so it is timed on ``--baseline-points`` evenly spaced grid points per curve and extrapolated to the
 whole grid; its error counts there are compared with the engine's. Timed with torch's threads on every core
 the engine may use and with one thread; the ratio uses the better of the two (one-thread time / cores, i.e.
-the curves split over the cores with perfect scaling), as bench/bench_ablation.py does. Engine and baseline
-alternate within each repeat; medians of ``--repeats``.
+the curves split over the cores with perfect scaling), as bench/bench_ablation.py does. Engine (after an
+untimed warm-up call) and baseline alternate within each repeat; medians of ``--repeats``. The engine is also
+timed on each layer's curves alone (each call with its own clean pass).
 
 Ceiling: the baseline's work / the engine's (one clean pass per sample, then per grid point everything outside
 its cut), counted in multiply-adds (Conv2d, Linear, attention) and in the one-thread time share of the skipped
@@ -179,6 +180,30 @@ def fastest_batch(model, x, threads: int) -> int:
     return min(seconds, key=seconds.get)
 
 
+def timed(fn):
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def baseline_seconds(model, layers, x, y, orderings, grids, means, args, threads, batch, engine_errors) -> tuple:
+    """(seconds per grid point of the baseline on ``threads`` threads, timed on --baseline-points points per
+    curve; the largest difference from the engine's error counts there)."""
+    spent, timed_points, differ = 0.0, 0, 0
+    with torch_threads(threads):
+        for o in orderings:
+            grid = grids[id(o)]
+            for strategy in STRATEGIES:
+                for k in grid[np.linspace(0, len(grid) - 1, args.baseline_points).round().astype(int)]:
+                    fill = None if strategy == "zero" else means
+                    wrong, seconds, _ = timed(lambda: baseline_errors(model, layers, x, y, o.neurons, int(k), fill,
+                                                                      batch))
+                    spent += seconds
+                    timed_points += 1
+                    differ = max(differ, abs(wrong - engine_errors[(o.layer, strategy, int(k))]))
+    return spent / timed_points, differ
+
+
 def run_case(name, args):
     model, shape, paths = CASES[name]()
     g = torch.Generator().manual_seed(1)
@@ -190,58 +215,60 @@ def run_case(name, args):
     orderings = orderings_of(layers, [1, len(layers)])
     cores = choose_threads(load_aware=False)
     grids = {id(o): k_grid(len(o.neurons), args.steps) for o in orderings}
-    n_points = sum(len(grid) for grid in grids.values()) * len(STRATEGIES)
-    print(f"\n{name}: {args.samples:,} samples, layers {', '.join(f'{l.path} ({l.units} {l.kind} units)' for l in layers)};"
-          f" {len(orderings)} orderings x {len(STRATEGIES)} strategies, steps={args.steps}: {n_points} grid points; "
+    points = {o.layer: len(grids[id(o)]) * len(STRATEGIES) for o in orderings}
+    n_points = sum(points.values())
+    described = ", ".join(f"{l.path} ({l.units} {l.kind} units)" for l in layers)
+    print(f"\n{name}: {args.samples:,} samples, layers {described}; {len(orderings)} orderings x "
+          f"{len(STRATEGIES)} strategies, steps={args.steps}: {n_points} grid points; "
           f"{cores} cores", flush=True)
     batches = {threads: fastest_batch(model, x, threads) for threads in (cores, 1)}
     print(f"  baseline batch sizes (fastest clean forward pass): {batches[cores]} with {cores} threads, "
           f"{batches[1]} with 1", flush=True)
-    engine, engine_cpu, base = [], [], {cores: [], 1: []}
-    differ = 0
+
+    def engine(part):
+        return hooked_ablation_curves(model, model, layers, x, y, part, STRATEGIES, means, args.steps,
+                                      batch_size=args.batch_size)
+
+    hooked_ablation_curves(model, model, layers, x[:64], y[:64], orderings, STRATEGIES, means, 2)  # warm-up
+    wall, cpu, alone, per_point, differ = [], [], {o.layer: [] for o in orderings}, {cores: [], 1: []}, 0
     for repeat in range(args.repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        table = hooked_ablation_curves(model, model, layers, x, y, orderings, STRATEGIES, means, args.steps,
-                                       batch_size=args.batch_size)
-        engine.append(time.perf_counter() - t0)
-        engine_cpu.append(time.process_time() - c0)
+        table, seconds, cpu_seconds = timed(lambda: engine(orderings))
+        wall.append(seconds)
+        cpu.append(cpu_seconds)
+        for o in orderings:  # each layer's curves alone (with their own clean pass)
+            alone[o.layer].append(timed(lambda: engine([o]))[1])
         mine = {(r["layer"], r["strategy"], r["n_ablated"]): round(r["test_error"] * args.samples)
                 for r in table.to_pylist()}
-        for threads in base:
-            spent, timed = 0.0, 0
-            with torch_threads(threads):
-                for o in orderings:
-                    grid = grids[id(o)]
-                    for strategy in STRATEGIES:
-                        for k in grid[np.linspace(0, len(grid) - 1, args.baseline_points).round().astype(int)]:
-                            t0 = time.perf_counter()
-                            wrong = baseline_errors(model, layers, x, y, o.neurons, int(k),
-                                                    None if strategy == "zero" else means, batches[threads])
-                            spent += time.perf_counter() - t0
-                            timed += 1
-                            differ = max(differ, abs(wrong - mine[(o.layer, strategy, int(k))]))
-            base[threads].append(spent / timed * n_points)
-        print(f"  repeat {repeat + 1}: engine {engine[-1]:.1f} s ({engine_cpu[-1]:.1f} CPU s); baseline "
-              f"{base[cores][-1]:.1f} s with {cores} threads, {base[1][-1]:.1f} s with 1 (extrapolated); load "
+        for threads in per_point:
+            seconds, worst = baseline_seconds(model, layers, x, y, orderings, grids, means, args, threads,
+                                              batches[threads], mine)
+            per_point[threads].append(seconds)
+            differ = max(differ, worst)
+        print(f"  repeat {repeat + 1}: engine {wall[-1]:.1f} s ({cpu[-1]:.1f} CPU s; layers alone "
+              f"{', '.join(f'{alone[l][-1]:.1f} s' for l in alone)}); baseline {per_point[cores][-1] * n_points:.1f} s "
+              f"with {cores} threads, {per_point[1][-1] * n_points:.1f} s with 1 (extrapolated); load "
               f"{os.getloadavg()[0]:.1f}", flush=True)
     med = statistics.median
-    best = min(med(base[cores]), med(base[1]) / cores)
-    print(f"{name}: median engine {med(engine):.1f} s ({med(engine_cpu):.1f} CPU s), baseline {med(base[cores]):.1f} s "
-          f"({cores} threads) / {med(base[1]):.1f} s (1 thread) -> best {best:.1f} s; ratio {best / med(engine):.1f}x; "
-          f"CPU ratio (1-thread baseline / engine CPU s) {med(base[1]) / med(engine_cpu):.1f}x; largest difference "
-          f"in misclassified samples at the baseline's points: {differ}")
-    fractions, points = [], []
-    for l, o in zip((1, len(layers)), orderings):
+    best = min(med(per_point[cores]), med(per_point[1]) / cores)  # seconds per grid point
+    print(f"{name}: median engine {med(wall):.1f} s ({med(cpu):.1f} CPU s), baseline "
+          f"{med(per_point[cores]) * n_points:.1f} s ({cores} threads) / {med(per_point[1]) * n_points:.1f} s "
+          f"(1 thread) -> best {best * n_points:.1f} s; "
+          f"ratio {best * n_points / med(wall):.1f}x; CPU ratio (1-thread baseline / engine CPU s) "
+          f"{med(per_point[1]) * n_points / med(cpu):.1f}x; largest difference in misclassified samples at the "
+          f"baseline's points: {differ}")
+    fractions, counts = [], []
+    for o in orderings:
+        l = o.layer
         macs, share = skipped_fractions(model, layers, x, l, batches[1])
         fractions.append((macs, share))
-        points.append((len(grids[id(o)]) - 1) * len(STRATEGIES))
-        print(f"  layer {layers[l - 1].path}: a grid point skips {macs:.1%} of the forward's multiply-adds, "
-              f"{share:.1%} of its time (1 thread); ceiling for its curves alone {ceiling([macs], points[-1:]):.1f}x "
-              f"(multiply-adds) / {ceiling([share], points[-1:]):.1f}x (time)")
+        counts.append(points[l] - len(STRATEGIES))  # grid points with k >= 1
+        print(f"  layer {layers[l - 1].path} alone: median engine {med(alone[l]):.1f} s, baseline (best) "
+              f"{best * points[l]:.1f} s: ratio {best * points[l] / med(alone[l]):.1f}x; a grid point skips {macs:.1%} "
+              f"of the forward's multiply-adds, {share:.1%} of its time (1 thread): ceiling "
+              f"{ceiling([macs], counts[-1:]):.1f}x (multiply-adds) / {ceiling([share], counts[-1:]):.1f}x (time)")
     print(f"  ceiling for the whole work (one clean pass per sample, then each grid point from its cut): "
-          f"{ceiling([f[0] for f in fractions], points):.1f}x (multiply-adds), "
-          f"{ceiling([f[1] for f in fractions], points):.1f}x (time shares)")
-    return dict(name=name, engine=med(engine), best=best, ratio=best / med(engine))
+          f"{ceiling([f[0] for f in fractions], counts):.1f}x (multiply-adds), "
+          f"{ceiling([f[1] for f in fractions], counts):.1f}x (time shares)")
 
 
 def main(argv=None):
