@@ -110,7 +110,7 @@ def ablation_curves(
     y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
     check_data(x, y, net.input_dim)
     if not orderings or not strategies:
-        return _table([], [], 0)
+        return curve_table([], [], 0)
     x = x.detach().to(device, net.dtype).contiguous()
     y = y.detach().to(device, torch.int64)
     plans = [Plan(net, rows, k_grid(len(rows), steps)) for rows in rows_of]
@@ -122,8 +122,8 @@ def ablation_curves(
     with stage_threads(load_aware=False) as cores, torch.no_grad():
         cores = cores if device.type == "cpu" else 1
         errors = _count_errors(net, CleanPass(net, x), y, plans, strategies, fills, cores, chunk_budget_mb, on_curve)
-    jobs = [(o, p, s) for o, p in zip(orderings, plans) for s in strategies]
-    return _table(jobs, errors, len(y))
+    jobs = [(o, p.grid, s) for o, p in zip(orderings, plans) for s in strategies]
+    return curve_table(jobs, errors, len(y))
 
 
 def _count_errors(net, clean, y, plans, strategies, fills, cores, chunk_budget_mb, on_curve=None) -> list[np.ndarray]:
@@ -156,11 +156,11 @@ def _count_errors(net, clean, y, plans, strategies, fills, cores, chunk_budget_m
     return errors
 
 
-def _table(jobs, errors, n_samples) -> pa.Table:
-    """One row per (ordering, strategy, grid k), columns ``CURVE_COLUMNS``."""
+def curve_table(jobs, errors, n_samples) -> pa.Table:
+    """One row per (ordering, strategy, grid k), columns ``CURVE_COLUMNS``: ``jobs`` are (ordering, grid,
+    strategy), ``errors`` the misclassified samples per job and grid point, out of ``n_samples``."""
     columns = {name: [] for name in CURVE_COLUMNS}
-    for (o, plan, strategy), wrong in zip(jobs, errors):
-        grid = plan.grid
+    for (o, grid, strategy), wrong in zip(jobs, errors):
         points, n = len(grid), int(grid[-1])
         columns["scope"] += [o.scope] * points
         columns["layer"] += [None if o.scope == "network" else int(o.layer)] * points

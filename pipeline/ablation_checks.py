@@ -72,8 +72,9 @@ def check_ordering(ordering, sizes: list[int], steps: int | None) -> np.ndarray:
     return rows  # steps above the ordering's length: every k (pipeline.ablation.k_grid clamps)
 
 
-def check_means(means, sizes: list[int]) -> list[np.ndarray]:
-    """One float64 array of training-set means per hidden layer, checked for shape and finiteness."""
+def check_means(means, sizes: list) -> list[np.ndarray]:
+    """One float64 array of training-set means per hidden layer, checked for shape and finiteness: ``sizes``
+    holds each layer's width (an array of that many means) or its per-sample output shape (a mean map)."""
     if means is None:
         raise ablation_error("strategy 'mean' needs the training-set means", "pass means=[one array per hidden layer]")
     means = list(means)
@@ -83,7 +84,10 @@ def check_means(means, sizes: list[int]) -> list[np.ndarray]:
     out = []
     for layer, (values, size) in enumerate(zip(means, sizes), start=1):
         arr = np.asarray(values, dtype=np.float64)
-        if arr.shape != (size,):
+        if isinstance(size, tuple) and arr.shape != size:
+            raise ablation_error(f"means for layer {layer} has shape {arr.shape} but the layer's outputs have "
+                                 f"shape {size}", f"pass layer {layer}'s mean output map (pipeline.units.output_means)")
+        if not isinstance(size, tuple) and arr.shape != (size,):
             raise ablation_error(f"means for layer {layer} has shape {arr.shape} but the layer has {size} neurons",
                                  f"pass an array of {size} means for layer {layer}")
         if not np.isfinite(arr).all():
@@ -92,9 +96,11 @@ def check_means(means, sizes: list[int]) -> list[np.ndarray]:
     return out
 
 
-def check_data(x, y, input_dim: int) -> None:
-    if x.ndim != 2 or x.shape[1] != input_dim:
-        raise ablation_error(f"x has shape {tuple(x.shape)}", f"pass test inputs of shape (N, {input_dim})")
+def check_data(x, y, input_dim: int | None = None) -> None:
+    """Test inputs (N x input_dim; any (N, ...) shape when ``input_dim`` is None) and one label per sample."""
+    if x.ndim == 0 or (input_dim is not None and (x.ndim != 2 or x.shape[1] != input_dim)):
+        width = "..." if input_dim is None else input_dim
+        raise ablation_error(f"x has shape {tuple(x.shape)}", f"pass test inputs of shape (N, {width})")
     if y.ndim != 1 or len(y) != len(x) or len(y) == 0:
         raise ablation_error(f"y has shape {tuple(y.shape)} for x of shape {tuple(x.shape)}",
                              "pass one label per test sample (N >= 1)")
