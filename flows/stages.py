@@ -361,8 +361,6 @@ def unit_baselines_run(wh: Warehouse, run_id: str, model, store, data: Dataset) 
     if unwired:
         note(f"baselines {run_id}: weight criteria NULL for {len(unwired)} of {len(layers)} layers ({', '.join(unwired[:3])}"
              f"{', ...' if len(unwired) > 3 else ''}): no Conv/Linear makes their units in their parent Sequential")
-    if all(v["ablation_damage"] is None for v in values):
-        note(f"baselines {run_id}: ablation_damage NULL (single-unit damage of this architecture is not computed yet)")
     write_baselines(wh, run_id, baselines_table(values, [store.raw("val", layer) for layer in store.layers]))
     refresh_catalog(wh)
     note(f"baselines {run_id}: the pruning criteria of its {sum(layer.units for layer in layers)} units in {len(layers)} "

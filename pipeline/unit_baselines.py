@@ -388,9 +388,21 @@ def torch_pruning_magnitude(model: nn.Module, layers: list[UnitLayer], wirings: 
 def single_unit_damage(model: nn.Module, layers: list[UnitLayer], x: torch.Tensor, y: torch.Tensor, strategy: str,
                        maps: list[np.ndarray] | None = None) -> list[np.ndarray] | None:
     """Per layer: test error with the unit alone ablated (``strategy`` zero, or mean: its elements set to the
-    training-set mean map ``maps``) minus the unablated test error. None until the hooked ablation engine
-    provides it (its columns are then NULL)."""
-    return None
+    training-set mean map ``maps``; None without them) minus the unablated test error: one ordering of one unit
+    per unit, k = 0 and 1, through the hooked ablation engine."""
+    from pipeline.ablation import Ordering
+    from pipeline.hooked_ablation import hooked_ablation_curves
+
+    if strategy == "mean" and maps is None:
+        return None
+    orderings = [Ordering("layer", l, "damage", None, "low_first", 0, np.array([[l, unit]], dtype=np.int64))
+                 for l, layer in enumerate(layers, start=1) for unit in range(layer.units)]
+    curves = hooked_ablation_curves(model, _network(model), layers, x, y, orderings, (strategy,),
+                                    maps if strategy == "mean" else None, None).to_pydict()
+    error = np.asarray(curves["test_error"], dtype=np.float64).reshape(len(orderings), 2)  # rows k = 0, 1
+    damage = error[:, 1] - error[:, 0]
+    bounds = np.cumsum([0] + [layer.units for layer in layers])
+    return [damage[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def unit_baselines(model: nn.Module, layers: list[UnitLayer], x_val: torch.Tensor, y_val: torch.Tensor,

@@ -89,9 +89,27 @@ def test_every_criterion_per_layer_as_baselines_table_takes_them(samples):
     assert len(steps) == 4
     for layer, v in zip(found, values):
         assert tuple(v) == ub.CRITERIA
-        assert v["ablation_damage"] is None and v["ablation_damage_mean"] is None  # until single_unit_damage lands
+        assert v["ablation_damage_mean"] is None  # no mean maps given
         assert all(a is None or (a.dtype == np.float64 and a.shape == (layer.units,)) for a in v.values())
     assert values[1]["weight_l1_out"] is None and values[1]["weight_l1_in"] is not None
+    network = model.network if hasattr(model, "network") else model
+    with torch.no_grad():
+        base = (model(x).argmax(1) != y).double().mean().item()
+    for layer, v in zip(found, values):  # single-unit damage: a plain forward with the unit zeroed, by hand
+        expected = []
+        for unit in range(layer.units):
+            def zero(module, inputs, out, unit=unit):
+                out = out.clone()
+                if out.ndim == 4:
+                    out[:, unit] = 0
+                else:
+                    out[..., unit] = 0
+                return out
+            handle = network.get_submodule(layer.path).register_forward_hook(zero)
+            with torch.no_grad():
+                expected.append((model(x).argmax(1) != y).double().mean().item() - base)
+            handle.remove()
+        np.testing.assert_allclose(v["ablation_damage"], expected, atol=1e-12)
 
 
 def test_weight_norms_fold_a_norm_before_and_after_the_consumer():
@@ -272,7 +290,7 @@ def test_baselines_stage_writes_every_unit_of_a_cnn(tmp_path):
                for v in rows[name])
     assert None not in rows["weight_l1_out"][:4] + rows["weight_l1_out"][10:]  # conv 1 -> conv 2, linear -> linear
     assert rows["weight_l1_out"][4:10] == [None] * 6  # conv 2's consumer follows a Flatten
-    assert rows["ablation_damage"] == [None] * 18
+    assert all(v is not None and -1 <= v <= 1 for name in ("ablation_damage", "ablation_damage_mean") for v in rows[name])
     for name, package in (("conductance", "captum"), ("torch_pruning_magnitude", "torch_pruning")):
         if find_spec(package) is not None:
             assert None not in rows[name]
