@@ -1,5 +1,6 @@
-"""pipeline.hooked_ablation: every curve point equals a plain masked forward pass per k (CNN, ViT, ResNet, a
-shared module); the table is ablation_curves'; skipped modules do not run; nothing stays patched; bad input."""
+"""pipeline.hooked_ablation: every curve point equals a plain masked forward pass per k (CNN with batch norm and
+an in-place ReLU, ViT token units, ResNet blocks, a shared module, in-place effects on replayed outputs); the table
+is ablation_curves'; skipped modules do not run; nothing stays patched; threads restored; bad input."""
 
 import numpy as np
 import pytest
@@ -267,7 +268,8 @@ def test_same_table_as_ablation_curves_on_an_mlp():
     assert hooked.equals(fast)
 
 
-def test_skipped_modules_do_not_run_and_nothing_stays_patched():
+def test_skipped_modules_do_not_run_and_nothing_stays_patched(monkeypatch):
+    monkeypatch.setenv("NEURONINFO_THREADS", "1")  # one worker: two batches of 20
     net, layers, x, y, means = cnn_case(n=40)
     last = [o for o in orderings_of(layers, [3]) if o.scope == "layer"]
     CountingConv.runs = 0
