@@ -148,6 +148,23 @@ def test_cnn_matches_naive(scopes, steps, options):
     assert max(max(e) for _, e in curves.values()) > min(min(e) for _, e in curves.values())  # ablation matters
 
 
+class FlatInputs(nn.Module):
+    """A wrapper like the project's image models: flat inputs, reshaped into images for ``network``."""
+
+    def __init__(self, network):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x):
+        return self.network(x.view(-1, 1, 28, 28))
+
+
+def test_model_wrapping_the_network_matches_naive():
+    net, layers, x, y, means = cnn_case()
+    model = FlatInputs(net)
+    check_against_naive(model, net, layers, x.flatten(1), y, orderings_of(layers, [2]), means, 4)
+
+
 def test_vit_token_units_match_naive():
     torch.manual_seed(0)
     vit = VisionTransformer(image_size=28, patch_size=7, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64,
