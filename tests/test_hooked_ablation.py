@@ -1,5 +1,6 @@
-"""pipeline.hooked_ablation: every curve point equals a plain masked forward pass per k (CNN, ViT, ResNet, a
-shared module); the table is ablation_curves'; skipped modules do not run; nothing stays patched; bad input."""
+"""pipeline.hooked_ablation: every curve point equals a plain masked forward pass per k (CNN with batch norm and
+an in-place ReLU, ViT token units, ResNet blocks, a shared module, in-place effects on replayed outputs); the table
+is ablation_curves'; skipped modules do not run; nothing stays patched; threads restored; bad input."""
 
 import numpy as np
 import pytest
@@ -147,6 +148,23 @@ def test_cnn_matches_naive(scopes, steps, options):
     assert max(max(e) for _, e in curves.values()) > min(min(e) for _, e in curves.values())  # ablation matters
 
 
+class FlatInputs(nn.Module):
+    """A wrapper like the project's image models: flat inputs, reshaped into images for ``network``."""
+
+    def __init__(self, network):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x):
+        return self.network(x.view(-1, 1, 28, 28))
+
+
+def test_model_wrapping_the_network_matches_naive():
+    net, layers, x, y, means = cnn_case()
+    model = FlatInputs(net)
+    check_against_naive(model, net, layers, x.flatten(1), y, orderings_of(layers, [2]), means, 4)
+
+
 def test_vit_token_units_match_naive():
     torch.manual_seed(0)
     vit = VisionTransformer(image_size=28, patch_size=7, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64,
@@ -267,7 +285,8 @@ def test_same_table_as_ablation_curves_on_an_mlp():
     assert hooked.equals(fast)
 
 
-def test_skipped_modules_do_not_run_and_nothing_stays_patched():
+def test_skipped_modules_do_not_run_and_nothing_stays_patched(monkeypatch):
+    monkeypatch.setenv("NEURONINFO_THREADS", "1")  # one worker: two batches of 20
     net, layers, x, y, means = cnn_case(n=40)
     last = [o for o in orderings_of(layers, [3]) if o.scope == "layer"]
     CountingConv.runs = 0
