@@ -211,7 +211,7 @@ def run_case(name, args):
     with torch.no_grad():
         y = torch.cat([model(x[s : s + 500]).argmax(1) for s in range(0, len(x), 500)])
     layers = [layer for layer in unit_layers(model, x[:2]) if layer.path in paths]
-    means = output_means(model, model, layers, torch.rand(1000, *shape, generator=g))
+    means = output_means(model, model, layers, torch.rand(1000, *shape, generator=g))[1]
     orderings = orderings_of(layers, [1, len(layers)])
     cores = choose_threads(load_aware=False)
     grids = {id(o): k_grid(len(o.neurons), args.steps) for o in orderings}

@@ -122,7 +122,7 @@ def hooked_ablation_curves(
 
     ``model(x_batch)`` gives logits; ``network`` is the part of it whose module paths ``layers`` name (often
     ``model`` itself). ``x`` (N, ...) and ``y`` (N,) are the test split; ordering rows are (1-based index into
-    ``layers``, unit). ``means[l-1]`` is layer l's training-set mean output map (``pipeline.units.output_means``)
+    ``layers``, unit). ``means[l-1]`` is layer l's training-set mean output map (``pipeline.units.output_means``, its second list)
     for strategy 'mean'. Runs in eval mode (the modules' training flags are restored after). ``batch_size``: samples
     per work item at most (fewer when their cached clean outputs would take more than half of a worker's share of
     ``chunk_budget_mb``, which bounds the cached outputs and passes of all workers together, though a pass of

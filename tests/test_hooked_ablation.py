@@ -136,7 +136,7 @@ def cnn_case(n=64):
     x, train = torch.rand(n, 1, 28, 28, generator=g, dtype=DTYPE), torch.rand(200, 1, 28, 28, generator=g, dtype=DTYPE)
     layers = unit_layers(net, x[:2])
     assert [layer.path for layer in layers] == ["2", "5", "9"]
-    return net, layers, x, labels_near_predictions(net, x), output_means(net, net, layers, train)
+    return net, layers, x, labels_near_predictions(net, x), output_means(net, net, layers, train)[1]
 
 
 @pytest.mark.parametrize("scopes,steps,options", [([1, 2, 3], None, dict()),
@@ -173,7 +173,7 @@ def test_vit_token_units_match_naive():
     x, train = torch.rand(60, 3, 28, 28, generator=g, dtype=DTYPE), torch.rand(100, 3, 28, 28, generator=g, dtype=DTYPE)
     layers = unit_layers(vit, x[:2])
     assert [(layer.kind, layer.reducer) for layer in layers] == [("token", "mean")] * 2
-    means = output_means(vit, vit, layers, train)
+    means = output_means(vit, vit, layers, train)[1]
     check_against_naive(vit, vit, layers, x, labels_near_predictions(vit, x), orderings_of(layers, [1, 2]), means, 8)
 
 
@@ -186,7 +186,7 @@ def test_resnet_blocks_match_naive():
     layers = unit_layers(net, x[:2])
     paths = [layer.path for layer in layers]
     assert paths[:3] == ["relu", "layer1.0", "layer1.1"] and paths[-1] == "layer4.1"
-    means = output_means(net, net, layers, torch.rand(16, 3, 32, 32, generator=g, dtype=DTYPE))
+    means = output_means(net, net, layers, torch.rand(16, 3, 32, 32, generator=g, dtype=DTYPE))[1]
     picked = [paths.index(p) + 1 for p in ("layer1.1", "layer2.0", "layer4.1")]
     orderings = orderings_of(layers, picked)[1::2]  # high_first of each layer, and the network scope
     check_against_naive(net, net, layers, x, labels_near_predictions(net, x), orderings, means, 5, batch_size=4)
@@ -218,7 +218,7 @@ def test_shared_module_and_residual_match_naive():
     assert not trace.calls["shared"].replayable
     # ablating act3: everything before it is replayed, act3 too (then masked); `shared` runs again, on act2's output
     assert trace.cut(frozenset({"act3"})) == hooked_ablation.Cut(("inp", "act1", "act2", "act3"), ())
-    means = output_means(net, net, layers, torch.randn(300, 6, generator=g, dtype=DTYPE))
+    means = output_means(net, net, layers, torch.randn(300, 6, generator=g, dtype=DTYPE))[1]
     check_against_naive(net, net, layers, x, labels_near_predictions(net, x), orderings_of(layers, [1, 2, 3]),
                         means, None)
 
@@ -262,7 +262,7 @@ def test_modules_whose_in_place_effects_matter_later_are_not_replayed(kind, not_
     trace = hooked_ablation.Trace(net, net, layers, x)
     assert trace.calls["act1"].replayable and not trace.calls[not_replayed].replayable
     check_against_naive(net, net, layers, x, labels_near_predictions(net, x), orderings_of(layers, [2]),
-                        output_means(net, net, layers, x), None)
+                        output_means(net, net, layers, x)[1], None)
 
 
 def test_same_table_as_ablation_curves_on_an_mlp():
@@ -353,7 +353,7 @@ def test_bad_input(change, fragment):
     if change.get("layers") == "twice":
         args["layers"] = layers + layers[:1]
     if change.get("layers") == "elsewhere":
-        args["network"], args["layers"] = other, unit_layers(other, torch.zeros(2, 3))  # `model` never calls it
+        args["network"], args["layers"] = other, unit_layers(other, torch.zeros(2, 3), paths=["1"])  # `model` never calls it
         args["means"] = [np.zeros(3)]
         args["orderings"] = [Ordering("layer", 1, "m", 1, "low_first", 0, _rows([[1, 0], [1, 2]]))]
     with pytest.raises(NeuronInfoError) as e:
