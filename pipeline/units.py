@@ -254,8 +254,8 @@ def output_means(model: nn.Module, network: nn.Module, layers: list[UnitLayer], 
     for start in range(0, len(x), batch_size):
         def add(index, output):
             output = _first_tensor(output)
-            unit_sums[index] += layers[index].reduce(output).double().sum(0).cpu().numpy()
-            map_sums[index] += output.double().sum(0).cpu().numpy()
+            unit_sums[index] += layers[index].reduce(output).sum(0, dtype=torch.float64).cpu().numpy()
+            map_sums[index] += output.sum(0, dtype=torch.float64).cpu().numpy()  # no float64 copy of the batch
 
         with hooked(network, layers, add):
             model(x[start : start + batch_size])
