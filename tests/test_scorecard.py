@@ -16,7 +16,7 @@ from scipy import stats as scipy_stats
 from pipeline.criteria import names as criterion_names
 from store.views import create_public_views, views_for
 
-HAND_MADE = ("runs", "neuron_stats", "ablation_curves", "neuron_redundancy", "neuron_baselines")  # tables a test builds
+HAND_MADE = ("runs", "neuron_stats", "ablation_curves", "neuron_redundancy", "neuron_baselines", "layers")  # tables a test builds
 MARTS = views_for(("scorecard",), given=HAND_MADE)  # the views over them
 
 CASES = {  # the statistic of each of the three seeds
@@ -74,6 +74,8 @@ class World:
                     + ", ".join(f"{c} DOUBLE" for c in criterion_names("pair_aggregate")) + ")")
         con.execute("CREATE TABLE neuron_baselines (run_id VARCHAR, layer INTEGER, neuron INTEGER, "
                     + ", ".join(f"{c} DOUBLE" for c in criterion_names("baseline")) + ")")
+        con.execute("CREATE TABLE layers (run_id VARCHAR, layer INTEGER, module_path VARCHAR, unit_kind VARCHAR, "
+                    "reducer VARCHAR, units INTEGER, quantizer VARCHAR)")  # none: every run an mlp's
         create_public_views(con, MARTS)
         rows = con.sql(f"SELECT * FROM scorecard WHERE claim = '{claim}'").fetchall()
         names = [d[0] for d in con.sql("SELECT * FROM scorecard LIMIT 0").description]

@@ -12,7 +12,7 @@ SELECT
     n.layer,                                                   -- layer 1..L
     count(*) AS n_neurons,                                     -- units of the layer
     avg(CASE WHEN n.active_frac IN (0, 1) THEN 1 ELSE 0 END) AS constant_frac,  -- share whose 1-bit code is constant on validation
-    CASE WHEN any_value(r.activation) = 'relu' AND any_value(l.quantizer) = 'uniform'
+    CASE WHEN any_value(r.activation) = 'relu' AND coalesce(any_value(l.quantizer), 'uniform') = 'uniform'
          THEN avg(CASE WHEN n.active_frac = 0 THEN 1 ELSE 0 END) END AS dead_frac,  -- ReLU: share never above 0 on validation; NULL otherwise
     any_value(l.module_path) AS module_path,                   -- the module the units are read from
     any_value(l.unit_kind) AS unit_kind                        -- neuron | channel | channel_last | token
