@@ -123,12 +123,14 @@ def hooked_ablation_curves(
     ``model(x_batch)`` gives logits; ``network`` is the part of it whose module paths ``layers`` name (often
     ``model`` itself). ``x`` (N, ...) and ``y`` (N,) are the test split; ordering rows are (1-based index into
     ``layers``, unit). ``means[l-1]`` is layer l's training-set mean output map (``pipeline.units.output_means``)
-    for strategy 'mean'. Runs in eval mode (the modules' training flags are restored after). ``batch_size``: samples
-    per work item at most (fewer when their cached clean outputs would take more than half of a worker's share of
-    ``chunk_budget_mb``, which bounds the cached outputs and passes of all workers together, though a pass of
-    one sample and one grid point always runs). ``on_curve()`` is called as each
-    (ordering, strategy) curve is finished, from a worker thread. Threads: ``pipeline.threads.stage_threads``,
-    torch's count restored after.
+    for strategy 'mean'. Runs in eval mode (the modules' training flags are restored after), on the device of
+    the model's parameters, ``x`` cast to their dtype.
+
+    ``batch_size``: samples per work item at most (fewer when their cached clean outputs would take more than half
+    of a worker's share of ``chunk_budget_mb``, which bounds the cached outputs and passes of all workers together,
+    though a pass of one sample and one grid point always runs). ``on_curve()`` is called as each (ordering,
+    strategy) curve is finished (in its last sample batch), from a worker thread. Threads:
+    ``pipeline.threads.stage_threads`` (worker threads with one torch thread each), torch's count restored after.
     """
     strategies = tuple(strategies)
     check_options(strategies, steps, chunk_budget_mb)
