@@ -31,9 +31,11 @@ The results are those of a plain masked forward pass per k up to floating-point 
 run on the same values, only batched differently (a matrix product may round differently for another batch
 size), so a predicted label can differ only where two logits agree to rounding precision.
 
-Limits: control flow must not depend on the data (checked: a module of the cut that does not run exactly once
-in a batch's clean pass is an error); modules that keep state between calls or modify tensors other than their
-inputs are outside the contract; a module that runs several times per forward (a shared block) is never cached.
+Limits: samples must not interact within a batch (true of eval-mode networks; replicas and windows change the
+batch); control flow must not depend on the data (checked: a module of the cut that does not run exactly once in a
+batch's clean pass is an error); modules that keep state between calls or modify tensors other than their inputs
+are outside the contract; a module that runs several times per forward (a shared block) is never cached but runs
+again; ``model`` returns a logits tensor; unit layers return tensors.
 """
 from __future__ import annotations
 
