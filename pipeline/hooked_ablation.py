@@ -31,9 +31,11 @@ The results are those of a plain masked forward pass per k up to floating-point 
 run on the same values, only batched differently (a matrix product may round differently for another batch
 size), so a predicted label can differ only where two logits agree to rounding precision.
 
-Limits: control flow must not depend on the data (checked: a module of the cut that does not run exactly once
-in a batch's clean pass is an error); modules that keep state between calls or modify tensors other than their
-inputs are outside the contract; a module that runs several times per forward (a shared block) is never cached.
+Limits: samples must not interact within a batch (true of eval-mode networks; replicas and windows change the
+batch); control flow must not depend on the data (checked: a module of the cut that does not run exactly once in a
+batch's clean pass is an error); modules that keep state between calls or modify tensors other than their inputs
+are outside the contract; a module that runs several times per forward (a shared block) is never cached but runs
+again; ``model`` returns a logits tensor; unit layers return tensors.
 """
 from __future__ import annotations
 
@@ -123,12 +125,14 @@ def hooked_ablation_curves(
     ``model(x_batch)`` gives logits; ``network`` is the part of it whose module paths ``layers`` name (often
     ``model`` itself). ``x`` (N, ...) and ``y`` (N,) are the test split; ordering rows are (1-based index into
     ``layers``, unit). ``means[l-1]`` is layer l's training-set mean output map (``pipeline.units.output_means``, its second list)
-    for strategy 'mean'. Runs in eval mode (the modules' training flags are restored after). ``batch_size``: samples
-    per work item at most (fewer when their cached clean outputs would take more than half of a worker's share of
-    ``chunk_budget_mb``, which bounds the cached outputs and passes of all workers together, though a pass of
-    one sample and one grid point always runs). ``on_curve()`` is called as each
-    (ordering, strategy) curve is finished, from a worker thread. Threads: ``pipeline.threads.stage_threads``,
-    torch's count restored after.
+    for strategy 'mean'. Runs in eval mode (the modules' training flags are restored after), on the device of
+    the model's parameters, ``x`` cast to their dtype.
+
+    ``batch_size``: samples per work item at most (fewer when their cached clean outputs would take more than half
+    of a worker's share of ``chunk_budget_mb``, which bounds the cached outputs and passes of all workers together,
+    though a pass of one sample and one grid point always runs). ``on_curve()`` is called as each (ordering,
+    strategy) curve is finished (in its last sample batch), from a worker thread. Threads:
+    ``pipeline.threads.stage_threads`` (worker threads with one torch thread each), torch's count restored after.
     """
     strategies = tuple(strategies)
     check_options(strategies, steps, chunk_budget_mb)

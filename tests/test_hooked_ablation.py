@@ -188,7 +188,7 @@ def test_resnet_blocks_match_naive():
     assert paths[:3] == ["relu", "layer1.0", "layer1.1"] and paths[-1] == "layer4.1"
     means = output_means(net, net, layers, torch.rand(16, 3, 32, 32, generator=g, dtype=DTYPE))[1]
     picked = [paths.index(p) + 1 for p in ("layer1.1", "layer2.0", "layer4.1")]
-    orderings = orderings_of(layers, picked)[1::2]  # high_first of each layer, and the network scope
+    orderings = orderings_of(layers, picked)[1::2] + orderings_of(layers, [])  # high_first per layer; network
     check_against_naive(net, net, layers, x, labels_near_predictions(net, x), orderings, means, 5, batch_size=4)
 
 
