@@ -258,7 +258,8 @@ def _validate_input_stats(spec: NetworkSpec, bad) -> None:
         bad(f"input_std = {list(std)}", "every channel's std must be > 0")
 
 
-CNN_HIDDEN = (32, 64, 128, 128)  # the cnn preset: conv channels, then the dense width (8x8 images: 8, 16, 32, 32)
+CNN_HIDDEN = (32, 64, 128, 128)  # the cnn preset: conv channels, then the dense width
+SMALL_CNN_HIDDEN = (8, 16, 32, 32)  # images under 16x16 (the synthetic sets' 8x8)
 
 
 def preset_spec(
@@ -319,7 +320,7 @@ def arch_shape(arch: str, dataset: str, input_dim: int, arch_kwargs: dict) -> di
     family = arch_family(arch)
     shape = image_shape(dataset, input_dim)
     if family == "cnn":
-        hidden = CNN_HIDDEN if shape[1] >= 8 * 2 ** (len(CNN_HIDDEN) - 2) else (8, 16, 32, 32)
+        hidden = CNN_HIDDEN if min(shape[1:]) >= 16 else SMALL_CNN_HIDDEN  # 28x28, 32x32: the preset; 8x8: smaller
         return {"arch": arch, "image_shape": shape, "hidden_sizes": hidden,
                 "arch_kwargs": json.dumps(arch_kwargs, sort_keys=True) if arch_kwargs else ""}
     if family == "vit":

@@ -188,3 +188,13 @@ def test_the_inbox_refuses_a_sidecar_naming_code(tmp_path):
     outcome = analyse_inbox_file(wh, InboxFile(path, (wh.inbox / "net.pt.json",)))
     assert outcome.status == "rejected"
     assert "code the inbox never imports" in (wh.inbox / "rejected" / "net.pt.reason.txt").read_text()
+
+
+def test_presets_of_the_architectures():
+    """The cnn preset's widths on 28x28 and 32x32 images (smaller on 8x8), the vit's patch following the side."""
+    assert preset_spec("fashion-mnist", 784, 10, arch="cnn").hidden_sizes == (32, 64, 128, 128)
+    assert preset_spec("cifar10", 3072, 10, arch="cnn").image_shape == (3, 32, 32)
+    assert preset_spec("synthetic", 64, 10, arch="cnn").hidden_sizes == (8, 16, 32, 32)
+    vit = preset_spec("fashion-mnist", 784, 10, arch="vit")
+    assert json.loads(vit.arch_kwargs)["patch"] == 7 and vit.activation == "builtin" and vit.hidden_sizes == ()
+    assert json.loads(preset_spec("cifar10", 3072, 10, arch="vit").arch_kwargs)["patch"] == 4
