@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -78,6 +79,7 @@ class Coverage:
     reference_errors: int  # ... and by the plain masked forward
     kinds: dict[str, int] = field(default_factory=dict)  # unit layers per kind
     woken: list[str] = field(default_factory=list)  # parameters wake_silenced changed
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each check
 
 
 def random_batch(shape: tuple[int, ...], samples: int = SAMPLES, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
@@ -94,14 +96,19 @@ def check_network(network: nn.Module, x: torch.Tensor, labels: np.ndarray, batch
     and random ``labels``; ``per_layer`` and ``units_measured``: see ``check_measures``."""
     network.eval()
     woken = wake_silenced(network)
+    start = time.perf_counter()
     layers, outputs = check_units(network, x, batch)
+    seconds = {"units": time.perf_counter() - start}
     check_measures(network, layers, outputs, labels, per_layer, units_measured)
+    seconds["measures"] = time.perf_counter() - start - seconds["units"]
     rows = ablation_rows(layers, share)
     engine, reference = check_ablation(network.double(), layers, x.double(), rows, batch)
+    seconds["ablation"] = time.perf_counter() - start - seconds["units"] - seconds["measures"]
     kinds: dict[str, int] = {}
     for layer in layers:
         kinds[layer.kind] = kinds.get(layer.kind, 0) + 1
-    return Coverage(layers, sum(layer.units for layer in layers), len(rows), engine, reference, kinds, woken)
+    return Coverage(layers, sum(layer.units for layer in layers), len(rows), engine, reference, kinds, woken,
+                    seconds)
 
 
 @torch.no_grad()

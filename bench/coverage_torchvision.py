@@ -1,6 +1,7 @@
 """Coverage: neuroninfo's path through every classification network of torchvision, with random weights.
 
     python bench/coverage_torchvision.py [--only NAME,...] [--timeout 1200] [--results FILE] [--write-docs]
+                                         [--docs-only]
 
 For every builder of ``torchvision.models.list_models(module=torchvision.models)``, in a child process of its own
 (one torch thread, a time limit and an address-space limit): ``get_model(name, weights=None, num_classes=10)``
@@ -10,7 +11,8 @@ batches of 8: the default unit layers and their captured units, 1-bit measures o
 point of the hooked engine against a plain masked forward (bench/coverage_checks.py says what each checks).
 
 Results are merged into ``--results`` (JSON, one entry per model; ``--only`` reruns some). ``--write-docs``
-writes docs/coverage.md from the results of every model (run without ``--only`` first).
+writes docs/coverage.md from the results of every model (run without ``--only`` first); ``--docs-only`` writes it
+from ``--results`` without running anything.
 """
 from __future__ import annotations
 
@@ -77,7 +79,7 @@ def check_one(name: str) -> dict:
     from coverage_checks import CheckFailed, check_network, random_batch
 
     start = time.perf_counter()
-    row = {"model": name}
+    row = {"model": name, "load": os.getloadavg()[0]}
     try:
         network, size = smallest_input(name)
     except Exception as e:  # noqa: BLE001
@@ -95,7 +97,8 @@ def check_one(name: str) -> dict:
         row.update(status="fail", stage=stage.removeprefix("check_"), reason=first_line(e))
     else:
         row.update(status="pass", layers=len(found.layers), units=found.units, kinds=found.kinds,
-                   ablated=found.ablated, changed=found.engine_errors, woken=len(found.woken))
+                   ablated=found.ablated, changed=found.engine_errors, woken=len(found.woken),
+                   stages={k: round(v, 2) for k, v in found.seconds.items()})
     row["seconds"] = time.perf_counter() - start
     return row
 
@@ -170,7 +173,7 @@ def write_docs(rows: list[dict], names: list[str], path: Path) -> None:
         "",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), CPU only, one torch thread per "
         f"model, Python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}. "
-        f"Run {time.strftime('%Y-%m-%d')}.",
+        f"Run {time.strftime('%Y-%m-%d')}{load_note(table)}.",
         "",
         "## What is checked, per model",
         "",
@@ -195,7 +198,8 @@ def write_docs(rows: list[dict], names: list[str], path: Path) -> None:
         "Random networks make that last check vacuous unless care is taken: an untrained ResNet-50 puts all 32 "
         "images in one class, GoogLeNet's logits are equal to float32 precision, a ViT's head starts at zero (every "
         "logit 0) and ConvNeXt's layer scale at 1e-6 (each block adds a millionth to its input), so no ablation "
-        "changes a prediction (21 of the 80 models changed none in a first run). So (i) both sides classify by "
+        "changes a prediction (at least 21 of the 80 models changed none with plain float32 logits and torchvision's "
+        "initialisation). So (i) both sides classify by "
         "*standardized* logits, each class's logit minus its mean over the clean batch divided by its standard "
         "deviation there (fixed vectors: still a function of each image alone, as the engine requires), in float64, "
         "where rounding cannot flip a near-tie as float32 could after that rescaling; (ii) parameters initialised "
@@ -219,6 +223,7 @@ def write_docs(rows: list[dict], names: list[str], path: Path) -> None:
         lines.append(f"| {r['model']} | {result} | {size} | {params} | {r.get('layers', '')} | {r.get('units', '')} | "
                      f"{kinds} | {r.get('ablated', '')} | {r.get('changed', '')} | {r.get('woken') or ''} | {r['seconds']:.1f} | "
                      f"{r.get('reason', '').replace('|', '/')} |")
+    lines += ["", "## Where the time goes", "", time_note(table)]
     failed = [r for r in table if r["status"] != "pass"]
     lines += ["", "## Why the others fail", ""]
     if not failed:
@@ -228,9 +233,37 @@ def write_docs(rows: list[dict], names: list[str], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def load_note(rows: list[dict]) -> str:
+    loads = sorted(r["load"] for r in rows if "load" in r)
+    if not loads:
+        return ""
+    return (f", with other jobs on the machine (1-minute load average {loads[0]:.1f} to {loads[-1]:.1f}, median "
+            f"{loads[len(loads) // 2]:.1f}, as each model started: times are wall times under that load)")
+
+
+def time_note(rows: list[dict]) -> str:
+    timed = [r for r in rows if r.get("stages")]
+    if not timed:
+        return "No stage times recorded."
+    totals = {stage: sum(r["stages"][stage] for r in timed) for stage in ("units", "measures", "ablation")}
+    whole = sum(r["seconds"] for r in timed)
+    slowest = max(timed, key=lambda r: r["seconds"])
+    most_units = max(timed, key=lambda r: r.get("units", 0))
+    per_unit = 1e3 * totals["measures"] / sum(r["units"] for r in timed)
+    parts = ", ".join(f"{stage} {100 * t / whole:.0f} %" for stage, t in totals.items())
+    return (f"{whole / 60:.0f} minutes for the {len(timed)} models that passed: {parts}; the rest is each child's "
+            f"imports, building the network and finding its input size. The measures (every unit, layer by layer, as `neuroninfo measure` "
+            f"does) take {per_unit:.2f} ms per unit on average: js_subset_separation tries every subset of the 10 "
+            f"classes. {most_units['model']} ({most_units['units']:,} units in {most_units['layers']} layers) spends "
+            f"{most_units['stages']['measures']:.0f} of its {most_units['seconds']:.0f} s there; the slowest, "
+            f"{slowest['model']}, {slowest['stages']['measures']:.0f} s in measures and "
+            f"{slowest['stages']['ablation']:.0f} s in the ablation check (float64) of its {slowest['seconds']:.0f} s.")
+
+
 NOTES = """## What this run needed from neuroninfo
 
-A first run (before the fixes, otherwise the same) passed 75 of 80. Two gaps of `pipeline/units.py`, both fixed:
+Without these two fixes of `pipeline/units.py`, 75 of 80 pass (GoogLeNet and Inception v3 have no unit layer,
+the three Swin v2 fail the capture check):
 
 - **GoogLeNet, Inception v3** (no unit layer): their conv blocks (`BasicConv2d`) end with `F.relu(x,
   inplace=True)`, a function, so the networks have no activation module and the default layers were empty.
@@ -247,9 +280,6 @@ A first run (before the fixes, otherwise the same) passed 75 of 80. Two gaps of 
 - Input sizes: AlexNet needs 64 pixels (its 11x11 stride-4 stem and three max pools), Inception v3 75, MaxViT
   224 (its 7x7 partitions must tile every stage: 224/32 = 7); the ViTs take any size as `image_size` (a multiple
   of the patch: vit_h_14 at 42). Everything else runs at 32x32 (CIFAR-10's size).
-- Measures cost about 0.1 ms per unit (js_subset_separation tries every subset of the 10 classes) plus a fixed
-  ~0.1 s per layer; the largest networks here (efficientnet_v2_l, 354k units in 264 layers) spend most of
-  their time there.
 - Nothing here trains: the checks are about plumbing (layers found, values finite, ablation equal to a masked
   forward), not about the information the units of a trained network carry."""
 
@@ -260,6 +290,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per model")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--docs-only", action="store_true", help="write docs/coverage.md from --results, run nothing")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -269,7 +300,7 @@ def main() -> None:
     import torchvision
 
     names = torchvision.models.list_models(module=torchvision.models)
-    chosen = args.only.split(",") if args.only else names
+    chosen = [] if args.docs_only else args.only.split(",") if args.only else names
     results = {r["model"]: r for r in json.loads(args.results.read_text())} if args.results.exists() else {}
     for name in chosen:
         params = meta_params(name)
@@ -285,7 +316,7 @@ def main() -> None:
               f"{row.get('reason', '')}", flush=True)
     passed = sum(results[n]["status"] == "pass" for n in chosen)
     print(f"{passed} / {len(chosen)} pass")
-    if args.write_docs:
+    if args.write_docs or args.docs_only:
         write_docs(list(results.values()), names, DOCS)
         print(f"wrote {DOCS}")
 
