@@ -17,6 +17,7 @@ training-set mean map (``UnitLayer.mask`` says which elements belong to which un
 from __future__ import annotations
 
 import fnmatch
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from pipeline.errors import NeuronInfoError
 
@@ -33,6 +35,10 @@ REDUCERS = {"neuron": ("none",), "channel": ("mean", "max", "position"), "channe
 DEFAULT_REDUCER = {"neuron": "none", "channel": "mean", "channel_last": "mean", "token": "mean"}
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.LeakyReLU,
                nn.ELU, nn.Mish, nn.SELU, nn.CELU, nn.PReLU, nn.Softplus)
+# the same activations called as functions (F.relu, torch.sigmoid, Tensor.relu_, ...): a module returning one's
+# result stands for an activation module (GoogLeNet's and Inception's BasicConv2d end with F.relu)
+ACTIVATION_FUNCTIONS = frozenset({"relu", "relu6", "hardtanh", "gelu", "silu", "sigmoid", "tanh", "hardswish",
+                                  "hardsigmoid", "leaky_relu", "elu", "mish", "selu", "celu", "prelu", "softplus"})
 CHANNELS_LAST_BEFORE = (nn.Linear,)  # an activation right after one of these in a Sequential acts on the last dim
 
 
@@ -93,6 +99,9 @@ def module_at(network: nn.Module, path: str) -> nn.Module:
 
 
 def _kind_of(network: nn.Module, path: str, shape: tuple[int, ...]) -> str:
+    if len(shape) == 0:
+        raise NeuronInfoError(f"module {path!r} returns no tensor with one row per sample (a value shared by all "
+                              "samples, a scalar per sample, or not a tensor): pick another module with --layers")
     if len(shape) == 1:
         return "neuron"
     if len(shape) == 2:
@@ -122,11 +131,35 @@ def _first_tensor(output):
     return None
 
 
+class _ActivationResults(TorchFunctionMode):
+    """Keeps the tensors that activation functions (``ACTIVATION_FUNCTIONS``, however called) return in a pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.results = weakref.WeakValueDictionary()  # id -> tensor (an entry goes with its tensor: no stale ids)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        if isinstance(result, torch.Tensor) and getattr(func, "__name__", "").rstrip("_") in ACTIVATION_FUNCTIONS:
+            self.results[id(result)] = result
+        return result
+
+    def claim(self, tensor: torch.Tensor | None) -> bool:
+        """Is ``tensor`` an activation function's result not yet returned by a module? (hooks of inner modules
+        run first, so the innermost module returning it claims it)"""
+        return tensor is not None and self.results.pop(id(tensor), None) is tensor
+
+
 @torch.no_grad()
-def trace_calls(network: nn.Module, sample: torch.Tensor, forward=None) -> dict[str, tuple[int, tuple[int, ...]]]:
-    """Every module's (number of calls, per-sample output shape) in one forward pass over ``sample``, in the
-    order the calls end. ``forward`` runs the network (default: ``network(sample)``)."""
+def trace_calls(network: nn.Module, sample: torch.Tensor, forward=None,
+                activated: set[str] | None = None) -> dict[str, tuple[int, tuple[int, ...]]]:
+    """Every module's (number of calls, per-sample output shape) in one forward pass over ``sample`` (two or
+    more samples), in the order the calls end; the shape is () for an output that is not a tensor with the samples
+    along dim 0 (Swin v2's position-bias MLP runs once per forward on a table shared by all samples).
+    ``forward`` runs the network (default: ``network(sample)``). ``activated``, if given, receives the paths of
+    the modules that return an activation function's result (the innermost such module)."""
     seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+    results = _ActivationResults()
     handles = []
     for path, module in network.named_modules():
         if not path:
@@ -135,23 +168,32 @@ def trace_calls(network: nn.Module, sample: torch.Tensor, forward=None) -> dict[
         def hook(module, inputs, output, path=path):
             tensor = _first_tensor(output)
             calls = seen.get(path, (0, ()))[0] + 1
-            seen[path] = (calls, tuple(tensor.shape[1:]) if tensor is not None else ())
+            batch_major = tensor is not None and tensor.dim() > 0 and tensor.shape[0] == len(sample)
+            seen[path] = (calls, tuple(tensor.shape[1:]) if batch_major else ())
+            if activated is not None and results.claim(tensor):
+                activated.add(path)
         handles.append(module.register_forward_hook(hook))
     try:
-        (forward or network)(sample)
+        if activated is None:
+            (forward or network)(sample)
+        else:
+            with results:
+                (forward or network)(sample)
     finally:
         for handle in handles:
             handle.remove()
     return seen
 
 
-def default_paths(network: nn.Module, calls: dict[str, tuple[int, tuple[int, ...]]]) -> list[str]:
-    """The default unit layers: every activation module that runs once per forward pass; an activation module
-    that runs several times (ResNet's blocks reuse one ReLU) stands for its parent block's output. Heads
-    (an activation whose output is the logits) are left out by the caller."""
+def default_paths(network: nn.Module, calls: dict[str, tuple[int, tuple[int, ...]]],
+                  activated: set[str] = frozenset()) -> list[str]:
+    """The default unit layers: every activation module that runs once per forward pass, and every module in
+    ``activated`` (one that returns an activation function's result, e.g. a conv block ending with F.relu); an
+    activation module that runs several times (ResNet's blocks reuse one ReLU) stands for its parent block's
+    output. Heads (an activation whose output is the logits) are left out by the caller."""
     paths: list[str] = []
     for path, module in network.named_modules():
-        if not path or not isinstance(module, ACTIVATIONS) or path not in calls:
+        if not path or not (isinstance(module, ACTIVATIONS) or path in activated) or path not in calls:
             continue
         count, shape = calls[path]
         if count != 1:
@@ -188,10 +230,12 @@ def unit_layers(network: nn.Module, sample: torch.Tensor, paths: list[str] | Non
                 globs: list[str] | None = None, reducer: str | None = None, forward=None) -> list[UnitLayer]:
     """Describe the unit layers of ``network``: the given module ``paths``, else the default ones filtered by
     ``globs``; ``reducer`` overrides each kind's default where the kind accepts it."""
-    calls = trace_calls(network, sample, forward)
+    activated: set[str] = set()
+    calls = trace_calls(network, sample, forward, activated if paths is None and not globs else None)
     if paths is None:
         every = [p for p, _ in network.named_modules() if p and p in calls]
-        paths = select_paths(_before_logits(network, calls, default_paths(network, calls)) if not globs else every, globs)
+        paths = select_paths(_before_logits(network, calls, default_paths(network, calls, activated))
+                             if not globs else every, globs)
     layers = []
     for path in paths:
         module_at(network, path)

@@ -198,3 +198,49 @@ def test_presets_of_the_architectures():
     vit = preset_spec("fashion-mnist", 784, 10, arch="vit")
     assert json.loads(vit.arch_kwargs)["patch"] == 7 and vit.activation == "builtin" and vit.hidden_sizes == ()
     assert json.loads(preset_spec("cifar10", 3072, 10, arch="vit").arch_kwargs)["patch"] == 4
+
+
+class FunctionalBlock(torch.nn.Module):
+    """Conv then an activation called as a function, like GoogLeNet's and Inception's BasicConv2d."""
+
+    def __init__(self, channels_in, channels_out, how):
+        super().__init__()
+        self.conv, self.how = torch.nn.Conv2d(channels_in, channels_out, 3, padding=1), how
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.how == "F.relu_":
+            return torch.nn.functional.relu(x, inplace=True)
+        if self.how == "sigmoid":
+            return x.sigmoid()
+        return torch.relu(x) + 1  # "shifted": the block's output is not the activation's result
+
+
+class FunctionalNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Sequential(FunctionalBlock(3, 4, "F.relu_"))  # the block, not the Sequential
+        self.gate = FunctionalBlock(4, 4, "sigmoid")
+        self.shifted = FunctionalBlock(4, 5, "shifted")
+        self.shared = FunctionalBlock(5, 5, "F.relu_")  # runs twice: stands for its parent, the network itself
+        # once per forward on a table shared by all samples (Swin v2's position-bias MLP): not a unit layer
+        self.table = torch.nn.Sequential(torch.nn.Linear(2, 10), torch.nn.ReLU())
+        self.head = torch.nn.Linear(5, 10)
+
+    def forward(self, x):
+        x = self.shared(self.shared(self.shifted(self.gate(self.stem(x)))))
+        return self.head(x.mean((2, 3))) + self.table(torch.ones(1, 2))
+
+
+def test_modules_returning_an_activation_functions_result_are_default_unit_layers():
+    """GoogLeNet's and Inception's conv blocks end with F.relu; Swin v2's ReLU of a shared table is left out."""
+    from pipeline.errors import NeuronInfoError
+    from pipeline.units import unit_layers
+
+    torch.manual_seed(0)
+    network, sample = FunctionalNet().eval(), torch.randn(2, 3, 8, 8)
+    layers = unit_layers(network, sample)
+    assert [(layer.path, layer.kind, layer.units) for layer in layers] == [("stem.0", "channel", 4),
+                                                                           ("gate", "channel", 4)]
+    with pytest.raises(NeuronInfoError, match="no tensor with one row per sample"):
+        unit_layers(network, sample, paths=["table.1"])
