@@ -66,3 +66,40 @@ def run_verb(capsys):
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def prefect_env(tmp_path_factory):
+    """Environment for Prefect subprocesses: a private PREFECT_HOME, no telemetry."""
+    home = tmp_path_factory.mktemp("prefect_home")
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90", PREFECT_RUNNER_POLL_FREQUENCY="1",
+               NEURONINFO_OFFLINE="1")
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def prefect_server(prefect_env):
+    """One real Prefect server for this test process's CLI flows: {PREFECT_HOME, PREFECT_API_URL} to add to a
+    subprocess's environment, so that the CLI uses it instead of starting its own (10-25 s each). Tests of the
+    CLI's own server (the README as written, a server that dies) do not use it."""
+    from flows.serve_local import free_port, start_server, stop
+
+    server, api_url = start_server(free_port(4317))
+    yield {"PREFECT_HOME": prefect_env["PREFECT_HOME"], "PREFECT_API_URL": api_url}
+    stop(server)
+
+
+# The slowest files first: pytest-xdist's loadfile hands files out in collection order, so a long file
+# collected last would run alone at the end while the other worker idles (its tests are not reordered).
+SLOW_FILES_FIRST = ("test_flows.py", "test_s3.py", "test_paper.py", "test_trust.py", "test_first_hour.py",
+                    "test_real_data.py", "test_import.py", "test_object_store.py", "test_registry.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return SLOW_FILES_FIRST.index(name) if name in SLOW_FILES_FIRST else len(SLOW_FILES_FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order

@@ -22,24 +22,12 @@ TINY = {"preset": "synthetic", "dataset": "synthetic-4", "hidden_sizes": [16, 8]
 
 
 @pytest.fixture(scope="session")
-def prefect_env(tmp_path_factory):
-    """Environment for Prefect subprocesses: a private PREFECT_HOME, no telemetry."""
-    home = tmp_path_factory.mktemp("prefect_home")
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90", PREFECT_RUNNER_POLL_FREQUENCY="1",
-               NEURONINFO_OFFLINE="1")
-    env.pop("PREFECT_API_URL", None)
-    return env
-
-
-@pytest.fixture(scope="session")
-def served(tmp_path_factory, prefect_env):
-    """A real Prefect server on a free loopback port and `neuroninfo serve` against it."""
-    from flows.serve_local import free_port, start_server, stop
+def served(tmp_path_factory, prefect_env, prefect_server):
+    """The session's Prefect server (conftest) and `neuroninfo serve` against it."""
+    from flows.serve_local import stop
 
     os.environ["PREFECT_HOME"] = prefect_env["PREFECT_HOME"]
-    server, api_url = start_server(free_port(4317))
-    env = dict(prefect_env, PREFECT_API_URL=api_url)
+    env = dict(prefect_env, **prefect_server)
     warehouse = tmp_path_factory.mktemp("served_warehouse")
     said = warehouse.parent / "serve.out"  # a file, not a pipe: served runs log at INFO and a full pipe would block
     serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--warehouse", str(warehouse)],
@@ -53,11 +41,9 @@ def served(tmp_path_factory, prefect_env):
         time.sleep(1)
     else:
         stop(serving)
-        stop(server)
         pytest.fail("deployments were not registered within 90 s")
     yield env, open_warehouse(warehouse)
-    stop(serving)  # serve before server
-    stop(server)
+    stop(serving)
     output = said.read_text()
     assert serving.returncode == 0 and "never awaited" not in output, output[-3000:]  # a clean stop on SIGTERM
 
@@ -205,35 +191,18 @@ def test_sigkill_mid_run_then_rerun_completes(tmp_path, served):
     no_duplicates(wh)
 
 
-def test_dask_runner_matches_threads(tmp_path, served):
-    prefect_env, _ = served  # the shared server: the CLI does not start its own
-    results = {}
-    for runner in ("threads", "dask"):
-        wh = open_warehouse(tmp_path / runner)
-        run = subprocess.run(cli_flow(wh, prefect_env, "--seeds", "0,1", "--task-runner", runner, "--workers", "2"),
-                             env=prefect_env, capture_output=True, text=True, timeout=900)
-        assert run.returncode == 0, run.stderr[-3000:]
-        if runner == "threads":  # quiet: progress lines, not Prefect's INFO log (Dask's own lines: another matter)
-            assert "| INFO" not in run.stderr, run.stderr[-3000:]
-            # the CLI trained the first network beside the server's start: said so, not "train 1 s"
-            assert "(1 network(s) trained before the flow started" in run.stderr, run.stderr[-3000:]
-        results[runner] = {
-            "runs": table_rows(wh, "SELECT run_id, val_error, test_error FROM runs ORDER BY run_id"),
-            "stats": table_rows(wh, "SELECT * FROM neuron_stats ORDER BY run_id, layer, neuron, bits"),
-            "curves": table_rows(wh, "SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves ORDER BY ALL"),
-        }
-    assert len(results["threads"]["runs"]) == 2
-    threads, dask = results["threads"], results["dask"]
-    assert threads["runs"] == dask["runs"] and threads["curves"] == dask["curves"]
-    # DuckDB's parallel aggregation may sum in another order: measures agree to rounding
-    assert len(threads["stats"]) == len(dask["stats"]) > 0
-    for a, b in zip(threads["stats"], dask["stats"]):
-        assert a.keys() == b.keys()
-        for key in a:
-            if isinstance(a[key], float):
-                assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-12), key
-            else:
-                assert a[key] == b[key], key
+def test_a_local_dask_cluster_has_one_torch_thread_per_worker_process():
+    """--task-runner dask without an address: a local cluster of worker processes (the results equal threads':
+    test_s3 runs the grid on a real two-worker cluster), each told how many share the machine's cores."""
+    from prefect_dask import DaskTaskRunner
+
+    from flows.train_and_measure import task_runner_for
+
+    runner = task_runner_for("dask", None, 3)
+    assert isinstance(runner, DaskTaskRunner)
+    assert runner.cluster_kwargs == {"n_workers": 3, "threads_per_worker": 1, "processes": True,
+                                     "env": {"NEURONINFO_WORKERS": "3"}}
+    assert task_runner_for("dask", "tcp://10.0.0.5:8786").address == "tcp://10.0.0.5:8786"
 
 
 def test_a_deployment_run_with_a_mistake_fails_with_its_one_line(served):

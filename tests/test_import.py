@@ -278,8 +278,8 @@ def test_inbox_takes_every_form_rejects_bad_ones_and_goes_on(tmp_path, reference
     assert table(wh, "SELECT spec_source FROM imports") == [{"spec_source": "folder"}]
 
 
-def run_cli(*args):
-    out = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
+def run_cli(*args, env=None):
+    out = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     return out.returncode, out.stdout, out.stderr
 
 
@@ -312,7 +312,7 @@ def test_notebook_example_runs_with_the_python_api_alone(tmp_path):
     assert "round trip: same test error" in out.stdout
 
 
-def test_reanalyze_flow_passes_a_sub_folder_spec_and_repair_keeps_an_import_imported(tmp_path, references):
+def test_reanalyze_flow_passes_a_sub_folder_spec_and_repair_keeps_an_import_imported(tmp_path, references, prefect_server):
     """Through the Prefect flow (CLI reanalyze): a .pt in a sub-folder with spec.json is analysed; a damaged
     runs row of that imported run is rebuilt by verify --repair with origin and NULLs intact."""
     wh = open_warehouse(tmp_path / "wh")
@@ -320,7 +320,8 @@ def test_reanalyze_flow_passes_a_sub_folder_spec_and_repair_keeps_an_import_impo
     batch.mkdir(parents=True)
     torch.save(sequential(False).state_dict(), batch / "net.pt")
     (batch / "spec.json").write_text(json.dumps(GIVEN))
-    code, out, err = run_cli("reanalyze", "--warehouse", str(wh.root), "--bits", "1", "--random-repeats", "1", "--steps", "2")
+    code, out, err = run_cli("reanalyze", "--warehouse", str(wh.root), "--bits", "1", "--random-repeats", "1", "--steps", "2",
+                             env=dict(os.environ, **prefect_server))
     assert code == 0 and "1 analysed, 0 rejected" in out, out + err
     run_id = references[False][1]
     assert (batch / "done" / "net.pt").exists() and (batch / "spec.json").exists()

@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def paper_run(tmp_path_factory):
+def paper_run(tmp_path_factory, prefect_server):
     tmp = tmp_path_factory.mktemp("paper")
-    env = {**os.environ, "NEURONINFO_OFFLINE": "1", "NEURONINFO_DATA": str(tmp / "no-data")}
+    env = {**os.environ, "NEURONINFO_OFFLINE": "1", "NEURONINFO_DATA": str(tmp / "no-data"), **prefect_server}
     argv = [sys.executable, "-m", "flows.cli", "paper", "--datasets", "synthetic,mnist", "--quick", "--warehouse", str(tmp / "wh")]
     first = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
     assert first.returncode == 0, first.stderr[-3000:]

@@ -107,7 +107,7 @@ def test_an_s3_warehouse_gives_the_local_results(s3, tmp_path, tiny_spec):
     assert len(rows(remote, "SELECT * FROM neuron_stats")) == len(rows(local, "SELECT * FROM neuron_stats"))
 
 
-def test_reanalyze_an_s3_inbox(s3, tmp_path, tiny_spec):
+def test_reanalyze_an_s3_inbox(s3, tmp_path, tiny_spec, prefect_server):
     from dataclasses import replace
 
     source = open_warehouse(tmp_path / "source")
@@ -116,7 +116,7 @@ def test_reanalyze_an_s3_inbox(s3, tmp_path, tiny_spec):
     remote.fs.pipe_file(f"{BUCKET}/inbox-test/inbox/net.safetensors", (source.checkpoint(run_id)).read_bytes())
     remote.fs.pipe_file(f"{BUCKET}/inbox-test/inbox/junk.safetensors", b"\x00junk" * 50)
     out = subprocess.run([*CLI, "reanalyze", "--warehouse", str(remote.root), "--steps", "4", "--random-repeats", "1"],
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, env=dict(os.environ, **prefect_server))
     assert out.returncode == 3 and "1 analysed, 1 rejected" in out.stdout, out.stdout + out.stderr
     assert rows(remote, "SELECT count(DISTINCT run_id) AS n FROM ablation_curves") == [{"n": 1}]
     assert sorted(remote.fs.ls(f"{BUCKET}/inbox-test/inbox/done", detail=False)) == [f"{BUCKET}/inbox-test/inbox/done/net.safetensors"]
@@ -179,12 +179,13 @@ def test_a_server_that_stops_mid_run_is_ridden_out_and_a_dead_one_is_one_line(s3
     assert np.isfinite(rows(remote, "SELECT max(test_error) AS e FROM ablation_curves")[0]["e"])
 
 
-def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_path):
+def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_path, prefect_server):
     """`dask scheduler` + two `dask worker` processes (one torch thread each) run the flow's tasks into an
-    S3 warehouse; the results equal those of the same grid run locally with threads."""
+    S3 warehouse; the results equal those of the same grid run locally with threads (both against the session's
+    Prefect server: the CLI starts none)."""
     dask = [os.path.join(os.path.dirname(sys.executable), "dask")]  # the venv's dask command
     port = free_port()
-    env = dict(os.environ, NEURONINFO_THREADS="1")
+    env = dict(os.environ, NEURONINFO_THREADS="1", **prefect_server)
     scheduler = subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = [subprocess.Popen([*dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--no-dashboard",
@@ -207,6 +208,9 @@ def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_pa
     out = subprocess.run([*CLI, "train-and-measure", *grid, "--warehouse", str(local.root)], env=env, capture_output=True,
                          text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
+    assert "| INFO" not in out.stderr, out.stderr[-3000:]  # quiet: progress lines, not Prefect's INFO log
+    # the CLI trained the first network before the flow: said so, not "train 1 s"
+    assert "(1 network(s) trained before the flow started" in out.stderr, out.stderr[-3000:]
     runs = "SELECT run_id, test_error FROM runs ORDER BY run_id"
     assert rows(remote, runs) == rows(local, runs) and len(rows(local, runs)) == 2
     curves = "SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves ORDER BY ALL"

@@ -67,8 +67,8 @@ def assert_rows_close(a, b):
                 assert va == vb, ka
 
 
-def run_cli(*args, timeout=300):
-    out = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+def run_cli(*args, timeout=300, env=None):
+    out = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env)
     return out.returncode, out.stdout, out.stderr
 
 
@@ -366,7 +366,7 @@ def crafted(spec: dict, tensors: dict | None = None) -> bytes:
     return save_safetensors(tensors, metadata={"spec": json.dumps(spec)})
 
 
-def test_inbox_rejects_each_bad_file_alone_and_analyses_the_rest(warehouse, tiny_spec, tmp_path):
+def test_inbox_rejects_each_bad_file_alone_and_analyses_the_rest(warehouse, tiny_spec, tmp_path, prefect_server):
     wh, (known, _) = warehouse
     inbox = wh.inbox
     other = open_warehouse(tmp_path / "other")
@@ -386,7 +386,8 @@ def test_inbox_rejects_each_bad_file_alone_and_analyses_the_rest(warehouse, tiny
     (inbox / "rejected").write_bytes(b"a file squatting on a reserved name")
     (inbox / "link.safetensors").symlink_to(other.checkpoint(fresh))
 
-    code, out, err = run_cli("reanalyze", "--warehouse", str(wh.root), "--steps", "4", "--random-repeats", "1", timeout=600)
+    code, out, err = run_cli("reanalyze", "--warehouse", str(wh.root), "--steps", "4", "--random-repeats", "1", timeout=600,
+                             env=dict(os.environ, **prefect_server))
     assert code == 3, out + err
     assert "1 analysed, 7 rejected" in out
     done = sorted(p.name for p in (inbox / "done").iterdir())
