@@ -30,6 +30,15 @@ def analysis_arguments(p: argparse.ArgumentParser, bits: bool = True) -> None:
                    "30 for the cifar10 preset's network, where every k takes hours; N >= the neurons of a scope gives every k)")
 
 
+def ranking_arguments(p: argparse.ArgumentParser) -> None:
+    """--measures and --scopes: which orderings the ablation curves follow."""
+    p.add_argument("--measures", type=words, help="comma-separated criteria (default: every criterion an mlp run has, "
+                   "mutual_info,entropy for other networks; a note names the ones a run lacks and the verb that adds "
+                   "them, e.g. pairs or baselines)")
+    p.add_argument("--scopes", type=words, default=ANALYSIS.scopes, help="layer, network or both (default): rank "
+                   "within each layer, over the whole network")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--warehouse", help="warehouse directory or fsspec URL, e.g. s3://bucket/prefix (default $NEURONINFO_WAREHOUSE or ./warehouse)")
@@ -82,8 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("ablate", cmd_ablate, "cumulative ablation curves on the test split", run_id=True)
     analysis_arguments(p, bits=False)
-    p.add_argument("--measures", type=words, help="comma-separated criteria (default: every criterion the run has; a note "
-                   "names the ones it lacks and the verb that adds them, e.g. pairs or baselines)")
+    ranking_arguments(p)
     p.add_argument("--device", **DEVICE)
 
     verb("baselines", cmd_baselines, "the usual pruning criteria per neuron (neuron_baselines)", run_id=True)
@@ -114,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="default: the preset's (make run passes 5)")
     p.add_argument("--n-val", type=int)
     analysis_arguments(p)
+    ranking_arguments(p)
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")

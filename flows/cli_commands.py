@@ -55,7 +55,7 @@ def cmd_ablate(args) -> str:
     from flows.stages import ablate_run
 
     return ablate_run(_warehouse(args), args.run_id, args.strategy, args.random_repeats, args.steps, args.data_dir,
-                      args.measures, force=True, device=_device(args))
+                      args.measures, force=True, device=_device(args), scopes=tuple(args.scopes))
 
 
 def cmd_baselines(args) -> str:
@@ -83,6 +83,8 @@ def cmd_prune_sweep(args) -> str:
 
 def cmd_train_and_measure(args) -> None:
     from flows.grid import grid_specs
+    from pipeline.ablation_checks import check_scopes
+    from pipeline.criteria import check_names
 
     wh = _warehouse(args)  # every mistake is one line before any server starts: the warehouse, the device, the grid
     if not args.dask_address:  # a remote cluster's workers may have the GPU this machine lacks
@@ -90,6 +92,8 @@ def cmd_train_and_measure(args) -> None:
     specs = grid_specs(args.preset, args.dataset, list(args.hidden) if args.hidden else None, list(args.activations),
                        list(args.regularizers), list(args.seeds), args.epochs, args.n_val, list(args.bits),
                        list(args.strategy), args.data_dir, args.inputs, args.arch, args.arch_kwargs)
+    check_names(tuple(args.measures or ()))
+    check_scopes(tuple(args.scopes))
     with private_server(while_starting=_first_training(wh, specs, args)):
         return _train_and_measure(args, wh)
 
@@ -116,6 +120,7 @@ def _train_and_measure(args, wh):
         inputs=args.inputs,
         device=args.device, arch=args.arch, arch_kwargs=args.arch_kwargs,
         layers=list(args.layers) if args.layers else None, reducer=args.reducer,
+        measures=list(args.measures) if args.measures else None, scopes=list(args.scopes),
     )
     print_summary(wh, run_ids)
     return run_ids[-1] if run_ids else None

@@ -32,11 +32,12 @@ def available(wh: Warehouse, run_id: str) -> dict[str, list[int | None]]:
     return found
 
 
-def default_criteria(wh: Warehouse, run_id: str, verb: str, kinds: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Every criterion (of these kinds) the run has, in registry order; a one-line note names the ones it lacks
-    and the verb that adds them."""
+def default_criteria(wh: Warehouse, run_id: str, verb: str, kinds: tuple[str, ...] = (),
+                     within: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Every criterion (of these kinds, or of ``within``) the run has, in registry order; a one-line note names
+    the ones it lacks and the verb that adds them."""
     have = available(wh, run_id)
-    wanted = names(*kinds)
+    wanted = tuple(n for n in names(*kinds) if within is None or n in within)
     missing: dict[str, list[str]] = {}
     for name in wanted:
         if name not in have:

@@ -84,7 +84,7 @@ def _redo_ablate(wh: Warehouse, run_id: str, data_dir) -> None:
         measures = tuple(m for m in c.get("measures") or () if m in have)
         stages.ablate_run(wh, run_id, tuple(c.get("strategies") or ANALYSIS.strategies),
                           ANALYSIS.random_repeats if c.get("random_repeats") is None else c["random_repeats"], c.get("steps"), data_dir,
-                          measures or None, force=True, replace=i == 0)
+                          measures or None, force=True, replace=i == 0, scopes=tuple(c.get("scopes") or ANALYSIS.scopes))
 
 
 def _redo_sweep(wh: Warehouse, run_id: str, data_dir) -> None:

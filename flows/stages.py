@@ -19,8 +19,8 @@ from flows.rankings import default_criteria, rankings
 from flows.run_data import data_of, resolve_inputs
 from pipeline import baselines as bl  # torch; captum and torch_pruning stay lazy inside it
 from pipeline.ablation import ablation_curves, random_orderings
-from pipeline.ablation_checks import check_options, check_random_repeats
-from pipeline.ablation_schedule import default_steps
+from pipeline.ablation_checks import check_options, check_random_repeats, check_scopes
+from pipeline.ablation_schedule import default_criteria_of, default_steps
 from pipeline.activations import hidden_outputs
 from pipeline.criteria import CRITERIA, check_names
 from pipeline.data import Dataset
@@ -28,7 +28,7 @@ from pipeline.errors import NeuronInfoError
 from pipeline.measures import LayerInputs, measure_layers
 from pipeline import network_units as units
 from pipeline.model import MLP, error_rate
-from pipeline.options import ANALYSIS
+from pipeline.options import ANALYSIS, SCOPES
 from pipeline.pairs import LayerCodes, pair_tables
 from pipeline.progress import Progress, note
 from pipeline.prune import n_params
@@ -388,10 +388,12 @@ def ablate_run(
     force: bool = False,
     device: str = "cpu",
     replace: bool = False,
+    scopes: tuple[str, ...] = ANALYSIS.scopes,
 ) -> str:
     """Cumulative ablation curves on the test split for the rankings of ``measures`` (default: every criterion
-    the run has) and random orderings; ``steps=None`` means the network's default k-grid (``default_steps``:
-    every k, a grid for the cifar10 preset).
+    an mlp run has; mutual_info and entropy for other networks, ``default_criteria_of``) and random orderings, in
+    each of ``scopes`` (layer, network); ``steps=None`` means the network's default k-grid (``default_steps``:
+    every k, a grid for the cifar10 preset and for other networks).
 
     Curves stored from other calls (another k-grid, strategy, criterion or repeat) stay beside the new ones
     while the values they were ranked by are unchanged; ``replace`` starts afresh (repair)."""
@@ -400,20 +402,24 @@ def ablate_run(
     check_names(tuple(measures or ()))
     check_options(tuple(strategies), steps, 1)  # bad options are one line before any note or work
     check_random_repeats(random_repeats)
-    measures = tuple(measures) if measures else default_criteria(wh, run_id, "ablate")
+    check_scopes(tuple(scopes))
+    model = load_run(wh, run_id)
+    measures = tuple(measures) if measures else default_criteria(wh, run_id, "ablate", within=default_criteria_of(model.spec))
     recorded = None if replace or not has_partition(wh, "ablation_curves", run_id) else partition_params(wh, "ablation_curves", run_id)
     fresh, inputs = fresh_inputs(wh, run_id, recorded, {CRITERIA[m].source for m in measures} | {"neuron_stats"})
     computation = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures)}
+    if tuple(scopes) != SCOPES:  # recorded only when narrowed: the params of earlier curves keep their bytes
+        computation["scopes"] = list(scopes)
     done = ablation_computations(recorded) if fresh else []
     if not force and fresh and stored_bits(wh, "neuron_stats", run_id) <= stored_bits(wh, "ablation_curves", run_id):
-        if any(d.get("steps") == steps for d in done):
+        if any(d.get("steps") == steps and set(d.get("scopes", SCOPES)) >= set(scopes) for d in done):
             return run_id
     if recorded is not None and not fresh:
         note(f"run {run_id}: its measures changed since its curves were computed; ablating again")
-    model = load_run(wh, run_id)
     grid = default_steps(model.spec) if steps is None else steps
     store = act.open_activations(wh, run_id)
-    orderings = rankings(wh, run_id, measures) + random_orderings(store.layer_sizes, random_repeats)
+    orderings = [o for o in rankings(wh, run_id, measures) + random_orderings(store.layer_sizes, random_repeats)
+                 if o.scope in scopes]
     test = data_of(model.spec, data_dir).test
     with Progress(f"ablate {run_id}", len(orderings) * len(strategies), "curves") as progress:
         if isinstance(model, MLP):  # the incremental kernel of fully-connected networks

@@ -14,6 +14,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import grid, pages, stages
 from pipeline.errors import NeuronInfoError
+from pipeline.ablation_checks import check_scopes
+from pipeline.criteria import check_names
 from pipeline.options import ANALYSIS
 from pipeline.progress import note, set_sink
 from store.paths import open_warehouse
@@ -73,10 +75,10 @@ def pairs_task(warehouse: str, run_id: str, pair_bits: list[int]) -> str:
 
 @task(name="ablate", **RETRIES)
 def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repeats: int, steps: int | None, data_dir: str | None,
-                device: str = "cpu") -> str:
+                device: str = "cpu", measures: list[str] | None = None, scopes: list[str] = list(ANALYSIS.scopes)) -> str:
     progress_to_run_log()
     return stages.ablate_run(open_warehouse(warehouse), run_id, tuple(strategies), random_repeats, steps, data_dir,
-                             device=device)
+                             tuple(measures) if measures else None, device=device, scopes=tuple(scopes))
 
 
 @task(name="report", **RETRIES)
@@ -92,7 +94,8 @@ def scorecard_task(warehouse: str) -> str:
 
 
 def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=ANALYSIS.pair_bits,
-            device: str = "cpu", layers: list[str] | None = None, reducer: str | None = None) -> list:
+            device: str = "cpu", layers: list[str] | None = None, reducer: str | None = None,
+            measures: list[str] | None = None, scopes: list[str] = list(ANALYSIS.scopes)) -> list:
     """Chain capture -> measure -> pairs -> ablate for one run (futures wait on each other); return the chain's futures.
 
     pairs (within layers, at each of ``pair_bits`` that is captured) runs before ablate, so its per-neuron
@@ -100,7 +103,7 @@ def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, ste
     captured = capture_task.submit(warehouse, run_id_future, bits, data_dir, device, layers, reducer)
     measured = measure_task.submit(warehouse, captured)
     paired = pairs_task.submit(warehouse, measured, [b for b in pair_bits if b in bits])
-    ablated = ablate_task.submit(warehouse, paired, strategies, random_repeats, steps, data_dir, device)
+    ablated = ablate_task.submit(warehouse, paired, strategies, random_repeats, steps, data_dir, device, measures, scopes)
     return [run_id_future, captured, measured, paired, ablated]
 
 
@@ -136,24 +139,30 @@ def train_and_measure(
     arch_kwargs: str | None = None,
     layers: list[str] | None = None,
     reducer: str | None = None,
+    measures: list[str] | None = None,
+    scopes: list[str] = list(ANALYSIS.scopes),
 ) -> list[str]:
     """Train and analyse every network of activations x regularizers x seeds; return their run_ids.
 
     ``arch`` (mlp, cnn, vit, torchvision:NAME, package.module:Class) with ``arch_kwargs`` (JSON) chooses the
-    network; ``layers`` (globs over module paths) and ``reducer`` which units capture reads (pipeline/units.py).
+    network; ``layers`` (globs over module paths) and ``reducer`` which units capture reads (pipeline/units.py);
+    ``measures`` the criteria the curves rank by (default: every one an mlp has; mutual_info and entropy for
+    other networks) and ``scopes`` which curves are made (layer, network).
 
     ``device`` (cpu, cuda, cuda:N, mps) runs training, capture and ablation there, checked by each task where it
     runs (a Dask worker may have the GPU the flow's machine lacks); it is not part of a run's identity."""
     progress_to_run_log()
     specs = grid.grid_specs(preset, dataset, hidden_sizes, activations, regularizers, seeds, epochs, n_val, bits,
                               strategies, data_dir, inputs, arch, arch_kwargs)
+    check_names(tuple(measures or ()))
+    check_scopes(tuple(scopes))
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     found = trained_already(warehouse, specs, data_dir)
     # each network's chain is queued right behind its training: one network trains (training is serial)
     # while the one before it is analysed, instead of a worker waiting for the training lock
     chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), bits, strategies,
-                      random_repeats, steps, data_dir, pair_bits, device, layers, reducer) for spec in specs]
+                      random_repeats, steps, data_dir, pair_bits, device, layers, reducer, measures, scopes) for spec in specs]
     run_ids = [chain_result(chain) for chain in chains]
     report = report_task.submit(warehouse, run_ids)
     for path in report.result():

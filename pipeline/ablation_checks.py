@@ -22,6 +22,12 @@ def check_options(strategies: tuple, steps, chunk_budget_mb) -> None:
         raise ablation_error(f"chunk_budget_mb = {chunk_budget_mb!r}", "use a positive number of megabytes")
 
 
+def check_scopes(scopes: tuple) -> None:
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise ablation_error(f"scopes {','.join(map(str, scopes)) or '(none)'}", f"use one or both of {', '.join(SCOPES)}")
+
+
 def check_random_repeats(random_repeats) -> None:
     if isinstance(random_repeats, bool) or not isinstance(random_repeats, (int, np.integer)) or not 0 <= random_repeats <= MAX_RANDOM_REPEATS:
         raise ablation_error(f"random_repeats = {random_repeats!r}", f"use an integer in 0 .. {MAX_RANDOM_REPEATS}")

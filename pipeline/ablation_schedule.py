@@ -23,6 +23,16 @@ MAX_BLOCK = 256
 # neurons); its 450 curves take ~9 min on 2 idle cores, every k ~7 h (docs/benchmarks.md)
 CIFAR10_STEPS = 30
 UNIT_STEPS = 20  # the default k-grid of conv channels, transformer neurons and other units
+# the criteria other networks are ablated by when none are named: each grid point is a forward pass of the test
+# split from the first ablated module on (~2 s for the cnn preset on fashion-mnist's 10,000 images), so every
+# criterion (21 of them, each at every bits) would take hours; --measures names others
+UNIT_CRITERIA = ("mutual_info", "entropy")
+
+
+def default_criteria_of(spec) -> tuple[str, ...] | None:
+    """The criteria a network is ablated by when none are named: every one the run has (None) for an mlp, else
+    UNIT_CRITERIA."""
+    return None if spec.arch == "mlp" else UNIT_CRITERIA
 
 
 def default_steps(spec) -> int | None:

@@ -29,6 +29,7 @@ class AnalysisOptions:
     strategies: tuple[str, ...] = STRATEGIES
     random_repeats: int = 5  # random orderings per scope (seeds 0..R-1)
     steps: int | None = None  # k-grid of the curves; None: the network's default (every k; a grid for the cifar10 preset)
+    scopes: tuple[str, ...] = SCOPES  # ablation curves ranked within each layer, over the whole network, or both
 
 
 @dataclass(frozen=True)
