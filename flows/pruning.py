@@ -20,6 +20,7 @@ from pipeline.options import SWEEP
 from pipeline.progress import note
 from pipeline.model import MLP, error_rate
 from pipeline.prune import kept_neurons, n_params, prune_model
+from pipeline.prune_channels import masked_error, prune_cnn
 from pipeline.train import finetune
 from store import activations as act
 from store.catalog import refresh_catalog
@@ -46,7 +47,7 @@ def pruned_network(model: MLP, ranking: np.ndarray, keep: float, scope: str, str
     if finetune_epochs < 0:
         raise NeuronInfoError(f"--finetune-epochs {finetune_epochs}; give 0 or more epochs")
     kept, notes = kept_neurons(ranking, model.spec.hidden_sizes, keep, scope)
-    pruned = prune_model(model, kept, strategy, means)
+    pruned = prune_model(model, kept, strategy, means) if isinstance(model, MLP) else prune_cnn(model, kept, strategy, means)
     if finetune_epochs:
         finetune(pruned, data, finetune_epochs)
     return pruned.eval(), notes
@@ -54,14 +55,14 @@ def pruned_network(model: MLP, ranking: np.ndarray, keep: float, scope: str, str
 
 def _inputs(wh: Warehouse, run_id: str, strategy: str, data_dir):
     model = load_run(wh, run_id)
-    if not isinstance(model, MLP):
-        raise NeuronInfoError(f"run {run_id} is a {model.spec.arch}: pruning cuts an mlp's neurons, and cutting "
-                              "channels of other networks is not built yet; its ablation curves show the same "
-                              "cumulative removal without fine-tuning (neuroninfo ablate)")
+    if not isinstance(model, MLP) and model.spec.arch != "cnn":
+        raise NeuronInfoError(f"run {run_id} is a {model.spec.arch}: pruning cuts the neurons of an mlp and the "
+                              "channels of the cnn preset; its ablation curves show the same cumulative removal "
+                              "without fine-tuning (neuroninfo ablate)")
     means = None
     if strategy == "mean":
         store = act.open_activations(wh, run_id)
-        means = [store.train_mean(layer) for layer in store.layers]
+        means = [store.train_mean(layer) if isinstance(model, MLP) else store.train_mean_map(layer) for layer in store.layers]
     return model, means, data_of(model.spec, data_dir)
 
 
@@ -74,8 +75,8 @@ def prune_run(wh: Warehouse, run_id: str, measure: str, keep: float, bits: int |
     """Prune a run, save the smaller network as a new checkpoint and register it (origin 'pruned'); return (run_id, notes)."""
     model, means, data = _inputs(wh, run_id, strategy, data_dir)
     parent_error = error_rate(model, data.test.x, data.test.y)
-    pruned, notes = pruned_network(model, ranking_of(wh, run_id, measure, bits), keep, scope, strategy, means,
-                                   finetune_epochs, data)
+    ranking = ranking_of(wh, run_id, measure, bits)
+    pruned, notes = pruned_network(model, ranking, keep, scope, strategy, means, finetune_epochs, data)
     pruned.spec = replace(pruned.spec, epochs=model.spec.epochs + finetune_epochs)  # epochs trained in all
     new_id = save_checkpoint(wh, pruned)
     label = f"{criterion_label(measure, bits)}/{scope}/{strategy}/ft{finetune_epochs}"
@@ -83,8 +84,16 @@ def prune_run(wh: Warehouse, run_id: str, measure: str, keep: float, bits: int |
     lineage = {"parent_run_id": run_id, "pruned_by": label, "kept_fraction": kept_fraction,
                "suffix": f"-pruned-{criterion_label(measure, bits)}-{scope}-{strategy}-k{keep:g}-ft{finetune_epochs}"}
     test_error = register_run(wh, new_id, pruned, data, origin="pruned", lineage=lineage)
-    kept = f"{sum(pruned.spec.hidden_sizes)} of {sum(model.spec.hidden_sizes)} hidden neurons kept"
+    kept = f"{sum(pruned.spec.hidden_sizes)} of {sum(model.spec.hidden_sizes)} hidden {'neurons' if isinstance(model, MLP) else 'units'} kept"
     note(f"prune: run {run_id} pruned by {label}: new run {new_id} ({kept}), test error {parent_error:.2%} -> {test_error:.2%}")
+    if strategy == "mean" and not isinstance(model, MLP) and not finetune_epochs:  # the bias fold into a conv is approximate
+        kept_units, _ = kept_neurons(ranking, model.spec.hidden_sizes, keep, scope)
+        removed = [np.setdiff1d(np.arange(m), k) for m, k in zip(model.spec.hidden_sizes, kept_units)]
+        ablated = masked_error(model, removed, "mean", means, data.test.x, data.test.y)
+        note(f"prune: strategy mean on conv channels folds each removed channel's mean map into the next conv's bias "
+             f"by its spatial mean (approximate): the ablated network's test error is {ablated:.2%}, the pruned one's "
+             f"{test_error:.2%} ({test_error - ablated:+.2%})")
+    return new_id, notes
     return new_id, notes
 
 

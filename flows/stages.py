@@ -412,7 +412,7 @@ def ablate_run(
         computation["scopes"] = list(scopes)
     done = ablation_computations(recorded) if fresh else []
     if not force and fresh and stored_bits(wh, "neuron_stats", run_id) <= stored_bits(wh, "ablation_curves", run_id):
-        if any(d.get("steps") == steps and set(d.get("scopes", SCOPES)) >= set(scopes) for d in done):
+        if any(covers_ablation(d, computation) for d in done):
             return run_id
     if recorded is not None and not fresh:
         note(f"run {run_id}: its measures changed since its curves were computed; ablating again")
@@ -440,6 +440,18 @@ def ablate_run(
     write(wh, "ablation_curves", run_id, curves, params)  # params: what verify --repair re-runs
     refresh_catalog(wh)
     return run_id
+
+
+def covers_ablation(done: dict, wanted: dict) -> bool:
+    """Whether stored curves made with ``done`` hold every curve ``wanted`` asks for (same k-grid; the strategies,
+    criteria and scopes among those made; as many random repeats or more). Older records without a field
+    cover it."""
+    def among(key, default):
+        return done.get(key) is None or set(wanted.get(key, default)) <= set(done.get(key))
+
+    return (done.get("steps") == wanted["steps"] and among("strategies", ()) and among("measures", ())
+            and among("scopes", SCOPES)
+            and (done.get("random_repeats") is None or done["random_repeats"] >= wanted["random_repeats"]))
 
 
 def ordering_positions(orderings: list) -> pa.Table:

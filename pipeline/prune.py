@@ -27,7 +27,7 @@ def prune_model(model: MLP, kept: list, strategy: str = "zero", means: list | No
     ``means`` (strategy ``mean``): one array of training-set mean outputs per hidden layer.
     """
     sizes = list(model.spec.hidden_sizes)
-    kept = _check_kept(kept, sizes)
+    kept = check_kept(kept, sizes)
     if strategy not in STRATEGIES:
         raise NeuronInfoError(f"unknown pruning strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     if strategy == "mean":
@@ -105,7 +105,7 @@ def _round(v: float) -> int:
     return int(np.floor(v + 0.5))
 
 
-def _check_kept(kept, sizes: list[int]) -> list[np.ndarray]:
+def check_kept(kept, sizes: list[int]) -> list[np.ndarray]:
     if len(kept) != len(sizes):
         raise NeuronInfoError(f"kept neurons given for {len(kept)} layers but the network has {len(sizes)}; give one index array per hidden layer")
     out = []
