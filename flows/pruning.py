@@ -42,15 +42,16 @@ def ranking_of(wh: Warehouse, run_id: str, measure: str, bits: int | None) -> np
 
 
 def pruned_network(model: MLP, ranking: np.ndarray, keep: float, scope: str, strategy: str,
-                   means: list[np.ndarray] | None, finetune_epochs: int, data) -> tuple[MLP, list[str]]:
-    """The network without its least important neurons, fine-tuned for ``finetune_epochs``; and notes."""
+                   means: list[np.ndarray] | None, finetune_epochs: int, data) -> tuple[MLP, list[str], list[np.ndarray]]:
+    """The network without its least important neurons, fine-tuned for ``finetune_epochs``; notes; and the
+    indices kept of each layer."""
     if finetune_epochs < 0:
         raise NeuronInfoError(f"--finetune-epochs {finetune_epochs}; give 0 or more epochs")
     kept, notes = kept_neurons(ranking, model.spec.hidden_sizes, keep, scope)
     pruned = prune_model(model, kept, strategy, means) if isinstance(model, MLP) else prune_cnn(model, kept, strategy, means)
     if finetune_epochs:
         finetune(pruned, data, finetune_epochs)
-    return pruned.eval(), notes
+    return pruned.eval(), notes, kept
 
 
 def _inputs(wh: Warehouse, run_id: str, strategy: str, data_dir):
@@ -76,7 +77,7 @@ def prune_run(wh: Warehouse, run_id: str, measure: str, keep: float, bits: int |
     model, means, data = _inputs(wh, run_id, strategy, data_dir)
     parent_error = error_rate(model, data.test.x, data.test.y)
     ranking = ranking_of(wh, run_id, measure, bits)
-    pruned, notes = pruned_network(model, ranking, keep, scope, strategy, means, finetune_epochs, data)
+    pruned, notes, kept_units = pruned_network(model, ranking, keep, scope, strategy, means, finetune_epochs, data)
     pruned.spec = replace(pruned.spec, epochs=model.spec.epochs + finetune_epochs)  # epochs trained in all
     new_id = save_checkpoint(wh, pruned)
     label = f"{criterion_label(measure, bits)}/{scope}/{strategy}/ft{finetune_epochs}"
@@ -87,13 +88,11 @@ def prune_run(wh: Warehouse, run_id: str, measure: str, keep: float, bits: int |
     kept = f"{sum(pruned.spec.hidden_sizes)} of {sum(model.spec.hidden_sizes)} hidden {'neurons' if isinstance(model, MLP) else 'units'} kept"
     note(f"prune: run {run_id} pruned by {label}: new run {new_id} ({kept}), test error {parent_error:.2%} -> {test_error:.2%}")
     if strategy == "mean" and not isinstance(model, MLP) and not finetune_epochs:  # the bias fold into a conv is approximate
-        kept_units, _ = kept_neurons(ranking, model.spec.hidden_sizes, keep, scope)
         removed = [np.setdiff1d(np.arange(m), k) for m, k in zip(model.spec.hidden_sizes, kept_units)]
         ablated = masked_error(model, removed, "mean", means, data.test.x, data.test.y)
         note(f"prune: strategy mean on conv channels folds each removed channel's mean map into the next conv's bias "
              f"by its spatial mean (approximate): the ablated network's test error is {ablated:.2%}, the pruned one's "
              f"{test_error:.2%} ({test_error - ablated:+.2%})")
-    return new_id, notes
     return new_id, notes
 
 
@@ -119,7 +118,7 @@ def prune_sweep_run(wh: Warehouse, run_id: str, measures: tuple[str, ...] | None
             ranking = ranking_of(wh, run_id, measure, bits)
         for keep in keeps:
             for epochs in finetune_epochs:
-                pruned, notes = pruned_network(model, ranking, keep, scope, strategy, means, epochs, data)
+                pruned, notes, _ = pruned_network(model, ranking, keep, scope, strategy, means, epochs, data)
                 rows.append({
                     "measure": measure, "bits": bits if per_bits(measure) else None,
                     "scope": scope, "strategy": strategy, "finetune_epochs": epochs, "keep": keep,
