@@ -86,6 +86,9 @@ def prefect_server(prefect_env):
     CLI's own server (the README as written, a server that dies) do not use it."""
     from flows.serve_local import free_port, start_server, stop
 
+    # the server's database lives in PREFECT_HOME: a private one, or both test processes' servers (and any earlier
+    # session's) would share ~/.prefect's deployments, and a served deployment would run with another's parameters
+    os.environ["PREFECT_HOME"] = prefect_env["PREFECT_HOME"]
     server, api_url = start_server(free_port(4317))
     yield {"PREFECT_HOME": prefect_env["PREFECT_HOME"], "PREFECT_API_URL": api_url}
     stop(server)
