@@ -33,7 +33,7 @@ def analysis_arguments(p: argparse.ArgumentParser, bits: bool = True) -> None:
 def ranking_arguments(p: argparse.ArgumentParser) -> None:
     """--measures and --scopes: which orderings the ablation curves follow."""
     p.add_argument("--measures", type=words, help="comma-separated criteria (default: every criterion an mlp run has, "
-                   "mutual_info,entropy for other networks; a note names the ones a run lacks and the verb that adds "
+                   "mutual_info,kl_selectivity for other networks; a note names the ones a run lacks and the verb that adds "
                    "them, e.g. pairs or baselines)")
     p.add_argument("--scopes", type=words, default=ANALYSIS.scopes, help="layer, network or both (default): rank "
                    "within each layer, over the whole network")

@@ -391,7 +391,7 @@ def ablate_run(
     scopes: tuple[str, ...] = ANALYSIS.scopes,
 ) -> str:
     """Cumulative ablation curves on the test split for the rankings of ``measures`` (default: every criterion
-    an mlp run has; mutual_info and entropy for other networks, ``default_criteria_of``) and random orderings, in
+    an mlp run has; mutual_info and kl_selectivity for other networks, ``default_criteria_of``) and random orderings, in
     each of ``scopes`` (layer, network); ``steps=None`` means the network's default k-grid (``default_steps``:
     every k, a grid for the cifar10 preset and for other networks).
 

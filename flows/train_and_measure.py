@@ -146,7 +146,7 @@ def train_and_measure(
 
     ``arch`` (mlp, cnn, vit, torchvision:NAME, package.module:Class) with ``arch_kwargs`` (JSON) chooses the
     network; ``layers`` (globs over module paths) and ``reducer`` which units capture reads (pipeline/units.py);
-    ``measures`` the criteria the curves rank by (default: every one an mlp has; mutual_info and entropy for
+    ``measures`` the criteria the curves rank by (default: every one an mlp has; mutual_info and kl_selectivity for
     other networks) and ``scopes`` which curves are made (layer, network).
 
     ``device`` (cpu, cuda, cuda:N, mps) runs training, capture and ablation there, checked by each task where it

@@ -246,21 +246,21 @@ def test_modules_returning_an_activation_functions_result_are_default_unit_layer
         unit_layers(network, sample, paths=["table.1"])
 
 
-def test_other_networks_are_ablated_by_mutual_info_and_entropy_unless_told(unit_runs):
+def test_other_networks_are_ablated_by_mutual_info_and_kl_selectivity_unless_told(unit_runs):
     """Each grid point of a conv or transformer network is a forward pass of the test split: by default the curves
-    rank by mutual_info and entropy (and random), and --scopes layer leaves the network-wide curves out."""
+    rank by mutual_info and kl_selectivity (and random), and --scopes layer leaves the network-wide curves out."""
     from flows.stages import ablate_run
 
     wh, run_ids = unit_runs
     run_id = run_ids["cnn"]
     ablate_run(wh, run_id, ("zero",), 1, 2, scopes=("layer",))
     rows = query(wh, f"SELECT DISTINCT measure, bits, scope, layer FROM ablation_curves WHERE run_id = '{run_id}'").to_pylist()
-    assert {(r["measure"], r["bits"]) for r in rows} == {("mutual_info", 1), ("mutual_info", 2), ("entropy", 1),
-                                                         ("entropy", 2), ("random", None)}
+    assert {(r["measure"], r["bits"]) for r in rows} == {("mutual_info", 1), ("mutual_info", 2), ("kl_selectivity", 1),
+                                                         ("kl_selectivity", 2), ("random", None)}
     assert {(r["scope"], r["layer"]) for r in rows} == {("layer", i) for i in (1, 2, 3, 4)}
-    ablate_run(wh, run_id, ("zero",), 1, 2, measures=("kl_selectivity",))  # both scopes now, beside the layer curves
+    ablate_run(wh, run_id, ("zero",), 1, 2, measures=("entropy",))  # both scopes now, beside the layer curves
     rows = query(wh, f"SELECT DISTINCT measure, scope FROM ablation_curves WHERE run_id = '{run_id}'").to_pylist()
-    assert {(r["measure"], r["scope"]) for r in rows} >= {("kl_selectivity", "network"), ("kl_selectivity", "layer"),
+    assert {(r["measure"], r["scope"]) for r in rows} >= {("entropy", "network"), ("entropy", "layer"),
                                                           ("mutual_info", "layer")}
     with pytest.raises(Exception, match="use one or both of layer, network"):
         ablate_run(wh, run_id, ("zero",), 1, 2, scopes=("everything",))
