@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.paper_plan import grid_progress, paper_plan
 from pipeline.options import PAPER_DATASETS
 from flows.train_and_measure import (analyse, chain_result, progress_to_run_log, report_task, scorecard_task, stage_times,
-                                     train_task, trained_already)
+                                     train_and_analyse, trained_already)
 from pipeline.progress import note
 from store.paths import open_warehouse
 
@@ -38,10 +38,9 @@ def paper_grid(
     warehouse = str(open_warehouse(warehouse).root)
     print(f"paper: {len(plan.specs)} network(s) into warehouse {warehouse}")
     found = trained_already(warehouse, plan.specs, data_dir)
-    # each network's chain queued right behind its training (see train_and_measure): train i+1 while i is analysed
-    chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), plan.bits, plan.strategies,
-                      plan.random_repeats, plan.steps, data_dir, pair_bits=[], device=device)
-              for spec in plan.specs]
+    chains = train_and_analyse(warehouse, plan.specs, data_dir, device, lambda run_id: analyse(
+        warehouse, run_id, plan.bits, plan.strategies, plan.random_repeats, plan.steps, data_dir, pair_bits=[],
+        device=device))
     started, run_ids = time.monotonic(), []
     for chain in chains:
         run_ids.append(chain_result(chain))

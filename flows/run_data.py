@@ -35,6 +35,15 @@ def data_of(spec: NetworkSpec, data_dir: str | Path | None, standardized: bool =
     return data
 
 
+def train_job(spec_json: str, data_dir: str | None, device: str, progress: bool) -> bytes:
+    """Train a spec on its dataset (a job for ``pipeline.train_process.run_isolated``): the network's bytes."""
+    from pipeline.train import train
+    from pipeline.train_process import model_bytes
+
+    spec = NetworkSpec.from_json(spec_json)
+    return model_bytes(train(spec, data_of(spec, data_dir), progress=progress, device=device))
+
+
 def resolve_inputs(spec: NetworkSpec, data_dir: str | Path | None) -> NetworkSpec:
     """``spec`` with its input statistics: a ``standardized`` spec without them gets the training split's
     per-channel mean and std; a ``unit`` spec (or one that has them) is returned as it is."""

@@ -34,7 +34,7 @@ from pipeline.progress import Progress, note
 from pipeline.prune import n_params
 from pipeline.quantize import check_bits
 from pipeline.spec import check_trainable
-from pipeline.train import train
+from pipeline.train_process import model_from_bytes, run_isolated
 from store import activations as act
 from store.baselines import baselines_table, write_baselines
 from store.catalog import refresh_catalog
@@ -74,8 +74,10 @@ def train_run(wh: Warehouse, spec, data_dir: str | Path | None = None, progress:
     if known:
         note(f"train: {spec.name} was trained before: run {known} reused (neuroninfo rm {known} to train it again)")
         return known
+    # in a worker process with a fixed thread count: the same bytes whatever else runs (pipeline/train_process.py)
+    model = model_from_bytes(run_isolated("flows.run_data:train_job", spec.to_json(), str(data_dir) if data_dir else None,
+                                          device, progress))
     data = data_of(spec, data_dir)
-    model = train(spec, data, progress=progress, device=device)
     run_id = save_checkpoint(wh, model)
     if not has_partition(wh, "runs", run_id):
         test_error = register_run(wh, run_id, model, data)

@@ -107,6 +107,21 @@ def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, ste
     return [run_id_future, captured, measured, paired, ablated]
 
 
+def train_and_analyse(warehouse: str, specs: list, data_dir: str | None, device: str, analyse_run) -> list[list]:
+    """Submit each network's training, then ``analyse_run(its run_id future)`` (a chain); return the chains.
+
+    The next network's training is submitted before this one's analysis: with two workers the first two
+    networks train at once, then one trains beside the analysis of the one before. Trainings run in worker
+    processes of their own (pipeline/train_process.py), so running several at once changes no bytes."""
+    trained = [train_task.submit(warehouse, spec.to_json(), data_dir, device) for spec in specs[:1]]
+    chains = []
+    for i, spec in enumerate(specs):
+        if i + 1 < len(specs):
+            trained.append(train_task.submit(warehouse, specs[i + 1].to_json(), data_dir, device))
+        chains.append(analyse_run(trained[i]))
+    return chains
+
+
 def chain_result(chain: list):
     """The last task's result, or the first failed task's own error (not a later task's 'upstream not ready')."""
     for future in chain:
@@ -159,10 +174,9 @@ def train_and_measure(
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     found = trained_already(warehouse, specs, data_dir)
-    # each network's chain is queued right behind its training: one network trains (training is serial)
-    # while the one before it is analysed, instead of a worker waiting for the training lock
-    chains = [analyse(warehouse, train_task.submit(warehouse, spec.to_json(), data_dir, device), bits, strategies,
-                      random_repeats, steps, data_dir, pair_bits, device, layers, reducer, measures, scopes) for spec in specs]
+    chains = train_and_analyse(warehouse, specs, data_dir, device, lambda run_id: analyse(
+        warehouse, run_id, bits, strategies, random_repeats, steps, data_dir, pair_bits, device, layers, reducer,
+        measures, scopes))
     run_ids = [chain_result(chain) for chain in chains]
     report = report_task.submit(warehouse, run_ids)
     for path in report.result():

@@ -14,21 +14,23 @@ from pipeline.architectures import build
 from pipeline.model import error_rate
 from pipeline.progress import note
 from pipeline.spec import NetworkSpec
-from pipeline.threads import retune, stage_threads
+from pipeline.threads import torch_threads
+from pipeline.train_process import TRAIN_THREADS
 
 
 # torch's global RNG drives initialisation and dropout: two trainings in threads of one process
-# would interleave their draws, so trainings take turns.
+# would interleave their draws, so trainings take turns (flows train in worker processes instead:
+# pipeline/train_process.py).
 _TRAINING = threading.Lock()
 
 
 def train(spec: NetworkSpec, data: Dataset, progress: bool = True, device: str | torch.device = "cpu") -> nn.Module:
     """Train ``spec`` on ``data.train``; report loss and validation error after each epoch.
 
-    Same spec (seed included) and data => byte-identical weights on the same machine with the same
-    torch thread count: the initialisation, dropout masks and the batch order all come from
-    ``spec.seed``. The thread count follows the load (``pipeline.threads``); wide layers differ in
-    the last bits between 1 and 2 threads, so pin it with ``$NEURONINFO_THREADS`` to reproduce bytes.
+    Same spec (seed included) and data => byte-identical weights on the same machine: the initialisation,
+    dropout masks and the batch order all come from ``spec.seed``, and torch runs ``TRAIN_THREADS``
+    intra-op threads (float sums depend on the count). torch's thread count is one per process: work in
+    other threads of this process meanwhile can change it, which ``train_process.run_isolated`` rules out.
     Trains on ``device`` (``pipeline.device.resolve_device``); the model returned is on the CPU.
     """
     device = resolve_device(device)
@@ -40,13 +42,13 @@ def finetune(model: nn.Module, data: Dataset, epochs: int, progress: bool = Fals
     """Train an existing model (e.g. a pruned one) for ``epochs`` more epochs with its spec's optimizer
     settings; dropout masks and batch order come from ``spec.seed`` again. Changes ``model`` in place."""
     device = resolve_device(device)
-    with _TRAINING, stage_threads():
+    with _TRAINING, torch_threads(TRAIN_THREADS):
         torch.manual_seed(model.spec.seed)
         return _fit(model, model.spec, data, epochs, progress, device)
 
 
 def _train(spec: NetworkSpec, data: Dataset, progress: bool, device: torch.device) -> nn.Module:
-    with stage_threads():
+    with torch_threads(TRAIN_THREADS):
         torch.manual_seed(spec.seed)
         return _fit(build(spec), spec, data, spec.epochs, progress, device)  # initialised on the CPU, on any device
 
@@ -61,7 +63,6 @@ def _fit(model: nn.Module, spec: NetworkSpec, data: Dataset, epochs: int, progre
     x, y = data.train.x.to(device), data.train.y.to(device)
     n_batches = (len(x) + spec.batch_size - 1) // spec.batch_size
     for epoch in range(1, epochs + 1):
-        retune()  # the load may have changed since the last epoch
         model.train()
         started, total_loss = time.perf_counter(), 0.0
         perm = torch.randperm(len(x), generator=order).to(device)

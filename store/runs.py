@@ -84,7 +84,18 @@ def provenance() -> dict[str, str | None]:
         except PackageNotFoundError:
             found[package] = None
     found["git_commit"] = _git_commit()
+    found.update(training_conditions())
     return found
+
+
+def training_conditions() -> dict[str, str]:
+    """What a checkpoint's bytes depend on besides the spec and torch's version: the intra-op threads of
+    training (fixed, pipeline/train_process.py) and the CPU kernels torch dispatches to (e.g. AVX2, AVX512)."""
+    import torch
+
+    from pipeline.train_process import TRAIN_THREADS
+
+    return {"train_threads": str(TRAIN_THREADS), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def _git_commit() -> str | None:

@@ -43,7 +43,7 @@ def test_rerun_finds_every_network_in_the_warehouse(paper_run, monkeypatch):
     from flows import stages
 
     wh, _, _ = paper_run
-    monkeypatch.setattr(stages, "train", lambda *a, **k: pytest.fail("a network was trained again"))
+    monkeypatch.setattr(stages, "run_isolated", lambda *a, **k: pytest.fail("a network was trained again"))
     plan = paper_plan(["synthetic"], [0], quick=True)
     found = {stages.train_run(wh, spec, progress=False) for spec in plan.specs}
     assert found == {r["run_id"] for r in query(wh, "SELECT run_id FROM runs").to_pylist()} and len(found) == 8

@@ -1,0 +1,111 @@
+"""Verdicts that replicate: a checkpoint's bytes depend on its spec and seed alone, not on the thread count,
+the load, the task runner or how many networks train at once."""
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from store.paths import open_warehouse
+from store.sandbox import query
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "flows.cli"]
+# 784 inputs and 10 classes: some matrix products sum in another order with 2 threads than with 1 (checked below)
+HIDDEN = "300,100"
+
+
+@pytest.fixture(scope="module")
+def wide_npz(tmp_path_factory):
+    """A learnable 10-class dataset of 784-pixel images: prototypes plus noise."""
+    rng = np.random.default_rng(0)
+    prototypes = rng.random((10, 784)).astype(np.float32)
+
+    def split(n):
+        y = rng.integers(0, 10, n)
+        return np.clip(prototypes[y] + 0.3 * rng.standard_normal((n, 784)), 0, 1).astype(np.float32), y
+
+    path = tmp_path_factory.mktemp("wide") / "wide.npz"
+    (x, y), (xt, yt) = split(3000), split(500)
+    np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
+    return path
+
+
+def spec_of(path, seed=0):
+    from pipeline.spec import preset_spec
+
+    return preset_spec(f"npz:{path}", 784, 10, regularizer="dropout", seed=seed, hidden_sizes=(300, 100), epochs=1)
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def checkpoints(wh) -> dict[int, str]:
+    """seed -> sha256 of the checkpoint file."""
+    rows = query(wh, "SELECT run_id, seed FROM runs").to_pylist()
+    return {r["seed"]: digest(wh.checkpoint(r["run_id"])) for r in rows}
+
+
+def test_the_thread_count_changes_the_bytes_of_this_spec_in_one_process(wide_npz):
+    """Why training has a fixed thread count: this spec trained in-process with 1 and with 2 intra-op threads
+    gives other weights (so the tests below could fail)."""
+    from flows.run_data import data_of
+    from pipeline import train as training
+    from pipeline.architectures import build
+    from pipeline.threads import torch_threads
+
+    spec = spec_of(wide_npz)
+    data = data_of(spec, None)
+    weights = []
+    for threads in (1, 2):
+        with torch_threads(threads):
+            torch.manual_seed(spec.seed)
+            model = training._fit(build(spec), spec, data, 1, False, torch.device("cpu"))
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert not torch.equal(*weights)
+
+
+def test_the_same_spec_gives_the_same_checkpoint_whatever_the_threads_load_and_runner(wide_npz, tmp_path, prefect_server):
+    """One spec trained in this process beside a busy 2-thread neighbour, and inside 2-network grids under the
+    threads runner with 2 threads and the Dask process runner with 1: one checkpoint, byte for byte."""
+    from flows.stages import train_run
+
+    stop = threading.Event()
+
+    def neighbour():  # sets torch's (process-wide) thread count to 2 and multiplies, as a capture would
+        a = torch.rand(512, 512)
+        while not stop.is_set():
+            torch.set_num_threads(2)
+            a @ a
+
+    busy = threading.Thread(target=neighbour)
+    busy.start()
+    try:
+        wh = open_warehouse(tmp_path / "beside")
+        train_run(wh, spec_of(wide_npz), progress=False)
+    finally:
+        stop.set()
+        busy.join()
+    digests = {"in this process beside a busy neighbour": checkpoints(wh)[0]}
+
+    grid = ["train-and-measure", "--dataset", f"npz:{wide_npz}", "--hidden", HIDDEN, "--epochs", "1", "--seeds", "0,1",
+            "--bits", "1", "--steps", "2", "--random-repeats", "1", "--strategies", "zero", "--scopes", "layer"]
+    seed1 = {}
+    for runner, threads in (("threads", "2"), ("dask", "1")):
+        wh = open_warehouse(tmp_path / runner)
+        out = subprocess.run([*CLI, *grid, "--task-runner", runner, "--warehouse", str(wh.root)],
+                             env=dict(os.environ, NEURONINFO_THREADS=threads, **prefect_server),
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        found = checkpoints(wh)
+        digests[f"grid of 2, {runner} runner, {threads} thread(s)"], seed1[runner] = found[0], found[1]
+    assert len(set(digests.values())) == 1, digests
+    assert seed1["threads"] == seed1["dask"] != digests["grid of 2, threads runner, 2 thread(s)"]
+    train_threads = query(wh, "SELECT DISTINCT json_extract_string(provenance, '$.train_threads') AS t FROM runs").to_pylist()
+    assert train_threads == [{"t": "1"}]
