@@ -47,8 +47,10 @@ def write_report_of(wh: Warehouse, run_ids: list[str], name: str, png: bool = Tr
 def scorecard_page(wh: Warehouse) -> Location:
     """Write ``reports/scorecard.html`` from the ``scorecard`` view: every claim on every configuration."""
     rows = query(wh, "SELECT * FROM scorecard ORDER BY claim, group_name").to_pylist()
+    summary = query(wh, "SELECT * FROM scorecard_summary").to_pylist()
+    provenance = query(wh, sql_text("report_provenance")).to_pylist()
     link = lambda page, chart: f"{name_of(report_path(wh, page))}#chart-{chart}"  # noqa: E731
-    return publish_page(wh, "scorecard.html", lambda out: write_scorecard(rows, out, link))
+    return publish_page(wh, "scorecard.html", lambda out: write_scorecard(rows, out, link, summary, provenance))
 
 
 def publish_page(wh: Warehouse, filename: str, write) -> Location:

@@ -15,8 +15,15 @@ VERDICT_COLOURS = {"holds": "#bbf7d0", "contradicted": "#fecaca", "inconclusive"
 EXPLANATION = ("Each cell: the mean of the claim's statistic over the configuration's seeds (> 0 is the claimed "
                "direction), its 95 % t-interval, the verdict and the number of seeds; click a cell for the chart it "
                "rests on. Holds: the interval excludes 0 on the claimed side; contradicted: on the other side; "
-               "otherwise inconclusive. Definitions: docs/scorecard.md; the numbers: the views scorecard and "
+               "otherwise inconclusive. Below the verdict, the verdicts corrected for multiplicity over every cell "
+               "with 2+ seeds: Holm (family-wise error 5 %) and Benjamini-Hochberg (false discovery rate 5 %). "
+               "Definitions: docs/scorecard.md; the numbers: the views scorecard, scorecard_summary and "
                "claim_statistics.")
+SUMMARY = ("Per claim, its verdicts counted over the configurations: as tested cell by cell, after Holm's correction "
+           "and after Benjamini-Hochberg's (the view scorecard_summary).")
+PROVENANCE = ("What made the runs these verdicts rest on (runs.provenance): the project's commit, torch's version, "
+              "the intra-op threads of training and the CPU kernels torch used. A checkpoint's bytes repeat when "
+              "these do (docs/scaling.md, 'Same bytes: training').")
 
 
 def scorecard_table(rows: list[dict], link: Callable[[str, str], str]) -> str:
@@ -37,7 +44,9 @@ def scorecard_table(rows: list[dict], link: Callable[[str, str], str]) -> str:
 
 def _cell(r: dict, link: Callable[[str, str], str]) -> str:
     interval = "" if r["ci_low"] is None else f"<br>[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
-    text = f"{r['effect']:+.4f}{interval}<br>{html.escape(r['verdict'])} (n={r['n_seeds']})"
+    corrected = "" if r["p_value"] is None else (f"<br><small>Holm: {html.escape(r['verdict_holm'])}, "
+                                                 f"BH: {html.escape(r['verdict_bh'])}</small>")
+    text = f"{r['effect']:+.4f}{interval}<br>{html.escape(r['verdict'])} (n={r['n_seeds']}){corrected}"
     href = html.escape(link(r["page"], r["chart"]), quote=True)
     colour = VERDICT_COLOURS.get(r["verdict"], "#ffffff")
     return f'<td style="background:{colour}"><a href="{href}" style="color:inherit">{text}</a></td>'
@@ -48,8 +57,22 @@ def _claim_key(claim: str) -> tuple:
     return int(number or 0), claim
 
 
-def write_scorecard(rows: list[dict], out_html: Path, link: Callable[[str, str], str]) -> Path:
-    """Write the scorecard page; return its path."""
-    section = Section("scorecard", "Verdicts", EXPLANATION, after=scorecard_table(rows, link))
+def plain_table(rows: list[dict]) -> str:
+    """Rows (dicts with the same keys) as an HTML table, a column per key."""
+    if not rows:
+        return "<p>(none)</p>"
+    head = "<tr>" + "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0]) + "</tr>"
+    body = ["<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in r.values()) + "</tr>"
+            for r in rows]
+    return '<table class="numbers">\n' + "\n".join([head, *body]) + "\n</table>"
+
+
+def write_scorecard(rows: list[dict], out_html: Path, link: Callable[[str, str], str], summary: list[dict] = (),
+                    provenance: list[dict] = ()) -> Path:
+    """Write the scorecard page (the cells, the per-claim ``summary``, the runs' ``provenance``); return its path."""
+    summary = sorted(summary, key=lambda r: _claim_key(r["claim"]))
+    sections = [Section("scorecard", "Verdicts", EXPLANATION, after=scorecard_table(rows, link)),
+                Section("summary", "Per claim", SUMMARY, after=plain_table(summary)),
+                Section("provenance", "Provenance", PROVENANCE, after=plain_table(list(provenance)))]
     groups = len({r["group_name"] for r in rows})
-    return write_page(out_html, "Claims scorecard", f"{len(rows)} claim x configuration cells over {groups} groups.", [section])
+    return write_page(out_html, "Claims scorecard", f"{len(rows)} claim x configuration cells over {groups} groups.", sections)

@@ -12,3 +12,23 @@ CREATE OR REPLACE MACRO t_quantile_95(df) AS (
         ELSE 1.980
     END AS DOUBLE)
 );
+
+-- t_two_sided_p(t, df): P(|T| >= |t|) for Student's t with an integer df >= 1 degrees of freedom, the finite
+-- series of the t distribution function (Abramowitz & Stegun 26.7.3-4), with theta = atan(|t| / sqrt(df)):
+--   even df: P(|T| < |t|) = sin(theta) * sum_{k < df/2} cos(theta)^(2k) * Gamma(k + 1/2) / (sqrt(pi) Gamma(k + 1))
+--   odd df:  P(|T| < |t|) = 2/pi * (theta + sin(theta) cos(theta) * sum_{k < (df-1)/2} cos(theta)^(2k)
+--                                    * sqrt(pi) Gamma(k + 1) / (2 Gamma(k + 3/2)))
+CREATE OR REPLACE MACRO t_two_sided_p(t, df) AS (
+    CASE
+        WHEN t IS NULL OR df IS NULL OR df < 1 THEN NULL
+        WHEN isinf(t) THEN 0.0
+        WHEN df % 2 = 0 THEN greatest(0.0, 1 - sin(atan(abs(t) / sqrt(df))) * list_sum(list_transform(
+            range(0, (df // 2)::BIGINT),
+            lambda k: pow(cos(atan(abs(t) / sqrt(df))), 2 * k) * exp(lgamma(k + 0.5) - lgamma(k + 1) - 0.5 * ln(pi())))))
+        ELSE greatest(0.0, 1 - 2 / pi() * (atan(abs(t) / sqrt(df)) + sin(atan(abs(t) / sqrt(df)))
+            * cos(atan(abs(t) / sqrt(df))) * coalesce(list_sum(list_transform(
+                range(0, ((df - 1) // 2)::BIGINT),
+                lambda k: pow(cos(atan(abs(t) / sqrt(df))), 2 * k)
+                     * exp(0.5 * ln(pi()) + lgamma(k + 1) - ln(2) - lgamma(k + 1.5)))), 0)))
+    END
+);

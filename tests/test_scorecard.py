@@ -17,7 +17,7 @@ from pipeline.criteria import names as criterion_names
 from store.views import create_public_views, views_for
 
 HAND_MADE = ("runs", "neuron_stats", "ablation_curves", "neuron_redundancy", "neuron_baselines", "layers")  # tables a test builds
-MARTS = views_for(("scorecard",), given=HAND_MADE)  # the views over them
+MARTS = views_for(("scorecard", "scorecard_summary"), given=HAND_MADE)  # the views over them
 
 CASES = {  # the statistic of each of the three seeds
     "holds": [0.010, 0.012, 0.014],
@@ -57,7 +57,7 @@ class World:
             self.curves.append(dict(run_id=run_id, scope=scope, layer=layer, measure=measure, bits=bits, ordering=ordering,
                                     strategy=strategy, repeat=0, n_ablated=k, frac_ablated=k / n, test_error=error))
 
-    def scorecard(self, claim: str) -> dict:
+    def scorecard(self, claim: str | None) -> dict:
         con = duckdb.connect()
         con.execute("CREATE TABLE runs (run_id VARCHAR, group_name VARCHAR, dataset VARCHAR, activation VARCHAR, "
                     "regularizer VARCHAR, seed BIGINT, hidden_sizes INTEGER[], test_error DOUBLE, n_test BIGINT, origin VARCHAR)")
@@ -77,6 +77,8 @@ class World:
         con.execute("CREATE TABLE layers (run_id VARCHAR, layer INTEGER, module_path VARCHAR, unit_kind VARCHAR, "
                     "reducer VARCHAR, units INTEGER, quantizer VARCHAR)")  # none: every run an mlp's
         create_public_views(con, MARTS)
+        if claim is None:  # the whole view (and the per-claim summary)
+            return con
         rows = con.sql(f"SELECT * FROM scorecard WHERE claim = '{claim}'").fetchall()
         names = [d[0] for d in con.sql("SELECT * FROM scorecard LIMIT 0").description]
         return {r[names.index("group_name")]: dict(zip(names, r)) for r in rows}
@@ -280,3 +282,72 @@ def test_t_quantile_macro_matches_scipy():
         assert con.sql(f"SELECT t_quantile_95({df})").fetchall()[0][0] == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=1e-3)
     for df in (31, 45, 70, 500):  # beyond the table: the next smaller tabulated df, never below the true quantile
         assert con.sql(f"SELECT t_quantile_95({df})").fetchall()[0][0] >= scipy_stats.t.ppf(0.975, df)
+
+
+def test_t_two_sided_p_macro_matches_scipy():
+    from store.sql_files import sql_text
+
+    con = duckdb.connect()
+    con.execute(sql_text("macros"))
+    for df in (1, 2, 3, 4, 7, 10, 29, 60):
+        for t in (0.0, 0.3, -1.0, 2.0, 4.303, 12.0, 40.0):
+            got = con.sql(f"SELECT t_two_sided_p({t}, {df})").fetchall()[0][0]
+            assert got == pytest.approx(2 * scipy_stats.t.sf(abs(t), df), abs=1e-12), (t, df)
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (reference, from the definition)."""
+    order, m = np.argsort(p, kind="stable"), len(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for i, j in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[j]))
+        adjusted[j] = running
+    return adjusted
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (reference, from the definition)."""
+    order, m = np.argsort(p, kind="stable"), len(p)
+    adjusted = np.empty(m)
+    running = 1.0
+    for i in range(m - 1, -1, -1):
+        j = order[i]
+        running = min(running, min(1.0, m * p[j] / (i + 1)))
+        adjusted[j] = running
+    return adjusted
+
+
+def test_multiplicity_corrections_over_the_scorecard_family():
+    """Eight groups of claim 2b with effects from clear to nil: p-values from scipy's one-sample t-test, Holm
+    and Benjamini-Hochberg over every cell with 2+ seeds against references from their definitions; a cell that
+    holds alone but not after Holm says so; the per-claim summary counts them."""
+    spreads = {f"g{i}": [m - 0.004, m, m + 0.005] for i, m in enumerate((0.05, 0.02, 0.01, 0.006, 0.004, 0.002, 0.0, -0.03))}
+    world = World()
+    for group, values in spreads.items():
+        for seed, v in enumerate(values):
+            SETTERS["2b"](world, group, seed, v)
+    SETTERS["3"](world, "alone", 0, 0.05)  # one seed: outside the family
+    con = world.scorecard(None)
+    rows = con.sql("SELECT claim, group_name, n_seeds, effect, p_value, p_holm, p_bh, verdict, verdict_holm, verdict_bh "
+                   "FROM scorecard").to_arrow_table().to_pylist()
+    for group, values in spreads.items():
+        [row] = [r for r in rows if (r["claim"], r["group_name"]) == ("2b", group)]
+        assert row["p_value"] == pytest.approx(scipy_stats.ttest_1samp(values, 0.0).pvalue, rel=1e-9), group
+    family = [r for r in rows if r["n_seeds"] >= 2]
+    p = np.array([r["p_value"] for r in family])
+    np.testing.assert_allclose([r["p_holm"] for r in family], holm(p), rtol=1e-12)
+    np.testing.assert_allclose([r["p_bh"] for r in family], benjamini_hochberg(p), rtol=1e-12)
+    for r in family:
+        for method, adjusted in (("holm", r["p_holm"]), ("bh", r["p_bh"])):
+            expected_verdict = ("holds" if r["effect"] > 0 else "contradicted") if adjusted < 0.05 else "inconclusive"
+            assert r[f"verdict_{method}"] == expected_verdict, r
+    assert any(r["verdict"] == "holds" and r["verdict_holm"] == "inconclusive" for r in family)  # the correction bites
+    [alone] = [r for r in rows if (r["claim"], r["group_name"]) == ("3", "alone")]
+    assert alone["p_value"] is None and alone["verdict_holm"] == "1 seed"
+    summary = {r["claim"]: r for r in con.sql("SELECT * FROM scorecard_summary").to_arrow_table().to_pylist()}
+    mine = [r for r in rows if r["claim"] == "2b"]
+    assert summary["2b"]["cells"] == len(mine) == 8
+    for column, verdict_column, verdict in (("holds", "verdict", "holds"), ("contradicted", "verdict", "contradicted"),
+                                            ("holds_holm", "verdict_holm", "holds"), ("holds_bh", "verdict_bh", "holds")):
+        assert summary["2b"][column] == sum(r[verdict_column] == verdict for r in mine), column
