@@ -9,8 +9,14 @@ def print_verdicts(wh) -> None:
     """How many claim x configuration cells hold, are contradicted, inconclusive, or rest on one seed."""
     from store.sandbox import query
 
-    rows = query(wh, "SELECT verdict, count(*) AS n FROM scorecard GROUP BY verdict ORDER BY verdict").to_pylist()
-    print("scorecard: " + ", ".join(f"{r['n']} {r['verdict']}" for r in rows))
+    rows = query(wh, "SELECT curve_part, sum(holds) AS holds, sum(contradicted) AS contradicted, sum(inconclusive) AS "
+                     "inconclusive, sum(one_seed) AS one_seed, sum(holds_holm) AS holds_holm, sum(contradicted_holm) AS "
+                     "contradicted_holm FROM scorecard_summary GROUP BY curve_part ORDER BY curve_part DESC").to_pylist()
+    for r in rows:
+        seeds = f", {r['one_seed']} on 1 seed" if r["one_seed"] else ""
+        print(f"scorecard, {r['curve_part']} curves: {r['holds']} holds, {r['contradicted']} contradicted, "
+              f"{r['inconclusive']} inconclusive{seeds}; after Holm's correction {r['holds_holm']} holds, "
+              f"{r['contradicted_holm']} contradicted")
     print(f"scorecard page: {wh.reports}/scorecard.html; table: neuroninfo sql \"SELECT * FROM scorecard\"")
 
 

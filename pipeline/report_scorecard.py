@@ -17,6 +17,8 @@ EXPLANATION = ("Each cell: the mean of the claim's statistic over the configurat
                "rests on. Holds: the interval excludes 0 on the claimed side; contradicted: on the other side; "
                "otherwise inconclusive. Below the verdict, the verdicts corrected for multiplicity over every cell "
                "with 2+ seeds: Holm (family-wise error 5 %) and Benjamini-Hochberg (false discovery rate 5 %). "
+               "For statistics of ablation curves, the same over the early part of the curves (the points with a "
+               "fraction ablated up to 0.5, or $NEURONINFO_EARLY_FRACTION), corrected over the early cells. "
                "Definitions: docs/scorecard.md; the numbers: the views scorecard, scorecard_summary and "
                "claim_statistics.")
 SUMMARY = ("Per claim, its verdicts counted over the configurations: as tested cell by cell, after Holm's correction "
@@ -29,6 +31,8 @@ PROVENANCE = ("What made the runs these verdicts rest on (runs.provenance): the 
 def scorecard_table(rows: list[dict], link: Callable[[str, str], str]) -> str:
     """Rows of the ``scorecard`` view as an HTML table, claims down, groups across; ``link(page, chart)``
     is the href of a cell's chart."""
+    early = {(r["claim"], r["group_name"]): r for r in rows if r["curve_part"] == "early"}
+    rows = [r for r in rows if r["curve_part"] == "whole"]
     claims = list(dict.fromkeys((r["claim"], r["statement"]) for r in sorted(rows, key=lambda r: _claim_key(r["claim"]))))
     groups = sorted({r["group_name"] for r in rows})
     cells = {(r["claim"], r["group_name"]): r for r in rows}
@@ -36,17 +40,21 @@ def scorecard_table(rows: list[dict], link: Callable[[str, str], str]) -> str:
     body = []
     for claim, statement in claims:
         tds = [f'<td style="text-align:left; max-width:28em"><b>{html.escape(claim)}</b> {html.escape(statement)}</td>']
-        tds += [_cell(cells[(claim, g)], link) if (claim, g) in cells else "<td></td>" for g in groups]
+        tds += [_cell(cells[(claim, g)], link, early.get((claim, g))) if (claim, g) in cells else "<td></td>"
+                for g in groups]
         body.append("<tr>" + "".join(tds) + "</tr>")
     legend = " ".join(f'<span style="background:{c}; padding:2px 8px">{v}</span>' for v, c in VERDICT_COLOURS.items())
     return f"<p>{legend}</p>\n" + '<table class="numbers">\n' + "\n".join([head, *body]) + "\n</table>"
 
 
-def _cell(r: dict, link: Callable[[str, str], str]) -> str:
+def _cell(r: dict, link: Callable[[str, str], str], early: dict | None = None) -> str:
     interval = "" if r["ci_low"] is None else f"<br>[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
     corrected = "" if r["p_value"] is None else (f"<br><small>Holm: {html.escape(r['verdict_holm'])}, "
                                                  f"BH: {html.escape(r['verdict_bh'])}</small>")
     text = f"{r['effect']:+.4f}{interval}<br>{html.escape(r['verdict'])} (n={r['n_seeds']}){corrected}"
+    if early is not None:
+        text += (f"<br><small>early curve: {early['effect']:+.4f}, {html.escape(early['verdict'])}"
+                 f"{'' if early['p_value'] is None else ' (Holm: ' + html.escape(early['verdict_holm']) + ')'}</small>")
     href = html.escape(link(r["page"], r["chart"]), quote=True)
     colour = VERDICT_COLOURS.get(r["verdict"], "#ffffff")
     return f'<td style="background:{colour}"><a href="{href}" style="color:inherit">{text}</a></td>'

@@ -1,6 +1,8 @@
 """The ``sql/`` folder (installed beside ``store/`` as package data): a model's text with its parameters."""
 from __future__ import annotations
 
+import math
+import os
 import re
 
 import duckdb
@@ -12,6 +14,34 @@ def claims_sql() -> str:
     """Every claim model of ``sql/claims/`` (one SELECT each), joined for ``sql/views/claim_statistics.sql``."""
     files = sorted((SQL / "claims").glob("claim_*.sql"))
     return "\nUNION ALL BY NAME\n".join(f"({p.read_text().strip().rstrip(';')}\n)" for p in files)
+
+
+EARLY_FRACTION = 0.5  # the scorecard's early-curve statistic reads the curves up to this fraction ablated
+
+
+def early_fraction() -> float:
+    """How much of each ablation curve the early-curve statistics read: ``$NEURONINFO_EARLY_FRACTION`` (a
+    fraction ablated in (0, 1]) or ``EARLY_FRACTION``."""
+    from pipeline.errors import NeuronInfoError
+
+    raw = os.environ.get("NEURONINFO_EARLY_FRACTION", "").strip()
+    if not raw:
+        return EARLY_FRACTION
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:
+        raise NeuronInfoError(f"NEURONINFO_EARLY_FRACTION={raw!r} is not a fraction ablated in (0, 1]; set e.g. 0.5 or unset it")
+    return value
+
+
+def early_claims_sql() -> str:
+    """The claims again, over the early part of every ablation curve: ``ablation_auc`` and ``scorecard_auc``
+    shadowed by common table expressions of their own SQL over the points with frac_ablated <= early_fraction()."""
+    early_areas = sql_text("views/ablation_auc", up_to=repr(early_fraction()))
+    return (f"WITH ablation_auc AS (\n{early_areas}\n), scorecard_auc AS (\n{sql_text('views/scorecard_auc')}\n)\n"
+            f"SELECT * FROM ({claims_sql()})")
 
 
 def sql_string(text: str) -> str:

@@ -26,7 +26,7 @@ from store.partitions import scan_tables
 from store.readonly_fs import ReadOnlyFileSystem, readonly_url
 from store.paths import Warehouse, name_of, parent_of
 from store.schemas import SCHEMAS
-from store.sql_files import SQL, claims_sql, sql_string, sql_text, sql_words
+from store.sql_files import SQL, claims_sql, early_claims_sql, sql_string, sql_text, sql_words
 from store.tables import EMPTY_PARTITION, ensure_table
 
 STAGING = "staging"  # the schema of the staging views: internal, out of SHOW TABLES
@@ -52,7 +52,10 @@ def view_sql(view: str) -> str:
     """The ``SELECT`` that defines a public view, its parameters filled in (the criterion registry's as it is now)."""
     if not (SQL / "views" / f"{view}.sql").exists():
         return passthrough_sql(contracts()[view])
-    return sql_text(f"views/{view}", **sql_parameters(criterion_meanings()), claims=claims_sql())
+    parameters = dict(sql_parameters(criterion_meanings()), up_to="1.0")
+    if view == "claim_statistics":
+        parameters.update(claims=claims_sql(), early_claims=early_claims_sql())
+    return sql_text(f"views/{view}", **parameters)
 
 
 def reads(view: str, sql: str, views: list[str]) -> set[str]:

@@ -57,7 +57,7 @@ class World:
             self.curves.append(dict(run_id=run_id, scope=scope, layer=layer, measure=measure, bits=bits, ordering=ordering,
                                     strategy=strategy, repeat=0, n_ablated=k, frac_ablated=k / n, test_error=error))
 
-    def scorecard(self, claim: str | None) -> dict:
+    def scorecard(self, claim: str | None, part: str = "whole") -> dict:
         con = duckdb.connect()
         con.execute("CREATE TABLE runs (run_id VARCHAR, group_name VARCHAR, dataset VARCHAR, activation VARCHAR, "
                     "regularizer VARCHAR, seed BIGINT, hidden_sizes INTEGER[], test_error DOUBLE, n_test BIGINT, origin VARCHAR)")
@@ -79,7 +79,7 @@ class World:
         create_public_views(con, MARTS)
         if claim is None:  # the whole view (and the per-claim summary)
             return con
-        rows = con.sql(f"SELECT * FROM scorecard WHERE claim = '{claim}'").fetchall()
+        rows = con.sql(f"SELECT * FROM scorecard WHERE claim = '{claim}' AND curve_part = '{part}'").fetchall()
         names = [d[0] for d in con.sql("SELECT * FROM scorecard LIMIT 0").description]
         return {r[names.index("group_name")]: dict(zip(names, r)) for r in rows}
 
@@ -330,7 +330,7 @@ def test_multiplicity_corrections_over_the_scorecard_family():
     SETTERS["3"](world, "alone", 0, 0.05)  # one seed: outside the family
     con = world.scorecard(None)
     rows = con.sql("SELECT claim, group_name, n_seeds, effect, p_value, p_holm, p_bh, verdict, verdict_holm, verdict_bh "
-                   "FROM scorecard").to_arrow_table().to_pylist()
+                   "FROM scorecard WHERE curve_part = 'whole'").to_arrow_table().to_pylist()
     for group, values in spreads.items():
         [row] = [r for r in rows if (r["claim"], r["group_name"]) == ("2b", group)]
         assert row["p_value"] == pytest.approx(scipy_stats.ttest_1samp(values, 0.0).pvalue, rel=1e-9), group
@@ -345,9 +345,38 @@ def test_multiplicity_corrections_over_the_scorecard_family():
     assert any(r["verdict"] == "holds" and r["verdict_holm"] == "inconclusive" for r in family)  # the correction bites
     [alone] = [r for r in rows if (r["claim"], r["group_name"]) == ("3", "alone")]
     assert alone["p_value"] is None and alone["verdict_holm"] == "1 seed"
-    summary = {r["claim"]: r for r in con.sql("SELECT * FROM scorecard_summary").to_arrow_table().to_pylist()}
+    summary = {r["claim"]: r for r in con.sql("SELECT * FROM scorecard_summary WHERE curve_part = 'whole'").to_arrow_table().to_pylist()}
     mine = [r for r in rows if r["claim"] == "2b"]
     assert summary["2b"]["cells"] == len(mine) == 8
     for column, verdict_column, verdict in (("holds", "verdict", "holds"), ("contradicted", "verdict", "contradicted"),
                                             ("holds_holm", "verdict_holm", "holds"), ("holds_bh", "verdict_bh", "holds")):
         assert summary["2b"][column] == sum(r[verdict_column] == verdict for r in mine), column
+
+
+def test_early_curve_statistics_read_the_curves_up_to_the_fraction(monkeypatch):
+    """Claim 2b on low-first curves that hurt early and help late: the whole-curve and the early-curve effects
+    are trapezoid areas from numpy over all points and over the points with frac_ablated <= 0.5 (or the
+    fraction $NEURONINFO_EARLY_FRACTION says); statistics that read no curve have no early row."""
+    def curve(s):  # k = 0..4 of 4 neurons; random is flat at 0.5
+        return {0: 0.5, 1: 0.5 + 2 * s, 2: 0.5 + 3 * s, 3: 0.5 - 4 * s, 4: 0.5 - 4 * s}
+
+    def area(points, up_to):
+        frac = np.array([k / 4 for k in points if k / 4 <= up_to])
+        error = np.array([points[k] for k in points if k / 4 <= up_to])
+        return np.sum(np.diff(frac) * (error[1:] + error[:-1]) / 2) / (frac[-1] - frac[0])
+
+    world = World()
+    for seed, s in enumerate(CASES["holds"]):
+        r = world.run("g", seed)
+        world.curve(r, "network", None, "mutual_info", 1, "low_first", "zero", 0.5, points=curve(s))
+        world.curve(r, "network", None, "mutual_info", 1, "high_first", "zero", 0.5)
+    for up_to in (0.5, 0.75):
+        monkeypatch.setenv("NEURONINFO_EARLY_FRACTION", str(up_to))
+        early, whole = world.scorecard("2b", "early")["g"], world.scorecard("2b", "whole")["g"]
+        assert early["effect"] == pytest.approx(np.mean([area(curve(s), up_to) - 0.5 for s in CASES["holds"]]), abs=1e-12)
+        assert whole["effect"] == pytest.approx(np.mean([area(curve(s), 1.0) - 0.5 for s in CASES["holds"]]), abs=1e-12)
+    assert early["verdict"] == "holds" and whole["verdict"] == "contradicted"  # early damage, late relief
+    assert world.scorecard("2a", "early") == {} and world.scorecard("2a", "whole")
+    monkeypatch.setenv("NEURONINFO_EARLY_FRACTION", "1.5")
+    with pytest.raises(Exception, match="NEURONINFO_EARLY_FRACTION='1.5' is not a fraction ablated"):
+        world.scorecard("2b", "early")

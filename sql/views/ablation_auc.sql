@@ -2,10 +2,12 @@
 -- under the ablation curve, i.e. the mean test error while ablating from k = 0 to the last stored k
 -- (trapezoid rule over frac_ablated, divided by the frac range), averaged over the random repeats.
 -- Lower area = ablating this ordering hurts less. The scorecard's claims and the report read it.
+-- (up_to is 1.0 here; the scorecard's early-curve statistics read this SQL with a smaller fraction.)
 WITH segments AS (
     SELECT *,
         (frac_ablated - lag(frac_ablated) OVER w) * (test_error + lag(test_error) OVER w) / 2 AS area
     FROM ablation_curves
+    WHERE frac_ablated <= ${up_to}
     WINDOW w AS (PARTITION BY run_id, scope, layer, measure, bits, ordering, strategy, repeat ORDER BY n_ablated)
 ),
 per_curve AS (

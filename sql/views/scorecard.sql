@@ -1,9 +1,10 @@
 -- scorecard: one row per claim and group: the mean statistic over the group's seeds with its 95 %
 -- t-interval (n - 1 degrees of freedom), the verdict, and the verdict corrected for multiplicity.
--- The family of the correction is every cell of this scorecard with 2 seeds or more (docs/scorecard.md):
+-- A family of the correction is every cell of this scorecard with 2 seeds or more and the same curve part
+-- (the whole curves, or their early part; docs/scorecard.md):
 -- Holm controls the chance of any false verdict, Benjamini-Hochberg the expected share of false verdicts.
 WITH per_group AS (
-    SELECT claim, statement, group_name, page, chart,
+    SELECT curve_part, claim, statement, group_name, page, chart,
         count(statistic) AS n_seeds,
         avg(statistic) AS effect,
         stddev_samp(statistic) AS sd
@@ -22,20 +23,21 @@ tested AS (
 ),
 ranked AS (  -- the family in order of p-value: rank i of m
     SELECT *,
-        row_number() OVER (ORDER BY p_value, claim, group_name) AS p_rank,
-        count(*) OVER () AS family
+        row_number() OVER (PARTITION BY curve_part ORDER BY p_value, claim, group_name) AS p_rank,
+        count(*) OVER (PARTITION BY curve_part) AS family
     FROM tested
     WHERE p_value IS NOT NULL
 ),
 adjusted AS (
-    SELECT claim, group_name,
+    SELECT curve_part, claim, group_name,
         -- Holm: max over ranks j <= i of min(1, (m - j + 1) p_j)
-        max(least(1.0, (family - p_rank + 1) * p_value)) OVER (ORDER BY p_rank ROWS UNBOUNDED PRECEDING) AS p_holm,
+        max(least(1.0, (family - p_rank + 1) * p_value)) OVER (PARTITION BY curve_part ORDER BY p_rank ROWS UNBOUNDED PRECEDING) AS p_holm,
         -- Benjamini-Hochberg: min over ranks j >= i of min(1, m p_j / j)
-        min(least(1.0, family * p_value / p_rank)) OVER (ORDER BY p_rank ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS p_bh
+        min(least(1.0, family * p_value / p_rank)) OVER (PARTITION BY curve_part ORDER BY p_rank ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS p_bh
     FROM ranked
 )
 SELECT
+    curve_part,     -- 'whole': statistics over the whole ablation curves; 'early': over their early part
     claim,          -- claim id (docs/scorecard.md), e.g. 2b
     statement,      -- what the statistic tests, in words
     group_name,     -- the configuration (runs differing only by seed), or a comparison of two
@@ -59,4 +61,4 @@ SELECT
     page,           -- the report page (group) the statistic rests on
     chart           -- the chart of that page
 FROM tested
-LEFT JOIN adjusted USING (claim, group_name)
+LEFT JOIN adjusted USING (curve_part, claim, group_name)

@@ -1,6 +1,7 @@
 -- scorecard_summary: one row per claim: over its configurations (the scorecard's cells), how many hold,
 -- are contradicted or inconclusive, before and after the multiplicity corrections (docs/scorecard.md).
 SELECT
+    curve_part,                                                        -- 'whole' or 'early' (scorecard)
     claim,                                                             -- claim id (docs/scorecard.md)
     any_value(statement) AS statement,                                 -- what the statistic tests
     count(*) AS cells,                                                 -- configurations with a statistic
@@ -13,4 +14,4 @@ SELECT
     count(*) FILTER (WHERE verdict_bh = 'holds') AS holds_bh,          -- after Benjamini-Hochberg's
     count(*) FILTER (WHERE verdict_bh = 'contradicted') AS contradicted_bh
 FROM scorecard
-GROUP BY claim
+GROUP BY curve_part, claim
