@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default mnist,fashion-mnist,cifar10: those whose files are missing are skipped with a line")
     p.add_argument("--seeds", type=ints, default=(0, 1, 2))
     p.add_argument("--quick", action="store_true", help="2 epochs, the first seed, a 20-step k-grid: minutes per dataset")
+    p.add_argument("--replicate", action="store_true", help="then run the grid again into a fresh warehouse "
+                   "(--replica) and report, cell by cell, whether checkpoints, table files and verdicts are identical")
+    p.add_argument("--replica", help="the fresh warehouse of --replicate (default: <warehouse>-replica-<time>)")
     p.add_argument("--archs", type=words, default=("mlp",), help="architectures of the grid: mlp (default, the "
                    "study's), cnn, vit, e.g. mlp,cnn,vit (docs/units.md)")
     p.add_argument("--device", **DEVICE)

@@ -133,16 +133,43 @@ def cmd_paper(args) -> str:
     if not args.dask_address:
         _device(args)
     plan = paper_plan(list(args.datasets), list(args.seeds), args.quick, args.data_dir, tuple(args.archs))  # one line before any server
+    replica = fresh_replica(wh, args.replica) if args.replicate else None
     with private_server(while_starting=_first_training(wh, plan.specs, args)):
         from flows.paper import paper_grid
         from flows.train_and_measure import task_runner_for
 
         flow = paper_grid.with_options(task_runner=task_runner_for(args.task_runner, args.dask_address, args.workers))
-        run_ids = flow(datasets=list(args.datasets), seeds=list(args.seeds), quick=args.quick, warehouse=str(wh.root),
-                       data_dir=args.data_dir, device=args.device, archs=list(args.archs))
+        grid = dict(datasets=list(args.datasets), seeds=list(args.seeds), quick=args.quick, data_dir=args.data_dir,
+                    device=args.device, archs=list(args.archs))
+        run_ids = flow(warehouse=str(wh.root), **grid)
+        if replica is not None:
+            print(f"replicate: the same grid again, into the fresh warehouse {replica.root}")
+            flow(warehouse=str(replica.root), **grid)
     print_summary(wh, run_ids)
     print_verdicts(wh)
+    if replica is not None:
+        from flows.pages import replication_page
+        from store.replication import compare
+
+        replication = compare(wh, replica)
+        for line in replication.summary():
+            print(f"replicate: {line}")
+        print(f"replication page: {replication_page(wh, replica, replication)}")
     return run_ids[-1] if run_ids else None
+
+
+def fresh_replica(wh, path: str | None):
+    """The warehouse ``--replicate`` runs the grid into: ``path`` or ``<warehouse>-replica-<UTC time>``, which
+    must not hold anything yet (a one-line error before any work)."""
+    import time
+
+    from store.paths import exists, list_dirs, list_files, location, open_warehouse
+
+    path = path or f"{str(wh.root).rstrip('/')}-replica-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    root = location(path)
+    if exists(root) and (list_files(root) or list_dirs(root)):
+        raise NeuronInfoError(f"--replica {path} is not empty: a replication needs a fresh warehouse; give a new path")
+    return open_warehouse(path)
 
 
 def cmd_import(args) -> str:

@@ -53,6 +53,29 @@ def scorecard_page(wh: Warehouse) -> Location:
     return publish_page(wh, "scorecard.html", lambda out: write_scorecard(rows, out, link, summary, provenance))
 
 
+def replication_page(wh: Warehouse, replica: Warehouse, replication) -> Location:
+    """Write ``reports/replication.html``: the comparison of this warehouse with its replica, row by row."""
+    from pipeline.report import Section, write_page
+    from pipeline.report_scorecard import plain_table
+
+    def table(rows, keep):
+        return plain_table([{k: r[k] for k in keep} for r in rows])
+
+    sections = [
+        Section("checkpoints", "Checkpoints", "Each spec's run_id in both warehouses: the same bytes give the same id.",
+                after=table(replication.checkpoints, ("what", "run_id", "replica_run_id", "identical"))),
+        Section("files", "Table files", "Each table partition of a run found in both: the same bytes, or at least "
+                "the same rows in the same order (timestamps left out).",
+                after=table(replication.files, ("what", "identical_bytes", "identical_rows"))),
+        Section("cells", "Scorecard verdicts", "Each scorecard cell: its verdicts (as tested, after Holm, after "
+                "Benjamini-Hochberg) in both warehouses.",
+                after=table(replication.cells, ("what", "verdict", "replica_verdict", "verdict_holm", "replica_verdict_holm",
+                                                "verdict_bh", "replica_verdict_bh", "identical_verdicts", "identical_effect"))),
+    ]
+    caption = f"This warehouse against {replica.root}: " + "; ".join(replication.summary())
+    return publish_page(wh, "replication.html", lambda out: write_page(out, "Replication", caption, sections))
+
+
 def publish_page(wh: Warehouse, filename: str, write) -> Location:
     """``write(path)`` a page (and the PNGs beside it) into a local temporary folder, then store each file in
     ``reports/`` whole (``store.atomic``), the page last; the page's PNGs that this write did not make are

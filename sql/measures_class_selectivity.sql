@@ -12,7 +12,7 @@ WITH class_means AS (
 ),
 
 per_neuron AS (
-    SELECT neuron, max(mu) AS mu_max, sum(mu) AS mu_sum, count(*) AS n_present
+    SELECT neuron, max(mu) AS mu_max, sum(mu ORDER BY class) AS mu_sum, count(*) AS n_present
     FROM class_means
     GROUP BY neuron
 ),

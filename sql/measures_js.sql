@@ -26,9 +26,11 @@ WITH bins AS (
 neuron_bins AS (
     -- the same rows with each neuron's bins one after another, so the GROUP BY in subset_info keeps a
     -- neuron's partial sums in cache
-    SELECT bits, neuron, unnest(weights) AS weight, unnest(n_ts) AS n_t, unnest(class_counts) AS n_by_class
+    SELECT bits, neuron, unnest(bin_ids) AS bin, unnest(weights) AS weight, unnest(n_ts) AS n_t,
+        unnest(class_counts) AS n_by_class
     FROM (
-        SELECT bits, neuron, list(weight) AS weights, list(n_t) AS n_ts, list(n_by_class) AS class_counts
+        SELECT bits, neuron, list(bin ORDER BY bin) AS bin_ids, list(weight ORDER BY bin) AS weights,
+            list(n_t ORDER BY bin) AS n_ts, list(n_by_class ORDER BY bin) AS class_counts
         FROM bins
         GROUP BY bits, neuron
     )
@@ -51,7 +53,7 @@ high_subsets AS (
 high_counts AS (
     -- per bin: n(t, H) in column hi<H>
     SELECT
-        bits, neuron, weight, n_t,
+        bits, neuron, bin, weight, n_t,
         n_by_class[1:${n_classes} // 2] AS low_class_counts,
         list_dot_product(n_by_class[${n_classes} // 2 + 1:${n_classes} - 1], COLUMNS('^hi[0-9]+$'))
     FROM neuron_bins, high_subsets
@@ -60,20 +62,21 @@ high_counts AS (
 subset_counts AS (
     -- per (bin, L): n(t, L | H) in column hi<H>
     SELECT
-        bits, neuron, lo, weight, n_t,
+        bits, neuron, lo, bin, weight, n_t,
         list_dot_product(low_class_counts, member) + COLUMNS('^hi[0-9]+$')
     FROM high_counts, low_subsets
 ),
 
 subset_info AS (
-    -- per L: sum_t w_t [g(n(t, S)) + g(n(t) - n(t, S))] in column hi<H> (S = L | H), and sum_t w_t g(n(t))
+    -- per L: sum_t w_t [g(n(t, S)) + g(n(t) - n(t, S))] in column hi<H> (S = L | H), and sum_t w_t g(n(t));
+    -- summed in the order of the bins, so the same counts give the same bits on any number of threads
     SELECT
         bits, neuron, lo,
         sum(weight * (
             COLUMNS('^hi[0-9]+$') * ln(greatest(COLUMNS('^hi[0-9]+$'), 1))
             + (n_t - COLUMNS('^hi[0-9]+$')) * ln(greatest(n_t - COLUMNS('^hi[0-9]+$'), 1))
-        )),
-        sum(weight * n_t * ln(n_t)) AS g_bins
+        ) ORDER BY bin),
+        sum(weight * n_t * ln(n_t) ORDER BY bin) AS g_bins
     FROM subset_counts
     GROUP BY bits, neuron, lo
 ),

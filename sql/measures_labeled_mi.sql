@@ -10,6 +10,7 @@ WITH one_vs_rest AS (
                 THEN n / n_total * log2(n * n_total / (n_t * n_y)) ELSE 0 END
             + CASE WHEN n_t > n
                 THEN (n_t - n) / n_total * log2((n_t - n) * n_total / (n_t * (n_total - n_y))) ELSE 0 END
+            ORDER BY bin  -- a fixed order: the same bits on any number of threads
         ) AS info
     FROM measures_cells
     GROUP BY bits, neuron, class

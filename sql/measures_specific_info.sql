@@ -2,7 +2,7 @@
 -- for every class present in the data (absent classes get no row), in bits.
 -- Input: measures_cells. Parameters: ${layer}. Materialized as the temp table measures_specific_info.
 WITH spectrum AS (
-    SELECT bits, neuron, class, sum(n / n_y * log2(n * n_total / (n_t * n_y))) AS specific_info
+    SELECT bits, neuron, class, sum(n / n_y * log2(n * n_total / (n_t * n_y)) ORDER BY bin) AS specific_info
     FROM measures_cells
     WHERE n > 0
     GROUP BY bits, neuron, class

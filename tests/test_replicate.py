@@ -109,3 +109,67 @@ def test_the_same_spec_gives_the_same_checkpoint_whatever_the_threads_load_and_r
     assert seed1["threads"] == seed1["dask"] != digests["grid of 2, threads runner, 2 thread(s)"]
     train_threads = query(wh, "SELECT DISTINCT json_extract_string(provenance, '$.train_threads') AS t FROM runs").to_pylist()
     assert train_threads == [{"t": "1"}]
+
+
+def test_measures_give_the_same_bytes_on_any_number_of_duckdb_threads(trained_run, tmp_path, monkeypatch):
+    """neuron_stats and specific_info measured with DuckDB on 1 and on 4 threads, three times each: one file,
+    byte for byte (every float sum of the measure SQL runs in a fixed order)."""
+    import shutil
+
+    from flows.stages import measure_run
+    from pipeline import measures
+    from store.tables import partition_file
+    from store.paths import read_bytes
+
+    source, run_id = trained_run
+    wh = open_warehouse(shutil.copytree(source.root, tmp_path / "copy"))
+    made = set()
+    for threads in (1, 4, 1, 4, 4):
+        monkeypatch.setattr(measures.os, "cpu_count", lambda: threads)
+        measure_run(wh, run_id, force=True)
+        made.add(tuple(read_bytes(partition_file(wh, table, run_id)) for table in ("neuron_stats", "specific_info")))
+    assert len(made) == 1
+
+
+def test_a_replica_is_compared_run_by_run_file_by_file_and_cell_by_cell(analysed_seeds, tmp_path):
+    """Two warehouses analysed by the same calls: every checkpoint, table file and verdict identical. Then one
+    replica's low-first curves of one run made 0.2 worse: its ablation_curves file differs (bytes and rows)
+    and the scorecard cells that read those curves say so; a checkpoint trained otherwise is not paired."""
+    from dataclasses import replace
+
+    import pyarrow.compute as pc
+
+    from flows.stages import train_run
+    from store.replication import compare
+    from store.tables import read_partition, write_partition
+
+    original, replica = open_warehouse(tmp_path / "original"), open_warehouse(tmp_path / "replica")
+    run_ids = analysed_seeds(original, (1,), steps=4)
+    assert analysed_seeds(replica, (1,), steps=4) == run_ids
+    same = compare(original, replica)
+    assert same.identical and len(same.checkpoints) == 2 and all(r["identical"] for r in same.checkpoints)
+    assert same.files and all(f["identical_bytes"] or f["table"] == "runs" for f in same.files)
+    assert all(f["identical_rows"] for f in same.files)
+    assert same.cells and all(c["identical_verdicts"] and c["identical_effect"] for c in same.cells)
+
+    curves = read_partition(replica, "ablation_curves", run_ids[0])
+    worse = pc.if_else(pc.equal(curves["ordering"], "low_first"), pc.add(curves["test_error"], 0.2), curves["test_error"])
+    write_partition(replica, "ablation_curves", run_ids[0], curves.set_column(curves.column_names.index("test_error"),
+                                                                               "test_error", worse))
+    changed = compare(original, replica)
+    differing = [f["what"] for f in changed.files if not f["identical_rows"]]
+    assert len(differing) == 1 and differing[0].startswith("ablation_curves of ")
+    assert any(not c["identical_effect"] for c in changed.cells)
+    assert all(c["identical_effect"] for c in changed.cells if c["claim"] in ("1a", "1b", "2a"))  # read no curve
+    summary = changed.summary()
+    assert summary[0] == "checkpoints: 2/2 identical" and "differ: ablation_curves of" in summary[2]
+
+    other = open_warehouse(tmp_path / "other")
+    train_run(other, replace(spec_of_tiny(original, run_ids[0]), epochs=3), progress=False)
+    assert compare(original, other).checkpoints[0]["replica_run_id"] is None  # another spec: nothing to pair
+
+
+def spec_of_tiny(wh, run_id):
+    from store.checkpoints import load_run
+
+    return load_run(wh, run_id).spec

@@ -13,7 +13,7 @@ SELECT '4-' || measure AS claim, 'ReLU layer 1, ' || measure || ': min(AUC(rando
 FROM first_layer
 UNION ALL
 SELECT '4w', 'ReLU layer 1: mean claim-4 statistic of the other measures minus entropy''s', group_name, group_name, run_id,
-    avg(both_sides) FILTER (WHERE measure <> 'entropy') - max(both_sides) FILTER (WHERE measure = 'entropy'),
+    avg(both_sides ORDER BY measure) FILTER (WHERE measure <> 'entropy') - max(both_sides) FILTER (WHERE measure = 'entropy'),
     'layer_ablation'
 FROM first_layer
 GROUP BY group_name, run_id

@@ -12,7 +12,7 @@ WITH segments AS (
 ),
 per_curve AS (
     SELECT run_id, scope, layer, measure, bits, ordering, strategy, repeat,
-        sum(area) / nullif(max(frac_ablated) - min(frac_ablated), 0) AS auc
+        sum(area ORDER BY n_ablated) / nullif(max(frac_ablated) - min(frac_ablated), 0) AS auc  -- summed in order: the same bits every query
     FROM segments
     GROUP BY ALL
 )
@@ -24,7 +24,7 @@ SELECT
     bits,       -- quantizer bits; NULL for random and class_selectivity
     ordering,   -- 'low_first' | 'high_first' | 'random'
     strategy,   -- 'zero' | 'mean'
-    avg(auc) AS auc,        -- mean test error over the curve (fraction), mean over random repeats
+    avg(auc ORDER BY repeat) AS auc,  -- mean test error over the curve (fraction), mean over random repeats
     count(*) AS n_curves    -- curves averaged (the random repeats; 1 otherwise)
 FROM per_curve
 GROUP BY ALL

@@ -6,8 +6,8 @@
 WITH per_group AS (
     SELECT curve_part, claim, statement, group_name, page, chart,
         count(statistic) AS n_seeds,
-        avg(statistic) AS effect,
-        stddev_samp(statistic) AS sd
+        avg(statistic ORDER BY run_id) AS effect,  -- in a fixed order: the same bits every query
+        stddev_samp(statistic ORDER BY run_id) AS sd
     FROM claim_statistics
     WHERE statistic IS NOT NULL
     GROUP BY ALL
