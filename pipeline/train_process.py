@@ -10,7 +10,7 @@ whatever the machine's load, ``$NEURONINFO_THREADS``, the task runner, or how ma
 Workers are started on first use (``python -m pipeline.train_process``, ~3 s to import torch) and kept
 for the next training; each runs one job at a time, so N concurrent callers get N workers. A job is a
 module-level function named ``"module:function"`` with picklable arguments, run in the caller's
-working directory and environment; its notes reach the caller's
+working directory, environment and import path; its notes reach the caller's
 sink (the Prefect task's log) as they are written, and its result or exception comes back.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def run_isolated(target: str, *args):
 
     worker = _checkout()
     try:
-        pickle.dump((os.getcwd(), dict(os.environ), target, args), worker.stdin)
+        pickle.dump((os.getcwd(), dict(os.environ), list(sys.path), target, args), worker.stdin)
         worker.stdin.flush()
         while True:
             kind, payload = pickle.load(worker.stdout)
@@ -126,12 +126,13 @@ def _serve() -> None:
     set_sink(lambda line: reply("note", line))
     while True:
         try:
-            cwd, environ, target, args = pickle.load(requests)
+            cwd, environ, path, target, args = pickle.load(requests)
         except EOFError:
             return
-        os.chdir(cwd)  # the caller's, as a fresh child would have them: relative paths, $NEURONINFO_DATA
-        os.environ.clear()
+        os.chdir(cwd)  # the caller's, as a fresh child would have them: relative paths, $NEURONINFO_DATA,
+        os.environ.clear()  # and its import path (a user's package:Class network)
         os.environ.update(environ)
+        sys.path[:] = path
         module, name = target.split(":")
         try:
             result = ("result", getattr(importlib.import_module(module), name)(*args))
