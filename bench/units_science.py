@@ -46,7 +46,7 @@ def tables(rows: list[dict]) -> str:
         for key in sorted({(r["regularizer"], r["layer"]) for r in mine}):
             cells = {(r["measure"], r["ordering"]): r for r in mine if (r["regularizer"], r["layer"]) == key}
             first = next(iter(cells.values()))
-            out.append("| " + " | ".join([key[0], str(key[1]), f"{first['units']} {first['unit_kind']}s"] +
+            out.append("| " + " | ".join([key[0], str(key[1]), f"{first['units']} ({first['unit_kind']})"] +
                                          [interval(cells[c]["minus_random"], cells[c]["half_width"]) if c in cells
                                           else "" for c in columns]) + " |")
         out.append("")
