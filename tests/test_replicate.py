@@ -103,6 +103,10 @@ def test_the_same_spec_gives_the_same_checkpoint_whatever_the_threads_load_and_r
                              env=dict(os.environ, NEURONINFO_THREADS=threads, **prefect_server),
                              capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr[-3000:]
+        if runner == "threads":
+            assert "| INFO" not in out.stderr, out.stderr[-3000:]  # quiet: progress lines, not Prefect's INFO log
+            # the CLI trained the first network while the flow started: said so, not "train 1 s"
+            assert "(1 network(s) trained before the flow started" in out.stderr, out.stderr[-3000:]
         found = checkpoints(wh)
         digests[f"grid of 2, {runner} runner, {threads} thread(s)"], seed1[runner] = found[0], found[1]
     assert len(set(digests.values())) == 1, digests

@@ -181,8 +181,8 @@ def test_a_server_that_stops_mid_run_is_ridden_out_and_a_dead_one_is_one_line(s3
 
 def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_path, prefect_server):
     """`dask scheduler` + two `dask worker` processes (one torch thread each) run the flow's tasks into an
-    S3 warehouse; the results equal those of the same grid run locally with threads (both against the session's
-    Prefect server: the CLI starts none)."""
+    S3 warehouse (against the session's Prefect server: the CLI starts none); the results equal those of the
+    same stages called in this process into a local warehouse."""
     dask = [os.path.join(os.path.dirname(sys.executable), "dask")]  # the venv's dask command
     port = free_port()
     env = dict(os.environ, NEURONINFO_THREADS="1", **prefect_server)
@@ -204,13 +204,16 @@ def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_pa
             process.terminate()
         for process in [*workers, scheduler]:
             process.wait(60)
+    from flows.grid import grid_specs
+
     local = open_warehouse(tmp_path / "local")
-    out = subprocess.run([*CLI, "train-and-measure", *grid, "--warehouse", str(local.root)], env=env, capture_output=True,
-                         text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "| INFO" not in out.stderr, out.stderr[-3000:]  # quiet: progress lines, not Prefect's INFO log
-    # the CLI trained the first network before the flow: said so, not "train 1 s"
-    assert "(1 network(s) trained before the flow started" in out.stderr, out.stderr[-3000:]
+    for spec in grid_specs("synthetic", "synthetic-4", [16, 8], ["relu"], ["dropout"], [0, 1], 1, None, [1],
+                           ["zero", "mean"], None, "standardized", "mlp", None):
+        run_id = stages.train_run(local, spec, progress=False)  # what each flow task calls, in order
+        stages.capture_run(local, run_id, (1,))
+        stages.measure_run(local, run_id)
+        stages.pairs_run(local, run_id, 1)
+        stages.ablate_run(local, run_id, ("zero", "mean"), 1, 4)
     runs = "SELECT run_id, test_error FROM runs ORDER BY run_id"
     assert rows(remote, runs) == rows(local, runs) and len(rows(local, runs)) == 2
     curves = "SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves ORDER BY ALL"
