@@ -20,7 +20,7 @@ run: $(STAMP)  ## the main job: train-and-measure on the default (Fashion-MNIST,
 	$(BIN)/neuroninfo train-and-measure --epochs 5
 
 test: $(STAMP)  ## the whole test suite, two worker processes (pytest-xdist; a test module stays on one worker)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: $(STAMP)  ## benchmarks: print ratios against references measured in the same run
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -94,8 +94,9 @@ def prefect_server(prefect_env):
     stop(server)
 
 
-# The slowest files first: pytest-xdist's loadfile hands files out in collection order, so a long file
-# collected last would run alone at the end while the other worker idles (its tests are not reordered).
+# The slowest files first: pytest-xdist's loadfile hands files out in collection order when told
+# --no-loadscope-reorder (the Makefile does; by default it sorts them by their number of tests), so a long
+# file collected last would run alone at the end while the other worker idles.
 SLOW_FILES_FIRST = ("test_flows.py", "test_s3.py", "test_replicate.py", "test_paper.py", "test_trust.py", "test_first_hour.py",
                     "test_real_data.py", "test_import.py", "test_object_store.py", "test_registry.py")
 

@@ -78,7 +78,7 @@ def test_scorecard_page_links_every_cell_to_an_existing_chart(paper_run):
         report = Path(wh.reports) / target
         assert report.exists(), target
         assert f'id="{anchor}"' in report.read_text(), (target, anchor)
-    assert "scorecard:" in first.stdout and "1 seed" in first.stdout
+    assert "scorecard, whole curves: " in first.stdout and "on 1 seed" in first.stdout
 
 
 def test_plan_errors_and_progress_line(tmp_path):
