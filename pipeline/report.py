@@ -7,6 +7,7 @@ vega-embed container and a PNG beside the page (``<stem>-<chart>.png``). The cha
 """
 from __future__ import annotations
 
+import functools
 import html
 import json
 from dataclasses import dataclass
@@ -147,7 +148,8 @@ for (const [id, spec] of Object.entries(specs)) {{
 """
 
 
-def _bundle() -> tuple[str, str]:
+@functools.lru_cache(maxsize=1)
+def _bundle() -> tuple[str, str]:  # ~2 s to build, the same for every page of a process
     major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
     version = f"v{major}_{minor}"
     return version, vl_convert.javascript_bundle(vl_version=version)
@@ -177,7 +179,8 @@ def write_page(out_html: Path, title: str, caption: str, sections: list[Section]
     for s in sections:
         parts.append(f"<h2>{html.escape(s.heading)}</h2>\n<p>{html.escape(s.text)}</p>")
         if s.chart is not None:
-            specs[f"chart-{s.name}"] = spec = s.chart.to_dict()
+            # not validated against the Vega-Lite schema here (~0.5 s a chart): tests/test_report.py does that
+            specs[f"chart-{s.name}"] = spec = s.chart.to_dict(validate=False)
             parts.append(f'<div id="chart-{s.name}"></div>')
             if png:
                 out_html.with_name(png_name(out_html.name, s.name)).write_bytes(vl_convert.vegalite_to_png(spec, scale=2))
