@@ -165,21 +165,28 @@ def torch_threads(count: int) -> Iterator[int]:
 
 
 @contextmanager
-def stage_threads(load_aware: bool = True) -> Iterator[int]:
-    """A torch stage: counted as running while inside, with ``choose_threads(load_aware)`` threads (yielded);
-    torch's previous thread count is restored on leaving. Call ``retune()`` inside to choose again."""
+def counted_stage() -> Iterator[None]:
+    """Count this thread as running a torch stage while inside (other stages then choose fewer threads),
+    e.g. while it waits for a training in a worker process (pipeline/train_process.py)."""
     me = threading.get_ident()
-    count = choose_threads(load_aware)
     with _lock:
         _stages[me] = _stages.get(me, 0) + 1
     try:
-        with torch_threads(count):
-            yield count
+        yield
     finally:
         with _lock:
             _stages[me] -= 1
             if not _stages[me]:
                 del _stages[me]
+
+
+@contextmanager
+def stage_threads(load_aware: bool = True) -> Iterator[int]:
+    """A torch stage: counted as running while inside, with ``choose_threads(load_aware)`` threads (yielded);
+    torch's previous thread count is restored on leaving. Call ``retune()`` inside to choose again."""
+    count = choose_threads(load_aware)
+    with counted_stage(), torch_threads(count):
+        yield count
 
 
 def retune() -> int:

@@ -35,17 +35,19 @@ def run_isolated(target: str, *args):
     """``module:function(*args)`` in an idle worker process (started if none is idle); its notes are
     forwarded to this thread's sink. Raises what the function raised; a worker that dies is not reused."""
     from pipeline.progress import note
+    from pipeline.threads import counted_stage
 
     worker = _checkout()
     try:
         pickle.dump((os.getcwd(), dict(os.environ), list(sys.path), target, args), worker.stdin)
         worker.stdin.flush()
-        while True:
-            kind, payload = pickle.load(worker.stdout)
-            if kind == "note":
-                note(payload)
-                continue
-            break
+        with counted_stage():  # its core is busy: stages of this process beside it take fewer threads
+            while True:
+                kind, payload = pickle.load(worker.stdout)
+                if kind == "note":
+                    note(payload)
+                    continue
+                break
     except (EOFError, OSError, pickle.UnpicklingError) as e:
         worker.kill()
         from pipeline.errors import NeuronInfoError

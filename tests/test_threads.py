@@ -1,6 +1,7 @@
 """pipeline.threads: the thread-count rule as a pure function, the inputs it reads, and torch's count restored."""
 
 import threading
+import time
 
 import pytest
 import torch
@@ -133,3 +134,28 @@ def test_capture_leaves_torch_count_alone(monkeypatch, tiny_spec):
         assert len(list(batches)) == 2 and torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_training_in_a_worker_process_counts_as_a_stage(monkeypatch):
+    """While a thread waits for a training in its worker process, the ablation engine beside it takes half the
+    cores (that process keeps one busy), and all of them again afterwards."""
+    from pipeline import train_process
+
+    monkeypatch.delenv("NEURONINFO_THREADS", raising=False)
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    monkeypatch.setattr(threads, "other_load", lambda: 0.0)
+    seen, done = [], threading.Event()
+
+    def watch():  # what a stage starting now in another thread would get, while the training runs
+        while not done.is_set():
+            seen.append(choose_threads(load_aware=False))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        train_process.run_isolated("time:sleep", 1.0)  # any job: the worker's wait counts
+    finally:
+        done.set()
+        watcher.join()
+    assert 4 in seen and choose_threads(load_aware=False) == 8
