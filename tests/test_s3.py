@@ -191,7 +191,7 @@ def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_pa
     workers = [subprocess.Popen([*dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--no-dashboard",
                                  "--host", "127.0.0.1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                for _ in range(2)]
-    grid = ["--preset", "synthetic", "--dataset", "synthetic-4", "--hidden", "16,8", "--epochs", "1", "--seeds", "0,1",
+    grid = ["--preset", "synthetic", "--dataset", "synthetic-4", "--hidden", "16,8", "--epochs", "1", "--seeds", "0",
             "--bits", "1", "--random-repeats", "1", "--steps", "4"]
     try:
         remote = open_warehouse(f"s3://{BUCKET}/dask")
@@ -207,7 +207,7 @@ def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_pa
     from flows.grid import grid_specs
 
     local = open_warehouse(tmp_path / "local")
-    for spec in grid_specs("synthetic", "synthetic-4", [16, 8], ["relu"], ["dropout"], [0, 1], 1, None, [1],
+    for spec in grid_specs("synthetic", "synthetic-4", [16, 8], ["relu"], ["dropout"], [0], 1, None, [1],
                            ["zero", "mean"], None, "standardized", "mlp", None):
         run_id = stages.train_run(local, spec, progress=False)  # what each flow task calls, in order
         stages.capture_run(local, run_id, (1,))
@@ -215,7 +215,7 @@ def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_pa
         stages.pairs_run(local, run_id, 1)
         stages.ablate_run(local, run_id, ("zero", "mean"), 1, 4)
     runs = "SELECT run_id, test_error FROM runs ORDER BY run_id"
-    assert rows(remote, runs) == rows(local, runs) and len(rows(local, runs)) == 2
+    assert rows(remote, runs) == rows(local, runs) and len(rows(local, runs)) == 1
     curves = "SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves ORDER BY ALL"
     assert rows(remote, curves) == rows(local, curves)
     stats = "SELECT * FROM neuron_stats ORDER BY run_id, layer, neuron, bits"
