@@ -28,6 +28,7 @@ MEASURE_MODELS = (  # sql/ models run per layer, in dependency order, each mater
     "measures_neuron_stats",
 )
 TABLES = ("counts", "neuron_stats", "specific_info")
+ONE_THREAD = ("measures_js",)  # models run on one DuckDB thread, so that their float sums have one order
 BLOCK = 512  # samples per block when transposing to neuron-major order (cache-friendly)
 BATCHES = 16  # record batches per input table: DuckDB scans an Arrow table's batches in parallel
 NO_BIN = 255  # code of the padding samples: matches no bin below 8 bits (masked out of bin 255 at 8 bits)
@@ -143,7 +144,14 @@ def measure_layer(con: duckdb.DuckDBPyConnection, labels: np.ndarray, n_classes:
     }))
     params = dict(n_classes=n_classes, layer=inputs.layer, tie=TIE)
     for model in MEASURE_MODELS:
+        # measures_js sums thousands of subset columns per (neuron, L): on one thread its sums add the bins in
+        # scan order (the same bits on any machine) at the cost of an ORDER BY per column; the other models'
+        # float sums carry their own ORDER BY
+        threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        if model in ONE_THREAD:
+            con.execute("SET threads = 1")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {model} AS\n" + sql_text(model, **params))
+        con.execute(f"SET threads = {threads}")
     return {
         "counts": with_columns(counts, split=split, layer=inputs.layer),
         "neuron_stats": con.table("measures_neuron_stats").to_arrow_table(),

@@ -68,15 +68,15 @@ subset_counts AS (
 ),
 
 subset_info AS (
-    -- per L: sum_t w_t [g(n(t, S)) + g(n(t) - n(t, S))] in column hi<H> (S = L | H), and sum_t w_t g(n(t));
-    -- summed in the order of the bins, so the same counts give the same bits on any number of threads
+    -- per L: sum_t w_t [g(n(t, S)) + g(n(t) - n(t, S))] in column hi<H> (S = L | H), and sum_t w_t g(n(t))
+    -- (this model runs on one DuckDB thread, pipeline/measures.py: the sums add the bins in one order)
     SELECT
         bits, neuron, lo,
         sum(weight * (
             COLUMNS('^hi[0-9]+$') * ln(greatest(COLUMNS('^hi[0-9]+$'), 1))
             + (n_t - COLUMNS('^hi[0-9]+$')) * ln(greatest(n_t - COLUMNS('^hi[0-9]+$'), 1))
-        ) ORDER BY bin),
-        sum(weight * n_t * ln(n_t) ORDER BY bin) AS g_bins
+        )),
+        sum(weight * n_t * ln(n_t)) AS g_bins
     FROM subset_counts
     GROUP BY bits, neuron, lo
 ),
