@@ -144,14 +144,18 @@ def measure_layer(con: duckdb.DuckDBPyConnection, labels: np.ndarray, n_classes:
     }))
     params = dict(n_classes=n_classes, layer=inputs.layer, tie=TIE)
     for model in MEASURE_MODELS:
+        create = f"CREATE OR REPLACE TEMP TABLE {model} AS\n" + sql_text(model, **params)
+        if model not in ONE_THREAD:  # its float sums carry their own ORDER BY
+            con.execute(create)
+            continue
         # measures_js sums thousands of subset columns per (neuron, L): on one thread its sums add the bins in
-        # scan order (the same bits on any machine) at the cost of an ORDER BY per column; the other models'
-        # float sums carry their own ORDER BY
+        # scan order (the same bits on any machine), instead of an ORDER BY per column
         threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-        if model in ONE_THREAD:
-            con.execute("SET threads = 1")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {model} AS\n" + sql_text(model, **params))
-        con.execute(f"SET threads = {threads}")
+        con.execute("SET threads = 1")
+        try:
+            con.execute(create)
+        finally:
+            con.execute(f"SET threads = {threads}")
     return {
         "counts": with_columns(counts, split=split, layer=inputs.layer),
         "neuron_stats": con.table("measures_neuron_stats").to_arrow_table(),

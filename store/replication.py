@@ -58,10 +58,10 @@ def compare(original: Warehouse, replica: Warehouse) -> Replication:
     paired = []
     for spec, run in first.items():
         other = second.get(spec)
+        identical = other is not None and other["run_id"] == run["run_id"]
         result.checkpoints.append({"what": run["name"], "run_id": run["run_id"],
-                                   "replica_run_id": other and other["run_id"],
-                                   "identical": other is not None and other["run_id"] == run["run_id"]})
-        if other is not None and other["run_id"] == run["run_id"]:
+                                   "replica_run_id": other and other["run_id"], "identical": identical})
+        if identical:
             paired.append(run)
     for run in paired:
         for table in sorted(SCHEMAS):
