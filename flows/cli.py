@@ -12,11 +12,11 @@ import sys
 
 from flows.cli_args import DEVICE, arch_arguments, floats, inputs_argument, ints, json_object, positive, unit_arguments, words
 from flows.cli_args import run_id as run_id_arg
-from flows.cli_commands import (cmd_ablate, cmd_baselines, cmd_capture, cmd_export, cmd_gc, cmd_import, cmd_measure,
+from flows.cli_commands import (cmd_ablate, cmd_baselines, cmd_capture, cmd_export, cmd_gc, cmd_import, cmd_estimate, cmd_measure,
                                 cmd_pairs, cmd_paper, cmd_prune, cmd_prune_sweep, cmd_reanalyze, cmd_report, cmd_rm,
                                 cmd_serve, cmd_sql, cmd_train, cmd_train_and_measure, cmd_verify)
 from pipeline.errors import NeuronInfoError
-from pipeline.options import ANALYSIS, PAPER_DATASETS, SCOPES, SERVE_CRON, SQL_TIMEOUT_S, STRATEGIES, SWEEP
+from pipeline.options import ANALYSIS, INTERVALS, PAPER_DATASETS, SCOPES, SERVE_CRON, SQL_TIMEOUT_S, STRATEGIES, SWEEP, EstimateSpec
 
 
 def analysis_arguments(p: argparse.ArgumentParser, bits: bool = True) -> None:
@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", **DEVICE)
 
     verb("measure", cmd_measure, "counts + neuron_stats + specific_info (DuckDB SQL)", run_id=True)
+
+    p = verb("estimate", cmd_estimate, "measure_estimates: bias-corrected measures with intervals and p-values", run_id=True)
+    p.add_argument("--intervals", choices=INTERVALS, default=EstimateSpec.intervals,
+                   help="analytic (delta method) | bootstrap (multinomial resamples of each joint table)")
+    p.add_argument("--resamples", type=int, default=EstimateSpec.resamples, help="bootstrap resamples B per table")
+    p.add_argument("--shuffles", type=int, default=EstimateSpec.shuffles, help="label permutations of the shuffle estimator")
+    p.add_argument("--permutations", type=int, default=EstimateSpec.permutations,
+                   help="permutations behind the p-value of a small-sample table")
 
     p = verb("pairs", cmd_pairs, "neuron_pairs + neuron_redundancy: redundancy and synergy of neuron pairs (DuckDB SQL)", run_id=True)
     p.add_argument("--bits", type=int, default=ANALYSIS.pair_bits[0], help="quantizer bits of the codes (captured before)")

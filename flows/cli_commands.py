@@ -45,6 +45,17 @@ def cmd_measure(args) -> str:
     return measure_run(_warehouse(args), args.run_id, force=True)
 
 
+def cmd_estimate(args) -> str:
+    from flows.stages import estimate_run
+    from pipeline.options import EstimateSpec
+
+    try:
+        spec = EstimateSpec(args.intervals, args.resamples, args.shuffles, args.permutations)
+    except ValueError as e:
+        raise NeuronInfoError(f"estimate: {e}") from None
+    return estimate_run(_warehouse(args), args.run_id, spec, force=True)
+
+
 def cmd_pairs(args) -> str:
     from flows.stages import pairs_run
 

@@ -14,7 +14,7 @@ from typing import Callable
 from flows import pruning, stages
 from flows.rankings import available
 from flows.run_data import data_of
-from pipeline.options import ANALYSIS
+from pipeline.options import ANALYSIS, EstimateSpec
 from pipeline.progress import note
 from store import activations as act
 from store.checkpoints import load_run
@@ -63,6 +63,11 @@ def _redo_measure(wh: Warehouse, run_id: str, data_dir) -> None:
     stages.measure_run(wh, run_id, force=True)
 
 
+def _redo_estimate(wh: Warehouse, run_id: str, data_dir) -> None:
+    spec = STAGES["estimate"].params(wh, run_id).get("spec") or {}
+    stages.estimate_run(wh, run_id, EstimateSpec(**spec), force=True)
+
+
 def _redo_pairs(wh: Warehouse, run_id: str, data_dir) -> None:
     sets = stages.pair_sets(STAGES["pairs"].params(wh, run_id)) or {"1": [{}]}
     first = True
@@ -104,6 +109,7 @@ STAGES: dict[str, Stage] = {s.verb: s for s in (
     Stage("import", ("imports",), ("checkpoint",), None),  # where a file came from: a fact, not derivable
     Stage("capture", ("activations", "quantizers", "unit_layers"), ("checkpoint",), _redo_capture),
     Stage("measure", ("counts", "neuron_stats", "specific_info"), ("activations",), _redo_measure),
+    Stage("estimate", ("measure_estimates",), ("counts", "neuron_stats", "specific_info"), _redo_estimate),
     Stage("pairs", ("neuron_pairs", "neuron_redundancy"), ("activations",), _redo_pairs),
     Stage("baselines", ("neuron_baselines",), ("checkpoint", "activations"), _redo_baselines),
     Stage("ablate", ("ablation_curves", "ablation_orderings"),

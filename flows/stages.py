@@ -1,4 +1,5 @@
-"""The pipeline stages as plain functions over a warehouse: train, capture, measure, pairs, baselines, ablate.
+"""The pipeline stages as plain functions over a warehouse: train, capture, measure, estimate, pairs, baselines,
+ablate.
 
 Each stage takes run_ids and paths, reads its inputs from the warehouse and writes its outputs there, so it
 can run from the CLI, inside a Prefect task, or on a Dask worker alike. No Prefect here. What each stage
@@ -10,10 +11,12 @@ ones (merged by the table's key); only results made from inputs that have since 
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from flows.rankings import default_criteria, rankings
 from flows.run_data import data_of, resolve_inputs
@@ -25,10 +28,11 @@ from pipeline.activations import hidden_outputs
 from pipeline.criteria import CRITERIA, check_names
 from pipeline.data import Dataset
 from pipeline.errors import NeuronInfoError
+from pipeline.estimates import run_estimates
 from pipeline.measures import LayerInputs, measure_layers
 from pipeline import network_units as units
 from pipeline.model import MLP, error_rate
-from pipeline.options import ANALYSIS, SCOPES
+from pipeline.options import ANALYSIS, SCOPES, EstimateSpec
 from pipeline.pairs import LayerCodes, pair_tables
 from pipeline.progress import Progress, note
 from pipeline.prune import n_params
@@ -48,7 +52,7 @@ from store.pairs import write_pairs
 from store.paths import Location, Warehouse
 from store.runs import run_id_for_spec, write_run
 from store.schemas import SCHEMAS
-from store.tables import has_partition, merge_partition, partition_file, partition_params, write_partition
+from store.tables import has_partition, merge_partition, partition_file, partition_params, read_partition, write_partition
 
 SPLITS = ("val", "test")
 
@@ -189,6 +193,7 @@ def analyse_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None, 
     """Capture, measure, pair up and ablate a registered run (the stages after training or import)."""
     capture_run(wh, run_id, bits, data_dir=data_dir)
     measure_run(wh, run_id)
+    estimate_run(wh, run_id)
     for b in ANALYSIS.pair_bits:  # pairs before ablate: their aggregates are ranked too
         if b in bits:
             pairs_run(wh, run_id, b)
@@ -253,6 +258,30 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
                 progress.advance()
 
         write_measures(wh, run_id, measure_layers(store.labels("val"), n_classes, layers()), made_from)
+    refresh_catalog(wh)
+    return run_id
+
+
+def estimate_run(wh: Warehouse, run_id: str, spec: EstimateSpec = EstimateSpec(), force: bool = False) -> str:
+    """measure_estimates of a measured run: every measure under every estimator, with intervals, p-values and
+    small-sample flags (docs/measures.md, "Estimators"), from its stored counts, neuron_stats and specific_info."""
+    if not has_partition(wh, "neuron_stats", run_id):
+        raise NeuronInfoError(f"run {run_id} is not measured yet; run: neuroninfo measure {run_id}")
+    sources = ("counts", "neuron_stats", "specific_info")
+    params = {**{k: fingerprint(wh, run_id, k) for k in sources}, "spec": asdict(spec)}
+    if not force and partition_params(wh, "measure_estimates", run_id) == params:
+        return run_id
+    stored = {k: read_partition(wh, k, run_id) for k in sources}  # checked against their checksums
+    counts = stored["counts"]
+    with Progress(f"estimate {run_id}", 1, "runs") as progress:
+        table = run_estimates(
+            run_id,
+            counts.filter(pa.compute.equal(counts.column("split"), "val")),
+            stored["neuron_stats"],
+            stored["specific_info"],
+            load_run(wh, run_id).spec.n_classes, spec)
+        progress.advance()
+    write_partition(wh, "measure_estimates", run_id, table, params)
     refresh_catalog(wh)
     return run_id
 

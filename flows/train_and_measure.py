@@ -65,6 +65,12 @@ def measure_task(warehouse: str, run_id: str) -> str:
     return stages.measure_run(open_warehouse(warehouse), run_id)
 
 
+@task(name="estimate", **RETRIES)
+def estimate_task(warehouse: str, run_id: str) -> str:
+    progress_to_run_log()
+    return stages.estimate_run(open_warehouse(warehouse), run_id)
+
+
 @task(name="pairs", **RETRIES)
 def pairs_task(warehouse: str, run_id: str, pair_bits: list[int]) -> str:
     progress_to_run_log()
@@ -96,15 +102,16 @@ def scorecard_task(warehouse: str) -> str:
 def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=ANALYSIS.pair_bits,
             device: str = "cpu", layers: list[str] | None = None, reducer: str | None = None,
             measures: list[str] | None = None, scopes: list[str] = list(ANALYSIS.scopes)) -> list:
-    """Chain capture -> measure -> pairs -> ablate for one run (futures wait on each other); return the chain's futures.
+    """Chain capture -> measure -> estimate -> pairs -> ablate for one run (futures wait on each other); return the chain's futures.
 
     pairs (within layers, at each of ``pair_bits`` that is captured) runs before ablate, so its per-neuron
     aggregates get ablation curves too."""
     captured = capture_task.submit(warehouse, run_id_future, bits, data_dir, device, layers, reducer)
     measured = measure_task.submit(warehouse, captured)
-    paired = pairs_task.submit(warehouse, measured, [b for b in pair_bits if b in bits])
+    estimated = estimate_task.submit(warehouse, measured)
+    paired = pairs_task.submit(warehouse, estimated, [b for b in pair_bits if b in bits])
     ablated = ablate_task.submit(warehouse, paired, strategies, random_repeats, steps, data_dir, device, measures, scopes)
-    return [run_id_future, captured, measured, paired, ablated]
+    return [run_id_future, captured, measured, estimated, paired, ablated]
 
 
 def train_and_analyse(warehouse: str, specs: list, data_dir: str | None, device: str, analyse_run) -> list[list]:

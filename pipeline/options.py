@@ -16,6 +16,7 @@ SERVE_CRON = "*/15 * * * *"  # the schedule of reanalyze-checkpoints/scheduled
 # Bounds checked before anything is allocated (a value beyond one is a one-line error, exit 2):
 MAX_RANDOM_REPEATS = 1000  # random orderings per scope one ablation evaluates
 MAX_PARAMETERS = 200_000_000  # weights and biases of a network trained here (800 MB of float32)
+INTERVALS = ("analytic", "bootstrap")  # how measure_estimates' intervals are made
 MAX_CLASSES = 256  # classes of a dataset: labels are stored as uint8 in the activation store
 
 
@@ -45,3 +46,23 @@ class SweepOptions:
 
 ANALYSIS = AnalysisOptions()
 SWEEP = SweepOptions()
+
+
+@dataclass(frozen=True)
+class EstimateSpec:
+    """How measure_estimates is computed."""
+
+    intervals: str = "analytic"  # analytic (delta method) | bootstrap (multinomial resamples of each table)
+    resamples: int = 200  # B, bootstrap resamples per table
+    shuffles: int = 20  # label permutations behind the shuffle estimator
+    permutations: int = 1000  # permutations behind the p-value of a small-sample table
+    level: float = 0.95  # interval coverage
+
+    def __post_init__(self):
+        if self.intervals not in INTERVALS:
+            raise ValueError(f"intervals must be one of {INTERVALS}, got {self.intervals!r}")
+        for name in ("resamples", "shuffles", "permutations"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"level must lie in (0, 1), got {self.level}")

@@ -32,6 +32,13 @@ CHARTS = {
                       "Histograms of each information measure over the neurons of each hidden layer, pooled over "
                       "the runs. Entropy, mutual information and the selectivities are in bits; class_selectivity is "
                       "the Morcos et al. index. Pick the quantizer resolution with the selector."),
+    "significance": ("Information a test vouches for",
+                     "Left: per layer and quantizer resolution, the share of units whose I(T;Y) differs from 0 at a "
+                     "false discovery rate of 5 % (G-test, or a permutation test where the sample is too small for the "
+                     "bins; Benjamini-Hochberg over the layer's units; view layer_significance). Right: the layer's mean "
+                     "I(T;Y) under each estimator (plug-in, Miller-Madow, Panzeri-Treves, shuffle-corrected; "
+                     "docs/measures.md), bars from the lowest to the highest run. Where the bars differ, the plug-in "
+                     "bias is as large as the differences the other charts read. Shown when `neuroninfo estimate` has run."),
     "network_ablation": ("Whole-network cumulative ablation (Fig. 2)",
                          "Test error as the neurons of all hidden layers, ranked together by a measure, are ablated "
                          "cumulatively: least informative first (low_first), most informative first (high_first), "

@@ -318,6 +318,37 @@ def layer_stats_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
     ).properties(width=360, title="Neurons that do nothing on the validation split")
 
 
+def significance_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin | None:
+    """Per layer and bits: the share of significant units, and the mean I(T;Y) per estimator; None without estimates."""
+    rows = tables["significance"].to_pylist() if "significance" in tables else []
+    if not rows:
+        return None
+    share = alt.Chart(alt.Data(values=[r for r in rows if r["estimator"] == "plugin"])).mark_bar().encode(
+        x=alt.X("significant_frac:Q", title="units with I(T;Y) > 0 at FDR 5 %", axis=alt.Axis(format=".0%"),
+                scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("bits:O", title="bits"),
+        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("bits:O"), alt.Tooltip("significant_frac:Q", format=".1%"),
+                 alt.Tooltip("small_sample_frac:Q", title="small-sample units", format=".1%"),
+                 alt.Tooltip("n_runs:Q", title="runs")],
+    ).properties(width=260, title="Units whose information a test vouches for")
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=alt.Y("estimator:N", title=None, sort=["plugin", "miller_madow", "panzeri_treves", "shuffle"]),
+        color=alt.Color("estimator:N", legend=None))
+    means = alt.layer(
+        base.mark_rule().encode(x=alt.X("mean_mi_low:Q", title="mean I(T;Y) of the layer (bits)"), x2="mean_mi_high:Q"),
+        base.mark_point(filled=True).encode(
+            x="mean_mi:Q",
+            tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("bits:O"), alt.Tooltip("estimator:N"),
+                     alt.Tooltip("mean_mi:Q", format=".4f"), alt.Tooltip("mean_mi_low:Q", format=".4f"),
+                     alt.Tooltip("mean_mi_high:Q", format=".4f")]),
+    ).properties(width=260, height=60).facet(
+        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        column=alt.Column("bits:O", header=alt.Header(labelExpr="datum.value + ' bit(s)'"), title=None),
+    ).resolve_scale(x="independent").properties(title="Mean I(T;Y) per estimator")
+    return alt.hconcat(share, means)
+
+
 def build_charts(tables: dict[str, pa.Table]) -> dict[str, alt.TopLevelMixin]:
     """Every chart of the report, by name (the sections of ``pipeline.report.CHARTS``): measures at the smallest bits
     (the paper's default 1 bit), curves for ablation to zero (else the strategy that was run)."""
@@ -327,6 +358,7 @@ def build_charts(tables: dict[str, pa.Table]) -> dict[str, alt.TopLevelMixin]:
     charts = {
         "layer_stats": layer_stats_chart(tables),
         "distributions": distributions_chart(tables),
+        **({"significance": chart} if (chart := significance_chart(tables)) is not None else {}),
         "network_ablation": network_chart(tables, bits, strategy),
         "layer_composition": composition_chart(tables, bits),
         "layer_ablation": layer_chart(tables, bits, strategy),

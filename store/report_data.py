@@ -20,6 +20,7 @@ BINS = 20  # histogram bins per measure
 MODELS = {
     "runs": "report_runs",
     "layer_stats": "report_layer_stats",
+    "significance": "report_significance",  # empty without measure_estimates
     "measure_hist": "report_measure_hist",
     "curves": "report_curves",
     "layer_composition": "report_layer_composition",

@@ -1,0 +1,179 @@
+"""The rows of ``measure_estimates`` for one run: every measure under every estimator, with an interval,
+a p-value (mutual_info) and a small-sample flag (docs/measures.md, "Estimators").
+
+Inputs are the run's stored tables (counts, neuron_stats, specific_info): the plug-in rows copy
+neuron_stats, Miller-Madow runs in DuckDB SQL (sql/estimates_miller_madow.sql), Panzeri-Treves, the
+shuffle estimator, intervals and permutations run in numpy (pipeline/estimators.py), each random draw from
+a generator seeded by (run_id, layer, bits, purpose) so repairs and reruns give the same bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import duckdb
+import numpy as np
+import pyarrow as pa
+from scipy import stats
+
+from pipeline import estimators as est
+from pipeline.measures import TIE
+from pipeline.options import EstimateSpec
+from pipeline.sql_files import sql_text
+
+PURPOSE = {"shuffle": 1, "bootstrap": 2, "permutation": 3}
+CHUNK = 64  # rows (neuron, bits) resampled at once: bounds the bootstrap's memory
+
+
+def generator(run_id: str, layer: int, bits: int, purpose: str) -> np.random.Generator:
+    """The generator of one run, layer, bits and purpose (the same draws on every machine and rerun)."""
+    key = int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:8], "little")
+    return np.random.default_rng([key, layer, bits, PURPOSE[purpose]])
+
+
+def dense_tables(counts: pa.Table, n_classes: int) -> dict[tuple[int, int], np.ndarray]:
+    """{(layer, bits): n(t, y) as an array (neurons, 2^bits, classes)} from a run's counts rows."""
+    columns = {k: counts.column(k).to_numpy() for k in ("layer", "bits", "neuron", "bin", "class", "n")}
+    out = {}
+    for layer, bits in sorted(set(zip(columns["layer"].tolist(), columns["bits"].tolist()))):
+        rows = (columns["layer"] == layer) & (columns["bits"] == bits)
+        neurons = columns["neuron"][rows]
+        tables = np.zeros((int(neurons.max()) + 1, 1 << bits, n_classes), np.int64)
+        tables[neurons, columns["bin"][rows], columns["class"][rows]] = columns["n"][rows]
+        out[layer, bits] = tables
+    return out
+
+
+def miller_madow(counts: pa.Table, neuron_stats: pa.Table, specific_info: pa.Table, n_classes: int) -> dict:
+    """{(layer, bits, measure): Miller-Madow values by neuron} from sql/estimates_miller_madow.sql."""
+    con = duckdb.connect()
+    try:
+        con.register("estimate_counts", counts)
+        con.register("estimate_stats", neuron_stats)
+        con.register("estimate_specific", specific_info)
+        rows = con.sql(sql_text("estimates_miller_madow", n_classes=n_classes)).to_arrow_table()
+    finally:
+        con.close()
+    out: dict = {}
+    for layer, bits, neuron, measure, value in zip(*(rows.column(k).to_pylist() for k in
+                                                     ("layer", "bits", "neuron", "measure", "value"))):
+        out.setdefault((layer, bits, measure), {})[neuron] = value
+    return out
+
+
+def stored(neuron_stats: pa.Table, layer: int, bits: int, n_neurons: int) -> dict[str, np.ndarray]:
+    """The plug-in values and js_subset of one layer and bits, by neuron, from neuron_stats."""
+    cols = {k: neuron_stats.column(k).to_numpy(zero_copy_only=False) for k in ("layer", "bits", "neuron", *est.MEASURES, "js_subset")}
+    rows = (cols["layer"] == layer) & (cols["bits"] == bits)
+    order = np.argsort(cols["neuron"][rows])
+    if len(order) != n_neurons:
+        raise ValueError(f"layer {layer}, bits {bits}: neuron_stats has {len(order)} neurons, counts {n_neurons}")
+    return {k: cols[k][rows][order] for k in (*est.MEASURES, "js_subset")}
+
+
+def layer_estimates(run_id: str, layer: int, bits: int, tables: np.ndarray, plugin: dict[str, np.ndarray],
+                    mm: dict[str, np.ndarray], spec: EstimateSpec) -> dict[str, dict[str, np.ndarray]]:
+    """{estimator: {measure: values, measure + ':low' / ':high': interval}} plus p-values and flags of one
+    layer and bits (the tables of its neurons, the stored plug-in values, the SQL Miller-Madow values)."""
+    subsets = plugin["js_subset"]
+    rows, n_bins, n_classes = tables.shape
+    values = {"plugin": {m: plugin[m] for m in est.MEASURES}, "miller_madow": mm,
+              "panzeri_treves": est.measures(tables, subsets, est.relevant_bins)}
+
+    draws = spec.shuffles
+    null = est.measures(est.shuffled(tables, draws, generator(run_id, layer, bits, "shuffle")).reshape(-1, n_bins, n_classes),
+                        np.repeat(subsets, draws))
+    null = {m: v.reshape(rows, draws) for m, v in null.items()}
+    values["shuffle"] = {m: plugin[m] - null[m].mean(1) for m in est.LABEL_MEASURES}
+
+    z = stats.norm.ppf(0.5 + spec.level / 2)
+    se = est.standard_errors(tables, subsets, plugin)
+    intervals = {}
+    if spec.intervals == "analytic":
+        for name, by_measure in values.items():
+            for m, v in by_measure.items():
+                width = z * (np.sqrt(se[m] ** 2 + null[m].var(1, ddof=1) / draws) if name == "shuffle" else se[m])
+                intervals[name, m] = (v - width, v + width)
+    else:
+        intervals = bootstrap_intervals(run_id, layer, bits, tables, subsets, values, spec)
+
+    p_value, small = est.independence_test(tables, plugin["mutual_info"])
+    if small.any():  # too few samples per cell for the chi-squared law: a permutation p-value instead
+        p_value = p_value.copy()
+        p_value[small] = permutation_p_values(tables[small], subsets[small], plugin["mutual_info"][small],
+                                              spec.permutations, generator(run_id, layer, bits, "permutation"))
+    return {"values": values, "intervals": intervals, "p_value": p_value, "small_sample": small}
+
+
+def permutation_p_values(tables, subsets, mutual_info, permutations: int, rng: np.random.Generator) -> np.ndarray:
+    """(1 + #{permuted I(T;Y) >= observed}) / (1 + permutations) per table, the tables taken CHUNK at a time."""
+    beaten = np.empty(len(tables))
+    for start in range(0, len(tables), CHUNK):
+        part = tables[start:start + CHUNK]
+        null = est.measures(est.shuffled(part, permutations, rng).reshape(-1, *part.shape[1:]),
+                            np.repeat(subsets[start:start + CHUNK], permutations))["mutual_info"]
+        beaten[start:start + CHUNK] = (null.reshape(len(part), permutations)
+                                       >= mutual_info[start:start + CHUNK, None] - TIE).sum(1)
+    return (1 + beaten) / (1 + permutations)
+
+
+def bootstrap_intervals(run_id, layer, bits, tables, subsets, values, spec: EstimateSpec) -> dict:
+    """Basic bootstrap intervals [2v - q_hi, 2v - q_lo] from ``spec.resamples`` multinomial resamples of each
+    table; the shuffle estimator's is the plug-in's shifted by its correction (not reshuffled per resample)."""
+    rng = generator(run_id, layer, bits, "bootstrap")
+    lo_q, hi_q = 0.5 - spec.level / 2, 0.5 + spec.level / 2
+    quantiles = {name: {m: np.empty((len(tables), 2)) for m in est.MEASURES} for name in est.COUNTED}
+    for start in range(0, len(tables), CHUNK):
+        part = tables[start:start + CHUNK]
+        resampled = est.resampled(part, spec.resamples, rng).reshape(-1, *part.shape[1:])
+        chunk_subsets = np.repeat(subsets[start:start + CHUNK], spec.resamples)
+        for name, counted in est.COUNTED.items():
+            for m, v in est.measures(resampled, chunk_subsets, counted).items():
+                q = np.quantile(v.reshape(len(part), spec.resamples), [lo_q, hi_q], axis=1).T
+                quantiles[name][m][start:start + CHUNK] = q
+    out = {}
+    for name, by_measure in values.items():
+        source = "plugin" if name == "shuffle" else name
+        for m, v in by_measure.items():
+            q = quantiles[source][m]
+            shift = v - values[source][m]
+            reference = values[source][m]
+            out[name, m] = (2 * reference - q[:, 1] + shift, 2 * reference - q[:, 0] + shift)
+    return out
+
+
+def run_estimates(run_id: str, counts: pa.Table, neuron_stats: pa.Table, specific_info: pa.Table, n_classes: int,
+                  spec: EstimateSpec = EstimateSpec()) -> pa.Table:
+    """Every (layer, neuron, bits, measure, estimator) row of a run's measure_estimates (no run_id column)."""
+    if counts.num_rows == 0:
+        return pa.table({k: pa.array([], type=t) for k, t in SCHEMA.items()})
+    tables = dense_tables(counts, n_classes)
+    mm = miller_madow(counts, neuron_stats, specific_info, n_classes)
+    columns: dict[str, list] = {k: [] for k in ("layer", "neuron", "bits", "measure", "estimator", "value", "ci_low",
+                                                "ci_high", "interval", "p_value", "small_sample")}
+    for (layer, bits), table in tables.items():
+        n = len(table)
+        plugin = stored(neuron_stats, layer, bits, n)
+        mm_values = {m: np.array([mm[layer, bits, m][i] for i in range(n)]) for m in est.MEASURES}
+        found = layer_estimates(run_id, layer, bits, table, plugin, mm_values, spec)
+        for estimator in est.ESTIMATORS:
+            for measure, value in found["values"][estimator].items():
+                low, high = found["intervals"][estimator, measure]
+                columns["layer"].append(np.full(n, layer, np.int32))
+                columns["neuron"].append(np.arange(n, dtype=np.int32))
+                columns["bits"].append(np.full(n, bits, np.int32))
+                columns["measure"].append(np.full(n, measure, object))
+                columns["estimator"].append(np.full(n, estimator, object))
+                columns["value"].append(np.asarray(value, np.float64))
+                columns["ci_low"].append(np.asarray(low, np.float64))
+                columns["ci_high"].append(np.asarray(high, np.float64))
+                columns["interval"].append(np.full(n, spec.intervals, object))
+                columns["p_value"].append(found["p_value"] if measure == "mutual_info" else np.full(n, np.nan))
+                columns["small_sample"].append(found["small_sample"])
+    table = pa.table({k: np.concatenate(v) for k, v in columns.items()})
+    p = table.column("p_value").to_numpy(zero_copy_only=False)
+    return table.set_column(table.schema.get_field_index("p_value"), "p_value",
+                            pa.array(p, pa.float64(), mask=np.isnan(p)))
+
+
+SCHEMA = {"layer": pa.int32(), "neuron": pa.int32(), "bits": pa.int32(), "measure": pa.string(),
+          "estimator": pa.string(), "value": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64(),
+          "interval": pa.string(), "p_value": pa.float64(), "small_sample": pa.bool_()}
