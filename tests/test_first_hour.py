@@ -138,7 +138,7 @@ def test_readme_has_runnable_blocks():
     assert len(blocks) == 1
     assert blocks[0].startswith(". .venv/bin/activate\n")
     verbs = re.findall(r"^(?:RUN=\$\()?neuroninfo ([a-z-]+)", blocks[0], flags=re.M)
-    assert verbs == ["train", "capture", "measure", "ablate", "report", "sql", "verify"]
+    assert verbs == ["train", "capture", "measure", "estimate", "ablate", "report", "sql", "verify"]
 
 
 @pytest.mark.slow
