@@ -192,7 +192,7 @@ def analyse_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None, 
                 steps: int | None = ANALYSIS.steps) -> str:
     """Capture, measure, pair up and ablate a registered run (the stages after training or import)."""
     capture_run(wh, run_id, bits, data_dir=data_dir)
-    measure_run(wh, run_id)
+    measure_run(wh, run_id, refresh=False)  # estimate refreshes the catalog
     estimate_run(wh, run_id)
     for b in ANALYSIS.pair_bits:  # pairs before ablate: their aggregates are ranked too
         if b in bits:
@@ -237,8 +237,9 @@ def fresh_inputs(wh: Warehouse, run_id: str, recorded: dict | None, sources: set
     return fresh, {k: v for k, v in now.items() if k in sources or (fresh and k in recorded)}
 
 
-def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
-    """Counts, neuron_stats and specific_info of a run from its stored validation codes (DuckDB SQL)."""
+def measure_run(wh: Warehouse, run_id: str, force: bool = False, refresh: bool = True) -> str:
+    """Counts, neuron_stats and specific_info of a run from its stored validation codes (DuckDB SQL).
+    ``refresh=False`` leaves the catalog to the next stage (an analysis's estimate stage refreshes it)."""
     store = act.open_activations(wh, run_id)
     made_from = {"activations": store.fingerprint()}  # the quantizers (method, thresholds) the measures come from
     if not force and set(store.bits) <= stored_bits(wh, "neuron_stats", run_id):  # measured for every stored bits
@@ -258,13 +259,16 @@ def measure_run(wh: Warehouse, run_id: str, force: bool = False) -> str:
                 progress.advance()
 
         write_measures(wh, run_id, measure_layers(store.labels("val"), n_classes, layers()), made_from)
-    refresh_catalog(wh)
+    if refresh:
+        refresh_catalog(wh)
     return run_id
 
 
-def estimate_run(wh: Warehouse, run_id: str, spec: EstimateSpec = EstimateSpec(), force: bool = False) -> str:
+def estimate_run(wh: Warehouse, run_id: str, spec: EstimateSpec = EstimateSpec(), force: bool = False,
+                 refresh: bool = True) -> str:
     """measure_estimates of a measured run: every measure under every estimator, with intervals, p-values and
-    small-sample flags (docs/measures.md, "Estimators"), from its stored counts, neuron_stats and specific_info."""
+    small-sample flags (docs/measures.md, "Estimators"), from its stored counts, neuron_stats and specific_info.
+    ``refresh=False`` leaves the catalog to the next stage."""
     if not has_partition(wh, "neuron_stats", run_id):
         raise NeuronInfoError(f"run {run_id} is not measured yet; run: neuroninfo measure {run_id}")
     sources = ("counts", "neuron_stats", "specific_info")
@@ -282,7 +286,8 @@ def estimate_run(wh: Warehouse, run_id: str, spec: EstimateSpec = EstimateSpec()
             load_run(wh, run_id).spec.n_classes, spec)
         progress.advance()
     write_partition(wh, "measure_estimates", run_id, table, params)
-    refresh_catalog(wh)
+    if refresh:
+        refresh_catalog(wh)
     return run_id
 
 

@@ -62,7 +62,7 @@ def capture_task(warehouse: str, run_id: str, bits: list[int], data_dir: str | N
 @task(name="measure", **RETRIES)
 def measure_task(warehouse: str, run_id: str) -> str:
     progress_to_run_log()
-    return stages.measure_run(open_warehouse(warehouse), run_id)
+    return stages.measure_run(open_warehouse(warehouse), run_id, refresh=False)  # the estimate task refreshes the catalog
 
 
 @task(name="estimate", **RETRIES)

@@ -331,7 +331,7 @@ def significance_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin | None:
         tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("bits:O"), alt.Tooltip("significant_frac:Q", format=".1%"),
                  alt.Tooltip("small_sample_frac:Q", title="small-sample units", format=".1%"),
                  alt.Tooltip("n_runs:Q", title="runs")],
-    ).properties(width=260, title="Units whose information a test vouches for")
+    ).properties(width=200, title="Units whose information a test vouches for")
     base = alt.Chart(alt.Data(values=rows)).encode(
         y=alt.Y("estimator:N", title=None, sort=["plugin", "miller_madow", "panzeri_treves", "shuffle"]),
         color=alt.Color("estimator:N", legend=None))
@@ -342,7 +342,7 @@ def significance_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin | None:
             tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("bits:O"), alt.Tooltip("estimator:N"),
                      alt.Tooltip("mean_mi:Q", format=".4f"), alt.Tooltip("mean_mi_low:Q", format=".4f"),
                      alt.Tooltip("mean_mi_high:Q", format=".4f")]),
-    ).properties(width=260, height=60).facet(
+    ).properties(width=170, height=60).facet(
         row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
         column=alt.Column("bits:O", header=alt.Header(labelExpr="datum.value + ' bit(s)'"), title=None),
     ).resolve_scale(x="independent").properties(title="Mean I(T;Y) per estimator")

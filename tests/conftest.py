@@ -30,17 +30,19 @@ def trained_run(tmp_path_factory, tiny_spec):
 
 @pytest.fixture(scope="session")
 def analysed_seeds(tiny_spec):
-    """A function: train, capture, measure and ablate ``tiny_spec`` at seeds 0 and 1 in a warehouse; return the run_ids."""
+    """A function: train, capture, measure, estimate and ablate ``tiny_spec`` at seeds 0 and 1 in a warehouse;
+    return the run_ids."""
     from dataclasses import replace
 
-    from flows.stages import ablate_run, capture_run, measure_run, train_run
+    from flows.stages import ablate_run, capture_run, estimate_run, measure_run, train_run
 
     def analyse(wh, bits: tuple[int, ...], **ablate_options) -> list[str]:
         run_ids = []
         for seed in (0, 1):
             run_id = train_run(wh, replace(tiny_spec, seed=seed), progress=False)
             capture_run(wh, run_id, bits=bits)
-            measure_run(wh, run_id)
+            measure_run(wh, run_id, refresh=False)
+            estimate_run(wh, run_id)
             ablate_run(wh, run_id, **ablate_options)
             run_ids.append(run_id)
         return run_ids

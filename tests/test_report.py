@@ -14,7 +14,7 @@ from store.paths import open_warehouse
 from store.views import memory_connection
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHART_NAMES = ["layer_stats", "distributions", "network_ablation", "layer_composition", "layer_ablation", "quantizer_bits",
+CHART_NAMES = ["layer_stats", "distributions", "significance", "network_ablation", "layer_composition", "layer_ablation", "quantizer_bits",
                "zero_vs_mean", "summary"]
 
 
@@ -503,3 +503,21 @@ def test_layer_stats_match_the_stored_validation_outputs(tables, group):
             constant.append(np.mean(~above.any(axis=0) | above.all(axis=0)))
         assert row["dead_frac"] == pytest.approx(np.mean(dead))
         assert row["constant_frac"] == pytest.approx(np.mean(constant))
+
+
+def test_significance_averages_the_layers_over_runs(tables, group):
+    """The report's significance rows are layer_significance's values averaged over the runs, per layer and bits."""
+    wh, run_ids = group
+    stored = raw(wh, "SELECT layer, bits, significant_frac, mean_mi_plugin, mean_mi_shuffle FROM layer_significance "
+                     f"WHERE run_id IN ('{run_ids[0]}', '{run_ids[1]}')")
+    got = rows_by(tables["significance"], "layer", "bits", "estimator")
+    assert len(got) == 6 * 4  # 2 layers x 3 bits x 4 estimators
+    for layer in (1, 2):
+        for bits in (1, 2, 3):
+            pick = (stored["layer"] == layer) & (stored["bits"] == bits)
+            assert pick.sum() == 2
+            plugin, shuffle = got[layer, bits, "plugin"], got[layer, bits, "shuffle"]
+            assert plugin["significant_frac"] == pytest.approx(stored["significant_frac"][pick].astype(float).mean())
+            assert plugin["mean_mi"] == pytest.approx(stored["mean_mi_plugin"][pick].astype(float).mean())
+            assert shuffle["mean_mi"] == pytest.approx(stored["mean_mi_shuffle"][pick].astype(float).mean())
+            assert plugin["mean_mi_low"] == pytest.approx(stored["mean_mi_plugin"][pick].astype(float).min())
