@@ -106,8 +106,7 @@ def main() -> None:
                                        f"{stats.kstest(p_value[ok], 'uniform').pvalue:.3f} over {ok.sum()} tables")
                     if small.sum() >= 20:
                         flagged = tables[small][:100]
-                        perm = permutation_p_values(flagged, np.ones(len(flagged), np.int64),
-                                                    est.information(flagged.astype(float)), 200, rng)
+                        perm = permutation_p_values(flagged, est.information(flagged.astype(float)), 200, rng)
                         # a permutation p-value is discrete (multiples of 1/201): compare against its own grid
                         jitter = perm - rng.random(len(perm)) / 201
                         uniform.append(f"permutation (200), {n_bins} bins, N = {n:,}: KS p = "

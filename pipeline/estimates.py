@@ -98,18 +98,17 @@ def layer_estimates(run_id: str, layer: int, bits: int, tables: np.ndarray, plug
     p_value, small = est.independence_test(tables, plugin["mutual_info"])
     if small.any():  # too few samples per cell for the chi-squared law: a permutation p-value instead
         p_value = p_value.copy()
-        p_value[small] = permutation_p_values(tables[small], subsets[small], plugin["mutual_info"][small],
+        p_value[small] = permutation_p_values(tables[small], plugin["mutual_info"][small],
                                               spec.permutations, generator(run_id, layer, bits, "permutation"))
     return {"values": values, "intervals": intervals, "p_value": p_value, "small_sample": small}
 
 
-def permutation_p_values(tables, subsets, mutual_info, permutations: int, rng: np.random.Generator) -> np.ndarray:
+def permutation_p_values(tables, mutual_info, permutations: int, rng: np.random.Generator) -> np.ndarray:
     """(1 + #{permuted I(T;Y) >= observed}) / (1 + permutations) per table, the tables taken CHUNK at a time."""
     beaten = np.empty(len(tables))
     for start in range(0, len(tables), CHUNK):
         part = tables[start:start + CHUNK]
-        null = est.measures(est.shuffled(part, permutations, rng).reshape(-1, *part.shape[1:]),
-                            np.repeat(subsets[start:start + CHUNK], permutations))["mutual_info"]
+        null = est.information(est.shuffled(part, permutations, rng).reshape(-1, *part.shape[1:]).astype(np.float64))
         beaten[start:start + CHUNK] = (null.reshape(len(part), permutations)
                                        >= mutual_info[start:start + CHUNK, None] - TIE).sum(1)
     return (1 + beaten) / (1 + permutations)

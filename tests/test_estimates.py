@@ -340,3 +340,20 @@ def test_layer_significance_counts_benjamini_hochberg_survivors(estimated_run):
         below = np.nonzero(p <= 0.05 * np.arange(1, m + 1) / m)[0]  # BH step-up: the largest i with p_(i) <= q i / m
         want = 0 if len(below) == 0 else below[-1] + 1
         assert row["n_units"] == m and row["significant_units"] == want, key
+
+
+def test_permutation_p_value_matches_explicit_label_permutations():
+    """A small table's permutation p-value against one from permuting a sample list (same law, Monte Carlo error)."""
+    from pipeline.estimates import permutation_p_values
+
+    table = np.array([[6, 1, 2], [1, 5, 1], [2, 2, 6]])
+    observed = est.information(table[None].astype(float))
+    ours = permutation_p_values(table[None], observed, 4000, np.random.default_rng(0))[0]
+    bins_ = np.repeat(np.arange(3), table.sum(1))
+    labels = np.concatenate([np.repeat(np.arange(3), table[t]) for t in range(3)])
+    rng = np.random.default_rng(1)
+    null = [est.information(np.histogram2d(bins_, rng.permutation(labels), bins=[np.arange(4)] * 2)[0][None])[0]
+            for _ in range(4000)]
+    theirs = (1 + np.sum(np.array(null) >= observed[0] - 1e-12)) / 4001
+    assert 0.001 < theirs < 0.2 and abs(ours - theirs) < 4 * np.sqrt(theirs * (1 - theirs) / 4000) + 1e-3
+    assert est.independence_test(table[None], observed)[1][0]  # this table is flagged small-sample
