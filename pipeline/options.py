@@ -55,7 +55,7 @@ class EstimateSpec:
     intervals: str = "analytic"  # analytic (delta method) | bootstrap (multinomial resamples of each table)
     resamples: int = 200  # B, bootstrap resamples per table
     shuffles: int = 20  # label permutations behind the shuffle estimator
-    permutations: int = 1000  # permutations behind the p-value of a small-sample table
+    permutations: int = 200  # permutations behind the p-value of a small-sample table (p >= 1/201)
     level: float = 0.95  # interval coverage
 
     def __post_init__(self):
