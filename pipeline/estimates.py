@@ -9,10 +9,10 @@ a generator seeded by (run_id, layer, bits, purpose) so repairs and reruns give 
 from __future__ import annotations
 
 import hashlib
+
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy import stats
 
 from pipeline import estimators as est
 from pipeline.measures import TIE
@@ -86,6 +86,8 @@ def layer_estimates(run_id: str, layer: int, bits: int, tables: np.ndarray, plug
                         np.repeat(subsets, draws))
     null = {m: v.reshape(rows, draws) for m, v in null.items()}
     values["shuffle"] = {m: plugin[m] - null[m].mean(1) for m in est.LABEL_MEASURES}
+
+    from scipy import stats  # lazy: 0.2 s to import, and most CLI verbs never need it
 
     z = stats.norm.ppf(0.5 + spec.level / 2)
     se = est.standard_errors(tables, subsets, plugin)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 LN2 = math.log(2)
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95 % interval
@@ -236,6 +235,8 @@ def independence_test(tables: np.ndarray, mutual_info: np.ndarray) -> tuple[np.n
     # Williams' correction (G / q) brings G's law closer to chi-squared when expected counts are small
     q = 1 + (n * inverse_t - 1) * (n * inverse_y - 1) / (6 * np.maximum(n, 1) * np.maximum(df, 1))
     g = 2 * n * LN2 * np.maximum(mutual_info, 0) / q
+    from scipy import stats  # lazy: 0.2 s to import, and most CLI verbs never need it
+
     p_value = np.where(df > 0, stats.chi2.sf(g, np.maximum(df, 1)), 1.0)
     expected = n_t[:, :, None] * n_y[:, None, :] / np.maximum(n, 1)[:, None, None]
     cell = (n_t[:, :, None] > 0) & (n_y[:, None, :] > 0)
