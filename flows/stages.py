@@ -276,6 +276,9 @@ def estimate_run(wh: Warehouse, run_id: str, spec: EstimateSpec = EstimateSpec()
     if not force and partition_params(wh, "measure_estimates", run_id) == params:
         return run_id
     stored = {k: read_partition(wh, k, run_id) for k in sources}  # checked against their checksums
+    missing = [k for k, table in stored.items() if table is None]
+    if missing:
+        raise NeuronInfoError(f"run {run_id} has no {', '.join(missing)}; run: neuroninfo measure {run_id}")
     counts = stored["counts"]
     with Progress(f"estimate {run_id}", 1, "runs") as progress:
         table = run_estimates(

@@ -74,8 +74,8 @@ def stored(neuron_stats: pa.Table, layer: int, bits: int, n_neurons: int) -> dic
 
 def layer_estimates(run_id: str, layer: int, bits: int, tables: np.ndarray, plugin: dict[str, np.ndarray],
                     mm: dict[str, np.ndarray], spec: EstimateSpec) -> dict[str, dict[str, np.ndarray]]:
-    """{estimator: {measure: values, measure + ':low' / ':high': interval}} plus p-values and flags of one
-    layer and bits (the tables of its neurons, the stored plug-in values, the SQL Miller-Madow values)."""
+    """{"values": {estimator: {measure: values}}, "intervals": {(estimator, measure): (low, high)}, "p_value",
+    "small_sample"} of one layer and bits (its neurons' tables, stored plug-in values, SQL Miller-Madow values)."""
     subsets = plugin["js_subset"]
     rows, n_bins, n_classes = tables.shape
     values = {"plugin": {m: plugin[m] for m in est.MEASURES}, "miller_madow": mm,

@@ -303,6 +303,11 @@ def test_estimates_rerun_to_the_same_bytes_and_repair(estimated_run):
     assert boot.column("value").equals(before.column("value"))
     assert set(boot.column("interval").to_pylist()) == {"bootstrap"}
     assert boot.column("ci_low").to_pylist() != before.column("ci_low").to_pylist()
+    from store.contract import contracts
+    from store.sandbox import query
+
+    for test in contracts()["measure_estimates"].tests:
+        assert query(wh, test.fails_when).num_rows == 0, test.name
     # damage the file: repair replays the recorded spec (the bootstrap) to the same bytes
     from flows.repair import repair_run
     from store.verify import verify_run
@@ -357,3 +362,24 @@ def test_permutation_p_value_matches_explicit_label_permutations():
     theirs = (1 + np.sum(np.array(null) >= observed[0] - 1e-12)) / 4001
     assert 0.001 < theirs < 0.2 and abs(ours - theirs) < 4 * np.sqrt(theirs * (1 - theirs) / 4000) + 1e-3
     assert est.independence_test(table[None], observed)[1][0]  # this table is flagged small-sample
+
+
+def test_estimate_of_an_unmeasured_or_damaged_run_is_a_one_line_error(estimated_run, tmp_path):
+    from flows.stages import estimate_run
+    from pipeline.errors import NeuronInfoError
+    from store.paths import open_warehouse
+    from store.tables import partition_file
+
+    wh, run_id = estimated_run
+    copy = open_warehouse(tmp_path / "wh")
+    shutil.copytree(wh.root, copy.root, dirs_exist_ok=True)
+    counts = partition_file(copy, "counts", run_id)
+    counts.write_bytes(counts.read_bytes()[:-8] + b"\0" * 8)  # damaged: never read as if whole
+    with pytest.raises(NeuronInfoError, match="does not match its integrity record"):
+        estimate_run(copy, run_id, force=True)
+    shutil.rmtree(copy.partition("counts", run_id))
+    with pytest.raises(NeuronInfoError, match=f"has no counts; run: neuroninfo measure {run_id}"):
+        estimate_run(copy, run_id, force=True)
+    shutil.rmtree(copy.partition("neuron_stats", run_id))
+    with pytest.raises(NeuronInfoError, match="is not measured yet"):
+        estimate_run(copy, run_id, force=True)

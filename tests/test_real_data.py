@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.stages import ablate_run, capture_run, measure_run, pairs_run, train_run
+from flows.stages import ablate_run, capture_run, estimate_run, measure_run, pairs_run, train_run
 from pipeline.spec import preset_spec
 from store.paths import open_warehouse
 from store.sandbox import query
@@ -20,14 +20,15 @@ EPS = 1e-9
 
 @pytest.fixture(scope="module")
 def fashion_runs(tmp_path_factory):
-    """Two real Fashion-MNIST networks (ReLU + dropout, sigmoid + batch norm), captured, measured, pairs at 1 bit,
-    and ablated (on a coarse k-grid)."""
+    """Two real Fashion-MNIST networks (ReLU + dropout, sigmoid + batch norm), captured, measured, estimated, pairs
+    at 1 bit, and ablated (on a coarse k-grid)."""
     wh = open_warehouse(tmp_path_factory.mktemp("fashion"))
     for activation, regularizer in (("relu", "dropout"), ("sigmoid", "dropout_bn")):
         spec = preset_spec("fashion-mnist", 784, 10, activation=activation, regularizer=regularizer, epochs=1)
         run_id = train_run(wh, spec, progress=False)
         capture_run(wh, run_id, bits=(1, 2, 3))
-        measure_run(wh, run_id)
+        measure_run(wh, run_id, refresh=False)
+        estimate_run(wh, run_id)
         pairs_run(wh, run_id)
         ablate_run(wh, run_id, random_repeats=2, steps=5)
     return wh

@@ -19,7 +19,7 @@ def test_every_stored_table_has_its_staging_and_public_view(tmp_path):
     views = {r[0] for r in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     con.close()
     stored = [view for view, c in contracts().items() if c.stored]
-    assert len(stored) == 13
+    assert len(stored) == 14
     for table in stored:
         assert f"stg_{table}" in views and table in views, table
     assert set(view_order()) <= views
