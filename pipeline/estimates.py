@@ -45,8 +45,19 @@ def dense_tables(counts: pa.Table, n_classes: int) -> dict[tuple[int, int], np.n
     return out
 
 
+def by_layer(table: pa.Table, columns) -> dict[tuple[int, int], dict[str, np.ndarray]]:
+    """{(layer, bits): {column: values in neuron order}} of a table keyed by layer, bits and neuron."""
+    cols = {k: table.column(k).to_numpy(zero_copy_only=False) for k in ("layer", "bits", "neuron", *columns)}
+    out = {}
+    for layer, bits in sorted(set(zip(cols["layer"].tolist(), cols["bits"].tolist()))):
+        rows = np.flatnonzero((cols["layer"] == layer) & (cols["bits"] == bits))
+        rows = rows[np.argsort(cols["neuron"][rows])]
+        out[layer, bits] = {k: cols[k][rows] for k in columns}
+    return out
+
+
 def miller_madow(counts: pa.Table, neuron_stats: pa.Table, specific_info: pa.Table, n_classes: int) -> dict:
-    """{(layer, bits, measure): Miller-Madow values by neuron} from sql/estimates_miller_madow.sql."""
+    """{(layer, bits): {measure: Miller-Madow values in neuron order}} from sql/estimates_miller_madow.sql."""
     con = duckdb.connect()
     try:
         con.register("estimate_counts", counts)
@@ -55,21 +66,7 @@ def miller_madow(counts: pa.Table, neuron_stats: pa.Table, specific_info: pa.Tab
         rows = con.sql(sql_text("estimates_miller_madow", n_classes=n_classes)).to_arrow_table()
     finally:
         con.close()
-    out: dict = {}
-    for layer, bits, neuron, measure, value in zip(*(rows.column(k).to_pylist() for k in
-                                                     ("layer", "bits", "neuron", "measure", "value"))):
-        out.setdefault((layer, bits, measure), {})[neuron] = value
-    return out
-
-
-def stored(neuron_stats: pa.Table, layer: int, bits: int, n_neurons: int) -> dict[str, np.ndarray]:
-    """The plug-in values and js_subset of one layer and bits, by neuron, from neuron_stats."""
-    cols = {k: neuron_stats.column(k).to_numpy(zero_copy_only=False) for k in ("layer", "bits", "neuron", *est.MEASURES, "js_subset")}
-    rows = (cols["layer"] == layer) & (cols["bits"] == bits)
-    order = np.argsort(cols["neuron"][rows])
-    if len(order) != n_neurons:
-        raise ValueError(f"layer {layer}, bits {bits}: neuron_stats has {len(order)} neurons, counts {n_neurons}")
-    return {k: cols[k][rows][order] for k in (*est.MEASURES, "js_subset")}
+    return by_layer(rows, est.MEASURES)
 
 
 def layer_estimates(run_id: str, layer: int, bits: int, tables: np.ndarray, plugin: dict[str, np.ndarray],
@@ -163,12 +160,14 @@ def run_estimates(run_id: str, counts: pa.Table, neuron_stats: pa.Table, specifi
         return pa.table({k: pa.array([], type=t) for k, t in SCHEMA.items()})
     tables = dense_tables(counts, n_classes)
     mm = miller_madow(counts, neuron_stats, specific_info, n_classes)
-    columns: dict[str, list] = {k: [] for k in ("layer", "neuron", "bits", "measure", "estimator", "value", "ci_low",
-                                                "ci_high", "interval", "p_value", "small_sample")}
+    plugins = by_layer(neuron_stats, (*est.MEASURES, "js_subset"))
+    columns: dict[str, list] = {k: [] for k in SCHEMA}
     for (layer, bits), table in tables.items():
         n = len(table)
-        plugin = stored(neuron_stats, layer, bits, n)
-        mm_values = {m: np.array([mm[layer, bits, m][i] for i in range(n)]) for m in est.MEASURES}
+        plugin = plugins.get((layer, bits), {"js_subset": ()})
+        if len(plugin["js_subset"]) != n:
+            raise ValueError(f"layer {layer}, bits {bits}: neuron_stats has {len(plugin['js_subset'])} neurons, counts {n}")
+        mm_values = mm[layer, bits]
         found = layer_estimates(run_id, layer, bits, table, plugin, mm_values, spec)
         for estimator in est.ESTIMATORS:
             for measure, value in found["values"][estimator].items():

@@ -44,15 +44,15 @@ def relevant_bins(counts: np.ndarray) -> np.ndarray:
     n = counts.sum(-1)
     dim = counts.shape[-1]
     seen = occupied(counts)
-    safe_n = np.maximum(n, 1.0)[..., None]
-    p = counts / safe_n
+    samples = np.maximum(n, 1.0)  # an empty distribution counts as 1 sample (its count is 0 anyway)
+    p = counts / samples[..., None]
     nz = counts > 0
     # the expected number of occupied bins when x bins beyond the seen ones are relevant, for x = 0..dim
-    gaps = [np.abs(seen - (nz * (1 - (1 - p) ** safe_n)).sum(-1))]
+    gaps = [np.abs(seen - (nz * (1 - (1 - p) ** samples[..., None])).sum(-1))]
     for extra in range(1, dim + 1):
-        gamma = extra * (1 - (safe_n[..., 0] / (safe_n[..., 0] + seen)) ** (1 / safe_n[..., 0]))
-        bayes = ((1 - gamma) / (safe_n[..., 0] + seen))[..., None] * (p * safe_n + 1)
-        expected = (nz * (1 - (1 - bayes) ** safe_n)).sum(-1) + extra * (1 - (1 - gamma / extra) ** safe_n[..., 0])
+        gamma = extra * (1 - (samples / (samples + seen)) ** (1 / samples))
+        bayes = ((1 - gamma) / (samples + seen))[..., None] * (p * samples[..., None] + 1)
+        expected = (nz * (1 - (1 - bayes) ** samples[..., None])).sum(-1) + extra * (1 - (1 - gamma / extra) ** samples)
         gaps.append(np.abs(seen - expected))
     gaps = np.stack(gaps, -1)
     # x grows while the gap shrinks and seen + x stays below dim; the count is seen + (the last x kept)
@@ -75,15 +75,23 @@ def entropy_bias(counts: np.ndarray, counted) -> np.ndarray:
     return np.where(n > 0, (counted(counts) - 1) / (2 * np.maximum(n, 1) * LN2), 0.0)
 
 
+def corrected_entropy(counts: np.ndarray, counted=None) -> np.ndarray:
+    """Entropy of the counts along the last axis, corrected by ``counted`` (None: plug-in)."""
+    return entropy(counts) + entropy_bias(counts, counted)
+
+
 def information(groups: np.ndarray, counted=None) -> np.ndarray:
-    """I(T; G) of tables (rows, bins, groups): H(T) - sum_g p(g) H(T | g), each entropy corrected by ``counted``."""
+    """I(T; G) of tables (..., bins, groups): H(T) - sum_g p(g) H(T | g), each entropy corrected by ``counted``."""
     marginal = groups.sum(-1)
     n = marginal.sum(-1)
-    per_group = groups.sum(-2)
-    share = per_group / np.maximum(n, 1)[..., None]
-    conditional = np.moveaxis(groups, -1, -2)  # (rows, groups, bins)
-    h_given = entropy(conditional) + entropy_bias(conditional, counted)
-    return entropy(marginal) + entropy_bias(marginal, counted) - (share * h_given).sum(-1)
+    share = groups.sum(-2) / np.maximum(n, 1)[..., None]
+    h_given = corrected_entropy(np.moveaxis(groups, -1, -2), counted)  # (..., groups) over the bins
+    return corrected_entropy(marginal, counted) - (share * h_given).sum(-1)
+
+
+def subset_members(subsets: np.ndarray, n_classes: int) -> np.ndarray:
+    """(rows, classes) 0/1 membership of each class in each bitmask of ``subsets`` (bit c: class c)."""
+    return (np.asarray(subsets, np.int64)[:, None] >> np.arange(n_classes)) & 1
 
 
 def one_vs_rest(tables: np.ndarray, member: np.ndarray) -> np.ndarray:
@@ -112,29 +120,22 @@ def specific_info(tables: np.ndarray, counted=None) -> np.ndarray:
 
 def labeled_information(tables: np.ndarray, counted=None) -> np.ndarray:
     """I(T; 1[Y = y]) of every class (rows, classes), all classes at once; 0 for an absent class."""
-    n_t = tables.sum(-1)
-    n = n_t.sum(-1)
-    inside = np.moveaxis(tables, -1, -2)  # (rows, classes, bins)
-    rest = n_t[..., None, :] - inside
-    share = inside.sum(-1) / np.maximum(n, 1)[..., None]
-    h_in = entropy(inside) + entropy_bias(inside, counted)
-    h_rest = entropy(rest) + entropy_bias(rest, counted)
-    h_t = entropy(n_t) + entropy_bias(n_t, counted)
-    return np.where(share > 0, h_t[..., None] - share * h_in - (1 - share) * h_rest, 0.0)
+    inside = np.moveaxis(tables, -1, -2)  # (rows, classes, bins): class y's side of its split
+    rest = tables.sum(-1)[..., None, :] - inside
+    present = inside.sum(-1) > 0
+    return np.where(present, information(np.stack([inside, rest], -1), counted), 0.0)
 
 
 def measures(tables: np.ndarray, subsets: np.ndarray, counted=None) -> dict[str, np.ndarray]:
     """Every measure of the tables (rows, bins, classes), corrected by ``counted`` (None: plug-in).
     ``subsets`` (rows,) are the plug-in's js_subset masks: JS is read on that split (not maximized again)."""
     tables = np.asarray(tables, np.float64)
-    members = (np.asarray(subsets, np.int64)[:, None] >> np.arange(tables.shape[-1])) & 1
-    marginal = tables.sum(-1)
     return {
-        "entropy": entropy(marginal) + entropy_bias(marginal, counted),
+        "entropy": corrected_entropy(tables.sum(-1), counted),
         "mutual_info": information(tables, counted),
         "kl_selectivity": np.nanmax(specific_info(tables, counted), -1),
         "labeled_mi": labeled_information(tables, counted).max(-1),
-        "js_subset_separation": information(one_vs_rest(tables, members), counted),
+        "js_subset_separation": information(one_vs_rest(tables, subset_members(subsets, tables.shape[-1])), counted),
     }
 
 
@@ -210,7 +211,7 @@ def standard_errors(tables: np.ndarray, subsets: np.ndarray, plugin: dict[str, n
     kl_var = np.maximum((q * log_ratio ** 2).sum(-1) - kl ** 2, 0) / n_y + (occupied(q_table) - 1) / (2 * (n_y * LN2) ** 2)
 
     chosen = np.eye(n_classes)[labeled_information(tables).argmax(-1)]
-    members = (np.asarray(subsets, np.int64)[:, None] >> np.arange(n_classes)) & 1
+    members = subset_members(subsets, n_classes)
     return {
         "entropy": np.sqrt(h_var),
         "mutual_info": info_se(tables, plugin["mutual_info"]),

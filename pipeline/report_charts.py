@@ -301,6 +301,11 @@ def pruning_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
                         subtitle="network scope; band: min-max over seeds; click a legend entry to highlight it"))
 
 
+def layer_rows() -> alt.Row:
+    """One facet row per hidden layer, labelled 'layer L'."""
+    return alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None)
+
+
 def layer_stats_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
     """Bars per hidden layer: the share of neurons with a constant 1-bit code and (ReLU) of dead neurons."""
     rows = [{"layer": r["layer"], "kind": kind, "share": r[column], "n_neurons": r["n_neurons"],
@@ -311,7 +316,7 @@ def layer_stats_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin:
     return alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         x=alt.X("share:Q", title="neurons (%)", axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("kind:N", title=None),
-        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        row=layer_rows(),
         color=alt.Color("kind:N", legend=None),
         tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("module:N"), alt.Tooltip("kind:N"),
                  alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("n_neurons:Q", title="units in layer", format=".0f")],
@@ -327,7 +332,7 @@ def significance_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin | None:
         x=alt.X("significant_frac:Q", title="units with I(T;Y) > 0 at FDR 5 %", axis=alt.Axis(format=".0%"),
                 scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("bits:O", title="bits"),
-        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        row=layer_rows(),
         tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("bits:O"), alt.Tooltip("significant_frac:Q", format=".1%"),
                  alt.Tooltip("small_sample_frac:Q", title="small-sample units", format=".1%"),
                  alt.Tooltip("n_runs:Q", title="runs")],
@@ -343,7 +348,7 @@ def significance_chart(tables: dict[str, pa.Table]) -> alt.TopLevelMixin | None:
                      alt.Tooltip("mean_mi:Q", format=".4f"), alt.Tooltip("mean_mi_low:Q", format=".4f"),
                      alt.Tooltip("mean_mi_high:Q", format=".4f")]),
     ).properties(width=170, height=60).facet(
-        row=alt.Row("layer:O", header=alt.Header(labelExpr="'layer ' + datum.value", labelAngle=0), title=None),
+        row=layer_rows(),
         column=alt.Column("bits:O", header=alt.Header(labelExpr="datum.value + ' bit(s)'"), title=None),
     ).resolve_scale(x="independent").properties(title="Mean I(T;Y) per estimator")
     return alt.hconcat(share, means)

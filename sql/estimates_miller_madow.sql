@@ -1,5 +1,5 @@
 -- estimates_miller_madow: the Miller-Madow estimate of every measure of one run, one row per
--- (layer, bits, neuron, measure), in bits (docs/measures.md, "Estimators").
+-- (layer, bits, neuron), a column per measure, in bits (docs/measures.md, "Estimators").
 -- Miller-Madow adds (m - 1) / (2 n ln 2) to each plug-in entropy of n samples over m occupied bins, so an
 -- information H(T) - sum_g p(g) H(T | g) loses [sum_g (m_g - 1) - (m_T - 1)] / (2 N ln 2).
 -- KL selectivity: the max over present classes of D_y - [(m_y - 1) / n_y - (m_T - 1) / N] / (2 ln 2) (each
@@ -129,11 +129,13 @@ corrected AS (
 )
 
 SELECT
-    layer,                        -- hidden layer, 1-based
-    neuron,                       -- neuron index within the layer
-    bits,                         -- quantizer bits
-    measure,                      -- entropy | mutual_info | kl_selectivity | labeled_mi | js_subset_separation
-    value                         -- its Miller-Madow estimate, in bits (may fall below 0)
+    layer,                  -- hidden layer, 1-based
+    neuron,                 -- neuron index within the layer
+    bits,                   -- quantizer bits
+    entropy,                -- each measure's Miller-Madow estimate, in bits (may fall below 0)
+    mutual_info,
+    kl_selectivity,
+    labeled_mi,
+    js_subset_separation
 FROM corrected
-UNPIVOT (value FOR measure IN (entropy, mutual_info, kl_selectivity, labeled_mi, js_subset_separation))
-ORDER BY layer, bits, neuron, measure
+ORDER BY layer, bits, neuron
