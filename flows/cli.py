@@ -16,6 +16,7 @@ from flows.cli_commands import (cmd_ablate, cmd_baselines, cmd_capture, cmd_expo
                                 cmd_pairs, cmd_paper, cmd_prune, cmd_prune_sweep, cmd_reanalyze, cmd_report, cmd_rm,
                                 cmd_serve, cmd_sql, cmd_train, cmd_train_and_measure, cmd_verify)
 from pipeline.errors import NeuronInfoError
+from pipeline.estimators import ESTIMATORS
 from pipeline.options import ANALYSIS, INTERVALS, PAPER_DATASETS, SCOPES, SERVE_CRON, SQL_TIMEOUT_S, STRATEGIES, SWEEP, EstimateSpec
 
 
@@ -100,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("ablate", cmd_ablate, "cumulative ablation curves on the test split", run_id=True)
     analysis_arguments(p, bits=False)
     ranking_arguments(p)
+    p.add_argument("--estimator", choices=ESTIMATORS, default="plugin", help="rank by the values of this estimator "
+                   "(measure_estimates, written by neuroninfo estimate): plugin (default) or a bias-corrected one; only the "
+                   "information measures come corrected")
     p.add_argument("--device", **DEVICE)
 
     verb("baselines", cmd_baselines, "the usual pruning criteria per neuron (neuron_baselines)", run_id=True)

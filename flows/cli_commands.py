@@ -66,7 +66,7 @@ def cmd_ablate(args) -> str:
     from flows.stages import ablate_run
 
     return ablate_run(_warehouse(args), args.run_id, args.strategy, args.random_repeats, args.steps, args.data_dir,
-                      args.measures, force=True, device=_device(args), scopes=tuple(args.scopes))
+                      args.measures, force=True, device=_device(args), scopes=tuple(args.scopes), estimator=args.estimator)
 
 
 def cmd_baselines(args) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.ablation import Ordering
-from pipeline.criteria import CRITERIA, check_names, names
+from pipeline.criteria import CRITERIA, check_estimator, check_names, names
 from pipeline.errors import NeuronInfoError
 from pipeline.progress import note
 from store.sandbox import query
@@ -16,16 +16,18 @@ from store.sql_files import sql_text
 from store.paths import Warehouse
 
 
-def ranking_rows(wh: Warehouse, run_id: str) -> dict[str, np.ndarray]:
-    """Every ranked (criterion, bits, neuron) row of the run, as columns (bits -1 where NULL)."""
-    columns = query(wh, sql_text("rankings", run_id=run_id)).to_pydict()
+def ranking_rows(wh: Warehouse, run_id: str, estimator: str = "plugin") -> dict[str, np.ndarray]:
+    """Every ranked (criterion, bits, neuron) row of the run under ``estimator``, as columns (bits -1 where NULL)."""
+    columns = query(wh, sql_text("rankings", run_id=run_id, estimator=estimator)).to_pydict()
     columns["bits"] = [-1 if b is None else b for b in columns["bits"]]
     return {k: np.asarray(v) for k, v in columns.items()}
 
 
-def available(wh: Warehouse, run_id: str) -> dict[str, list[int | None]]:
-    """The criteria the run can be ranked by, each with its bits values (None for criteria without bits)."""
-    rows = query(wh, f"SELECT DISTINCT measure, bits FROM ({sql_text('rankings', run_id=run_id)}) ORDER BY ALL").to_pylist()
+def available(wh: Warehouse, run_id: str, estimator: str = "plugin") -> dict[str, list[int | None]]:
+    """The criteria the run can be ranked by under ``estimator``, each with its bits values (None for criteria
+    without bits)."""
+    ranked = sql_text("rankings", run_id=run_id, estimator=estimator)
+    rows = query(wh, f"SELECT DISTINCT measure, bits FROM ({ranked}) ORDER BY ALL").to_pylist()
     found: dict[str, list[int | None]] = {}
     for r in rows:
         found.setdefault(r["measure"], []).append(r["bits"])
@@ -33,15 +35,15 @@ def available(wh: Warehouse, run_id: str) -> dict[str, list[int | None]]:
 
 
 def default_criteria(wh: Warehouse, run_id: str, verb: str, kinds: tuple[str, ...] = (),
-                     within: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """Every criterion (of these kinds, or of ``within``) the run has, in registry order; a one-line note names
-    the ones it lacks and the verb that adds them."""
-    have = available(wh, run_id)
-    wanted = tuple(n for n in names(*kinds) if within is None or n in within)
+                     within: tuple[str, ...] | None = None, estimator: str = "plugin") -> tuple[str, ...]:
+    """Every criterion (of these kinds, or of ``within``, whose values come in ``estimator``) the run has, in
+    registry order; a one-line note names the ones it lacks and the verb that adds them."""
+    have = available(wh, run_id, estimator)
+    wanted = tuple(n for n in names(*kinds) if (within is None or n in within) and estimator in CRITERIA[n].estimators)
     missing: dict[str, list[str]] = {}
     for name in wanted:
         if name not in have:
-            missing.setdefault(CRITERIA[name].requires, []).append(name)
+            missing.setdefault(requires(name, estimator), []).append(name)
     if missing:
         skipped = "; ".join(f"{len(ms)} from {v} ({', '.join(ms[:2])}{', ...' if len(ms) > 2 else ''}; run: neuroninfo {v} {run_id})"
                             for v, ms in missing.items())
@@ -49,16 +51,24 @@ def default_criteria(wh: Warehouse, run_id: str, verb: str, kinds: tuple[str, ..
     return tuple(n for n in wanted if n in have)
 
 
-def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...]) -> list[Ordering]:
-    """The low-first and high-first orderings of each criterion (at each of its bits), layer by layer and
-    network-wide; a one-line error for a criterion the run does not have, naming the verb that adds it."""
+def requires(measure: str, estimator: str = "plugin") -> str:
+    """The verb that gives a run the criterion's values under ``estimator``."""
+    return CRITERIA[measure].requires if estimator == "plugin" else "estimate"
+
+
+def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...], estimator: str = "plugin") -> list[Ordering]:
+    """The low-first and high-first orderings of each criterion (at each of its bits, its values under
+    ``estimator``), layer by layer and network-wide; a one-line error for a criterion the run does not have,
+    naming the verb that adds it."""
     check_names(measures)
-    columns = ranking_rows(wh, run_id)
+    check_estimator(estimator, measures)
+    columns = ranking_rows(wh, run_id, estimator)
     present = set(columns["measure"].tolist())
     for m in measures:
         if m not in present:
-            verb = CRITERIA[m].requires
-            raise NeuronInfoError(f"run {run_id} has no {m} values for every neuron yet; run: neuroninfo {verb} {run_id}")
+            values = "" if estimator == "plugin" else f" {estimator}"
+            raise NeuronInfoError(f"run {run_id} has no{values} {m} values for every neuron yet; "
+                                  f"run: neuroninfo {requires(m, estimator)} {run_id}")
     orderings = []
     for measure in measures:
         of_measure = columns["measure"] == measure
@@ -72,5 +82,6 @@ def rankings(wh: Warehouse, run_id: str, measures: tuple[str, ...]) -> list[Orde
                     position = columns[f"{scope}_{ordering}"][rows][keep]
                     order = np.argsort(position, kind="stable")
                     neurons = np.stack([layer[keep][order], neuron[keep][order]], axis=1).astype(np.int64)
-                    orderings.append(Ordering(scope, which, measure, None if b < 0 else int(b), ordering, 0, neurons))
+                    orderings.append(Ordering(scope, which, measure, None if b < 0 else int(b), ordering, 0, neurons,
+                                              estimator))
     return orderings

@@ -84,12 +84,14 @@ def _redo_baselines(wh: Warehouse, run_id: str, data_dir) -> None:
 
 def _redo_ablate(wh: Warehouse, run_id: str, data_dir) -> None:
     computations = stages.ablation_computations(STAGES["ablate"].params(wh, run_id)) or [{}]
-    have = available(wh, run_id)  # older warehouses recorded every name, whether the run had it or not
     for i, c in enumerate(computations):
+        estimator = c.get("estimator", "plugin")
+        have = available(wh, run_id, estimator)  # older warehouses recorded every name, whether the run had it or not
         measures = tuple(m for m in c.get("measures") or () if m in have)
         stages.ablate_run(wh, run_id, tuple(c.get("strategies") or ANALYSIS.strategies),
                           ANALYSIS.random_repeats if c.get("random_repeats") is None else c["random_repeats"], c.get("steps"), data_dir,
-                          measures or None, force=True, replace=i == 0, scopes=tuple(c.get("scopes") or ANALYSIS.scopes))
+                          measures or None, force=True, replace=i == 0, scopes=tuple(c.get("scopes") or ANALYSIS.scopes),
+                          estimator=estimator)
 
 
 def _redo_sweep(wh: Warehouse, run_id: str, data_dir) -> None:

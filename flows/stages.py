@@ -25,7 +25,7 @@ from pipeline.ablation import ablation_curves, random_orderings
 from pipeline.ablation_checks import check_options, check_random_repeats, check_scopes
 from pipeline.ablation_schedule import default_criteria_of, default_steps
 from pipeline.activations import hidden_outputs
-from pipeline.criteria import CRITERIA, check_names
+from pipeline.criteria import CRITERIA, check_estimator, check_names
 from pipeline.data import Dataset
 from pipeline.errors import NeuronInfoError
 from pipeline.estimates import run_estimates
@@ -428,27 +428,36 @@ def ablate_run(
     device: str = "cpu",
     replace: bool = False,
     scopes: tuple[str, ...] = ANALYSIS.scopes,
+    estimator: str = "plugin",
 ) -> str:
     """Cumulative ablation curves on the test split for the rankings of ``measures`` (default: every criterion
     an mlp run has; mutual_info and kl_selectivity for other networks, ``default_criteria_of``) and random orderings, in
     each of ``scopes`` (layer, network); ``steps=None`` means the network's default k-grid (``default_steps``:
-    every k, a grid for the cifar10 preset and for other networks).
+    every k, a grid for the cifar10 preset and for other networks). ``estimator`` ranks by the values of that
+    estimator (measure_estimates; default plugin): only criteria whose values come in it.
 
     Curves stored from other calls (another k-grid, strategy, criterion or repeat) stay beside the new ones
     while the values they were ranked by are unchanged; ``replace`` starts afresh (repair)."""
     if not has_partition(wh, "neuron_stats", run_id):
         raise NeuronInfoError(f"run {run_id} has no measures yet; run: neuroninfo measure {run_id}")
     check_names(tuple(measures or ()))
+    check_estimator(estimator, tuple(measures or ()))
+    if estimator != "plugin" and not has_partition(wh, "measure_estimates", run_id):
+        raise NeuronInfoError(f"run {run_id} has no {estimator} values yet; run: neuroninfo estimate {run_id}")
     check_options(tuple(strategies), steps, 1)  # bad options are one line before any note or work
     check_random_repeats(random_repeats)
     check_scopes(tuple(scopes))
     model = load_run(wh, run_id)
-    measures = tuple(measures) if measures else default_criteria(wh, run_id, "ablate", within=default_criteria_of(model.spec))
+    measures = tuple(measures) if measures else default_criteria(wh, run_id, "ablate", within=default_criteria_of(model.spec),
+                                                                 estimator=estimator)
     recorded = None if replace or not has_partition(wh, "ablation_curves", run_id) else partition_params(wh, "ablation_curves", run_id)
-    fresh, inputs = fresh_inputs(wh, run_id, recorded, {CRITERIA[m].source for m in measures} | {"neuron_stats"})
+    sources = {CRITERIA[m].source for m in measures} | {"neuron_stats"} | ({"measure_estimates"} if estimator != "plugin" else set())
+    fresh, inputs = fresh_inputs(wh, run_id, recorded, sources)
     computation = {"strategies": list(strategies), "random_repeats": random_repeats, "steps": steps, "measures": list(measures)}
     if tuple(scopes) != SCOPES:  # recorded only when narrowed: the params of earlier curves keep their bytes
         computation["scopes"] = list(scopes)
+    if estimator != "plugin":  # likewise
+        computation["estimator"] = estimator
     done = ablation_computations(recorded) if fresh else []
     if not force and fresh and stored_bits(wh, "neuron_stats", run_id) <= stored_bits(wh, "ablation_curves", run_id):
         if any(covers_ablation(d, computation) for d in done):
@@ -457,7 +466,7 @@ def ablate_run(
         note(f"run {run_id}: its measures changed since its curves were computed; ablating again")
     grid = default_steps(model.spec) if steps is None else steps
     store = act.open_activations(wh, run_id)
-    orderings = [o for o in rankings(wh, run_id, measures) + random_orderings(store.layer_sizes, random_repeats)
+    orderings = [o for o in rankings(wh, run_id, measures, estimator) + random_orderings(store.layer_sizes, random_repeats)
                  if o.scope in scopes]
     test = data_of(model.spec, data_dir).test
     with Progress(f"ablate {run_id}", len(orderings) * len(strategies), "curves") as progress:
@@ -482,13 +491,14 @@ def ablate_run(
 
 
 def covers_ablation(done: dict, wanted: dict) -> bool:
-    """Whether stored curves made with ``done`` hold every curve ``wanted`` asks for (same k-grid; the strategies,
+    """Whether stored curves made with ``done`` hold every curve ``wanted`` asks for (same k-grid and estimator; the strategies,
     criteria and scopes among those made; as many random repeats or more). Older records without a field
     cover it."""
     def among(key, default):
         return done.get(key) is None or set(wanted.get(key, default)) <= set(done.get(key))
 
-    return (done.get("steps") == wanted["steps"] and among("strategies", ()) and among("measures", ())
+    return (done.get("steps") == wanted["steps"] and done.get("estimator", "plugin") == wanted.get("estimator", "plugin")
+            and among("strategies", ()) and among("measures", ())
             and among("scopes", SCOPES)
             and (done.get("random_repeats") is None or done["random_repeats"] >= wanted["random_repeats"]))
 

@@ -28,7 +28,7 @@ __all__ = ["CURVE_COLUMNS", "ORDERINGS", "SCOPES", "STRATEGIES", "Ordering", "ab
 
 # the columns of the table ablation_curves returns, in plain Arrow types (the warehouse view adds run_id)
 CURVE_COLUMNS = {"scope": pa.string(), "layer": pa.int64(), "measure": pa.string(), "bits": pa.int64(),
-                 "ordering": pa.string(), "strategy": pa.string(), "repeat": pa.int64(), "n_ablated": pa.int64(),
+                 "estimator": pa.string(), "ordering": pa.string(), "strategy": pa.string(), "repeat": pa.int64(), "n_ablated": pa.int64(),
                  "frac_ablated": pa.float64(), "test_error": pa.float64()}
 
 
@@ -43,6 +43,7 @@ class Ordering:
     ordering: str  # 'low_first' | 'high_first' | 'random'
     repeat: int  # random seed for random orderings, else 0
     neurons: np.ndarray  # int64 (n, 2): rows (layer 1-based, neuron 0-based) in ablation order
+    estimator: str = "plugin"  # the estimator of the values ranked (pipeline/estimators.py); plugin for random
 
 
 def random_orderings(hidden_sizes, repeats: int = 5) -> list[Ordering]:
@@ -166,6 +167,7 @@ def curve_table(jobs, errors, n_samples) -> pa.Table:
         columns["layer"] += [None if o.scope == "network" else int(o.layer)] * points
         columns["measure"] += [o.measure] * points
         columns["bits"] += [None if o.bits is None else int(o.bits)] * points
+        columns["estimator"] += [o.estimator] * points
         columns["ordering"] += [o.ordering] * points
         columns["strategy"] += [strategy] * points
         columns["repeat"] += [int(o.repeat)] * points

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.estimators import ESTIMATORS, LABEL_MEASURES, MEASURES as ESTIMATED_MEASURES
+
 KINDS = ("information", "pair_aggregate", "baseline", "random")
 FAMILY = {"information": "information", "pair_aggregate": "information", "baseline": "baseline", "random": "random"}
 
@@ -54,6 +56,14 @@ class Criterion:
     def requires(self) -> str | None:
         """The verb that must have run before a run can be ranked by this criterion."""
         return SOURCES[self.source].verb if self.source else None
+
+    @property
+    def estimators(self) -> tuple[str, ...]:
+        """The estimators its values come in (an estimator is a parameter of a criterion): every estimator of
+        measure_estimates for the information measures of neuron_stats (no shuffle for entropy), else plugin."""
+        if self.source != "neuron_stats" or self.name not in ESTIMATED_MEASURES:
+            return ("plugin",)
+        return tuple(e for e in ESTIMATORS if e != "shuffle" or self.name in LABEL_MEASURES)
 
     @property
     def sql(self) -> str:
@@ -123,9 +133,27 @@ def check_names(measures: tuple[str, ...], allow_random: bool = False) -> None:
             raise NeuronInfoError(f"unknown measure {m!r}{hint}; use one of {', '.join(known)}")
 
 
+def check_estimator(estimator: str, measures: tuple[str, ...] = ()) -> None:
+    """A one-line error for an unknown estimator, or for a criterion whose values do not come in it."""
+    from pipeline.errors import NeuronInfoError
+
+    if estimator not in ESTIMATORS:
+        raise NeuronInfoError(f"unknown estimator {estimator!r}; use one of {', '.join(ESTIMATORS)}")
+    for m in measures:
+        if m in CRITERIA and estimator not in CRITERIA[m].estimators:
+            raise NeuronInfoError(f"criterion {m!r} has no {estimator} values (only {', '.join(CRITERIA[m].estimators)}); "
+                                  f"leave it out of --measures or use --estimator plugin")
+
+
+def estimated(estimator: str) -> tuple[str, ...]:
+    """The criteria whose values come in this estimator, in declaration order."""
+    return tuple(c.name for c in CRITERIA.values() if estimator in c.estimators)
+
+
 def values_sql() -> str:
     """The body of the ``measure_values`` view: one SELECT per (source, per_bits) group of criteria, each an
-    UNPIVOT of the source view's rows (NULL values have no row), joined with UNION ALL."""
+    UNPIVOT of the source view's rows (NULL values have no row), joined with UNION ALL; then the corrected
+    values of the criteria that have them, from measure_estimates (the plug-in rows are the source's own)."""
     parts = []
     for source in SOURCES.values():
         for quantized in (True, False):
@@ -139,27 +167,34 @@ def values_sql() -> str:
             columns = ", ".join(f'CAST({c.sql} AS DOUBLE) AS "{c.name}"' for c in group)
             on = ", ".join(f'"{c.name}"' for c in group)
             parts.append(
-                f"SELECT run_id, layer, neuron, measure, bits, '{source.view}' AS source, value FROM (\n"
+                f"SELECT run_id, layer, neuron, measure, bits, 'plugin' AS estimator, '{source.view}' AS source, value FROM (\n"
                 f"    UNPIVOT (SELECT run_id, layer, neuron, {bits}, {columns} FROM {rows})\n"
                 f"    ON {on} INTO NAME measure VALUE value)"
             )
+    corrected = [c for c in CRITERIA.values() if len(c.estimators) > 1]
+    if corrected:
+        listed = ", ".join(f"'{c.name}'" for c in corrected)
+        parts.append("SELECT run_id, layer, neuron, measure, bits, estimator, 'measure_estimates' AS source, value\n"
+                     f"FROM measure_estimates WHERE estimator <> 'plugin' AND measure IN ({listed})")
     return "\nUNION ALL\n".join(parts)
 
 
 def rows_sql(meanings: dict[str, str] | None = None) -> str:
     """The registry as SQL ``VALUES`` rows: (name, kind, family, source, per_bits, requires, expression,
-    meaning, position); ``meanings`` fills in the meaning of criteria that declare none (their source
+    estimators, meaning, position); ``meanings`` fills in the meaning of criteria that declare none (their source
     column's meaning in its contract)."""
     def literal(v):
         if v is None:
             return "NULL"
         if isinstance(v, bool) or isinstance(v, int):
             return str(v).lower()
+        if isinstance(v, tuple):
+            return "[" + ", ".join(map(literal, v)) + "]"
         return "'" + str(v).replace("'", "''") + "'"
 
     return ",\n    ".join(
         "(" + ", ".join(literal(v) for v in (c.name, c.kind, c.family, c.source, c.per_bits, c.requires,
-                                              c.sql if c.source else None,
+                                              c.sql if c.source else None, c.estimators,
                                               c.meaning or (meanings or {}).get(c.name), position)) + ")"
         for position, c in enumerate(CRITERIA.values()))
 

@@ -32,3 +32,19 @@ CREATE OR REPLACE MACRO t_two_sided_p(t, df) AS (
                      * exp(0.5 * ln(pi()) + lgamma(k + 1) - ln(2) - lgamma(k + 1.5)))), 0)))
     END
 );
+
+-- scorecard_estimator(): the estimator the scorecard ranks the information measures by (measure_values.estimator):
+-- the session variable scorecard_estimator, plugin when it is unset. The scorecard of the corrected rankings is
+--   SET VARIABLE scorecard_estimator = 'miller_madow'; SELECT * FROM scorecard
+-- (it reads the curves `neuroninfo ablate RUN_ID --estimator miller_madow` made). An unknown name is an error.
+CREATE OR REPLACE MACRO scorecard_estimator() AS (
+    CASE WHEN coalesce(getvariable('scorecard_estimator'), 'plugin') IN (${estimators})
+         THEN coalesce(getvariable('scorecard_estimator'), 'plugin')
+         ELSE error('scorecard_estimator ' || getvariable('scorecard_estimator')::VARCHAR || ' is not an estimator; use one of ' || '${estimator_names}') END
+);
+
+-- ranked_by(estimators): the estimator a criterion whose values come in ``estimators`` (criteria.estimators) is
+-- ranked by in the scorecard: scorecard_estimator() when its values come in it, else plugin (baselines, random).
+CREATE OR REPLACE MACRO ranked_by(estimators) AS (
+    CASE WHEN list_contains(estimators, scorecard_estimator()) THEN scorecard_estimator() ELSE 'plugin' END
+);

@@ -2,9 +2,10 @@
 -- read them (the ordering rule is neuron_ranks). One row per (measure, bits, layer, neuron) with its position in
 -- each ordering. A criterion at a bits value is ranked only when it has a value for every hidden neuron of the
 -- run: pair aggregates of pairs computed with --top, or a criterion NULL for the run (conductance without
--- captum), are not. Parameter: ${run_id}.
+-- captum), are not. Parameters: ${run_id}; ${estimator}, the estimator of the values ranked (criteria whose values
+-- do not come in it are left out).
 WITH ranks AS (
-    SELECT * FROM neuron_ranks WHERE run_id = '${run_id}'
+    SELECT * FROM neuron_ranks WHERE run_id = '${run_id}' AND estimator = '${estimator}'
 ),
 hidden_neurons AS (  -- the units of every captured layer (an mlp's hidden neurons)
     SELECT sum(units) AS n FROM layers WHERE run_id = '${run_id}'

@@ -6,6 +6,7 @@
 WITH per_run AS (
     SELECT a.run_id, scope, layer, measure, bits, ordering, strategy, auc
     FROM ablation_auc AS a JOIN selected_runs USING (run_id)
+    WHERE estimator = 'plugin'  -- the report ranks by the plug-in values (corrected rankings: the scorecard's variable)
 ),
 random_per_run AS (
     SELECT run_id, scope, layer, strategy, auc AS auc_random

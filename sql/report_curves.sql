@@ -7,6 +7,7 @@
 WITH curves AS (
     SELECT a.*, CASE WHEN scope = 'layer' THEN ${layer_steps} ELSE ${steps} END AS steps
     FROM ablation_curves AS a JOIN selected_runs USING (run_id)
+    WHERE estimator = 'plugin'  -- the orderings of the plug-in values
 ),
 bucketed AS (
     SELECT *, round(frac_ablated * steps) AS bucket FROM curves

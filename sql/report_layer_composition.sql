@@ -8,7 +8,7 @@ WITH positions AS (
         r.network_high_first AS high_first,
         count(*) OVER (PARTITION BY r.run_id, r.measure, r.bits) AS n_neurons
     FROM neuron_ranks AS r JOIN selected_runs USING (run_id)
-    WHERE r.source IN ('neuron_stats', 'neuron_redundancy') AND isfinite(r.value)
+    WHERE r.source IN ('neuron_stats', 'neuron_redundancy') AND isfinite(r.value)  -- plug-in values (estimator plugin)
 ),
 by_ordering AS (
     UNPIVOT positions ON low_first, high_first INTO NAME ordering VALUE position

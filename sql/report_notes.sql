@@ -5,6 +5,7 @@ WITH points AS (
     -- k values per curve of each run (a curve holds every k any ablate computed for it)
     SELECT run_id, scope, layer, measure, bits, ordering, strategy, repeat, count(*) AS n_points
     FROM ablation_curves JOIN selected_runs USING (run_id)
+    WHERE estimator = 'plugin'  -- the curves the report draws
     GROUP BY ALL
 ),
 grids AS (

@@ -37,6 +37,7 @@ class Column:
     meaning: str
     unit: str = ""
     derived: bool = False  # computed by the view, not stored in its Parquet partitions
+    default: str | None = None  # SQL literal read where a partition written before the column existed lacks it
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,8 @@ def contracts() -> dict[str, Contract]:
             view=data["view"],
             grain=data["grain"],
             key=tuple(data["key"]),
-            columns=tuple(Column(c["name"], c["type"], c["meaning"], str(c.get("unit", "")), bool(c.get("derived")))
-                          for c in data["columns"]),
+            columns=tuple(Column(c["name"], c["type"], c["meaning"], str(c.get("unit", "")), bool(c.get("derived")),
+                                 c.get("default")) for c in data["columns"]),
             tests=tuple(DataTest(t["name"], t["fails_when"]) for t in data.get("tests") or []),
             nullable=tuple(data.get("nullable") or ()),
             stored=data.get("storage", "parquet") != "none",

@@ -3,6 +3,7 @@ statements it accepts, and a query run that stops on timeout or Ctrl-C."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 
@@ -57,6 +58,8 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
         raise NeuronInfoError("no SQL statement given; pass a query such as \"SELECT * FROM runs\"")
     for statement in statements:
         kind = statement.type.name
+        if kind == "SET" and _sets_a_variable(statement.query):
+            continue  # session state the views may read (scorecard_estimator), nothing written
         if kind == "EXPLAIN" and _mentions_analyze(statement.query):
             raise NeuronInfoError("neuroninfo sql is read-only: EXPLAIN ANALYZE runs its statement and is refused; use plain EXPLAIN")
         if kind == "MULTI":
@@ -66,7 +69,15 @@ def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
             kind = "INSTALL or LOAD" if kind == "LOAD" else kind
             article = "an" if kind[0] in "AEIOU" else "a"
             raise NeuronInfoError(f"neuroninfo sql is read-only: {article} {kind} statement is refused; use SELECT (write with the stage verbs)")
+    if statements[-1].type.name == "SET":
+        raise NeuronInfoError("neuroninfo sql needs a query after SET VARIABLE; end with a SELECT, e.g. "
+                              "SET VARIABLE scorecard_estimator = 'miller_madow'; SELECT * FROM scorecard")
     return [s.query for s in statements]
+
+
+def _sets_a_variable(text: str) -> bool:
+    """Is the statement ``SET VARIABLE name = ...`` or ``RESET VARIABLE name`` (a session variable)?"""
+    return bool(re.match(r"\s*(SET|RESET)\s+VARIABLE\s", text, re.IGNORECASE))
 
 
 def duckdb_message(error: duckdb.Error) -> str:

@@ -10,6 +10,13 @@ import duckdb
 from pipeline.sql_files import SQL, sql_text  # noqa: F401 - the one loader, re-exported for store's modules
 
 
+def macros_sql() -> str:
+    """The macros every connection's views use (``sql/macros.sql``), the estimator names filled in."""
+    from pipeline.estimators import ESTIMATORS
+
+    return sql_text("macros", estimators=", ".join(sql_string(e) for e in ESTIMATORS), estimator_names=", ".join(ESTIMATORS))
+
+
 def claims_sql() -> str:
     """Every claim model of ``sql/claims/`` (one SELECT each), joined for ``sql/views/claim_statistics.sql``."""
     files = sorted((SQL / "claims").glob("claim_*.sql"))

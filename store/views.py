@@ -26,7 +26,7 @@ from store.partitions import scan_tables
 from store.readonly_fs import ReadOnlyFileSystem, readonly_url
 from store.paths import Warehouse, name_of, parent_of
 from store.schemas import SCHEMAS
-from store.sql_files import SQL, claims_sql, early_claims_sql, sql_string, sql_text, sql_words
+from store.sql_files import SQL, claims_sql, early_claims_sql, macros_sql, sql_string, sql_text, sql_words
 from store.tables import EMPTY_PARTITION, ensure_table
 
 STAGING = "staging"  # the schema of the staging views: internal, out of SHOW TABLES
@@ -34,8 +34,9 @@ PROBLEMS_SCHEMA = pa.schema([(f.name, pa.string()) for f in fields(Problem)])
 
 
 def passthrough_sql(contract: Contract) -> str:
-    """The public view of a stored table that only passes its staging rows on: the contract's columns."""
-    names = [f'"{c.name}",' for c in contract.columns]
+    """The public view of a stored table that only passes its staging rows on: the contract's columns (a column
+    with a default reads it in rows of partitions written before the column existed)."""
+    names = [f'coalesce("{c.name}", {c.default}) AS "{c.name}",' if c.default else f'"{c.name}",' for c in contract.columns]
     names[-1] = names[-1].rstrip(",")
     width = max(map(len, names))
     lines = [f"-- {contract.view}: {contract.grain} (generated from sql/contracts/{contract.view}.yml)", "SELECT"]
@@ -98,7 +99,7 @@ def views_for(targets: tuple[str, ...], given: tuple[str, ...] = ()) -> tuple[st
 def create_public_views(con: duckdb.DuckDBPyConnection, views: tuple[str, ...] | None = None) -> None:
     """The macros, then these public views (default: all) in ``view_order()`` (over the staging views; a
     test may pass the later ones only, over tables standing in for the earlier)."""
-    con.execute(sql_text("macros"))
+    con.execute(macros_sql())
     order = view_order()
     unknown = set(views or ()) - set(order)
     if unknown:

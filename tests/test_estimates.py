@@ -383,3 +383,68 @@ def test_estimate_of_an_unmeasured_or_damaged_run_is_a_one_line_error(estimated_
     shutil.rmtree(copy.partition("neuron_stats", run_id))
     with pytest.raises(NeuronInfoError, match="is not measured yet"):
         estimate_run(copy, run_id, force=True)
+
+
+def test_ablation_ranks_by_a_corrected_estimator(estimated_run):
+    """ablate --estimator miller_madow: its orderings sort the Miller-Madow MI worked out here from the counts
+    (ties by layer, neuron), its curves equal a naive forward pass per k along them and sit beside the plug-in
+    curves; a rerun is skipped; criteria without corrected values, unknown estimators and unestimated runs are
+    one-line errors; curves of files written before the estimator column read plugin."""
+    import pyarrow as pa
+    from naive_ablation import naive_errors
+
+    from flows import run_data
+    from flows.rankings import rankings
+    from flows.stages import ablate_run
+    from pipeline.errors import NeuronInfoError
+    from store.checkpoints import load_run
+    from store.sandbox import query
+    from store.atomic import write_parquet
+    from store.integrity import record
+    from store.tables import partition_file, read_partition
+
+    wh, run_id = estimated_run
+    counts = query(wh, f"SELECT layer, neuron, bin, class, n FROM counts WHERE run_id = '{run_id}' AND bits = 3").to_pylist()
+    keys = sorted({(c["layer"], c["neuron"]) for c in counts})
+    tables = {key: np.zeros((8, 4)) for key in keys}  # synthetic-4: 4 classes, 3 bits = 8 bins
+    for c in counts:
+        tables[c["layer"], c["neuron"]][c["bin"], c["class"]] += c["n"]
+    mm = np.array([ref_info(tables[key].tolist(), "miller_madow") for key in keys])
+    layer, neuron = np.array(keys).T
+    want = np.stack([layer, neuron], 1)[np.lexsort((neuron, layer, np.round(mm, 12)))]
+    [network] = [o for o in rankings(wh, run_id, ("mutual_info",), "miller_madow")
+                 if o.scope == "network" and o.ordering == "low_first" and o.bits == 3]
+    assert network.estimator == "miller_madow" and network.neurons.tolist() == want.tolist()
+    [plugin] = [o for o in rankings(wh, run_id, ("mutual_info",)) if o.scope == "network" and o.ordering == "low_first" and o.bits == 3]
+    assert plugin.neurons.tolist() != want.tolist()  # the correction reorders: the comparison has teeth
+
+    ablate_run(wh, run_id, ("zero",), 1, 5, measures=("mutual_info",))
+    ablate_run(wh, run_id, ("zero",), 0, 5, measures=("mutual_info",), estimator="miller_madow")
+    curves = query(wh, f"""SELECT estimator, n_ablated, test_error FROM ablation_curves WHERE run_id = '{run_id}'
+                           AND scope = 'network' AND measure = 'mutual_info' AND bits = 3 AND ordering = 'low_first'
+                           ORDER BY estimator, n_ablated""").to_pydict()
+    assert sorted(set(curves["estimator"])) == ["miller_madow", "plugin"]
+    model = load_run(wh, run_id)
+    test = run_data.data_of(model.spec, None).test
+    corrected = [i for i, e in enumerate(curves["estimator"]) if e == "miller_madow"]
+    ks = [curves["n_ablated"][i] for i in corrected]
+    np.testing.assert_allclose([curves["test_error"][i] for i in corrected],
+                               naive_errors(model, test.x, test.y, want, ks, None), rtol=0, atol=1e-12)
+    path = partition_file(wh, "ablation_curves", run_id)
+    stamp = path.stat().st_mtime_ns
+    ablate_run(wh, run_id, ("zero",), 0, 5, measures=("mutual_info",), estimator="miller_madow")
+    assert path.stat().st_mtime_ns == stamp  # covered: nothing recomputed
+
+    for kwargs, message in (
+        (dict(measures=("class_selectivity",), estimator="miller_madow"), "criterion 'class_selectivity' has no miller_madow values"),
+        (dict(measures=("entropy",), estimator="shuffle"), "criterion 'entropy' has no shuffle values"),
+        (dict(estimator="nsb"), "unknown estimator 'nsb'; use one of plugin, miller_madow"),
+    ):
+        with pytest.raises(NeuronInfoError, match=message):
+            ablate_run(wh, run_id, ("zero",), 0, 5, **kwargs)
+
+    # a partition written before the estimator column existed reads plugin
+    old = read_partition(wh, "ablation_curves", run_id)
+    old = old.filter(pa.compute.equal(old["estimator"], "plugin")).drop_columns(["estimator"])
+    record(path, write_parquet(path, old))  # as an older version wrote it
+    assert query(wh, f"SELECT DISTINCT estimator FROM ablation_curves WHERE run_id = '{run_id}'").column(0).to_pylist() == ["plugin"]

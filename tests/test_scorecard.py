@@ -14,9 +14,10 @@ import pytest
 from scipy import stats as scipy_stats
 
 from pipeline.criteria import names as criterion_names
+from store.sql_files import macros_sql
 from store.views import create_public_views, views_for
 
-HAND_MADE = ("runs", "neuron_stats", "ablation_curves", "neuron_redundancy", "neuron_baselines", "layers")  # tables a test builds
+HAND_MADE = ("runs", "neuron_stats", "ablation_curves", "neuron_redundancy", "neuron_baselines", "layers", "measure_estimates")  # tables a test builds
 MARTS = views_for(("scorecard", "scorecard_summary"), given=HAND_MADE)  # the views over them
 
 CASES = {  # the statistic of each of the three seeds
@@ -51,13 +52,14 @@ class World:
         for bits in (1, 3):
             self.stats[(run_id, layer, neuron, bits)].update(values)
 
-    def curve(self, run_id, scope, layer, measure, bits, ordering, strategy, auc, n=4, points=None):
+    def curve(self, run_id, scope, layer, measure, bits, ordering, strategy, auc, n=4, points=None, estimator="plugin"):
         for k in range(n + 1):
             error = auc if points is None else points.get(k, auc)
-            self.curves.append(dict(run_id=run_id, scope=scope, layer=layer, measure=measure, bits=bits, ordering=ordering,
-                                    strategy=strategy, repeat=0, n_ablated=k, frac_ablated=k / n, test_error=error))
+            self.curves.append(dict(run_id=run_id, scope=scope, layer=layer, measure=measure, bits=bits, estimator=estimator,
+                                    ordering=ordering, strategy=strategy, repeat=0, n_ablated=k, frac_ablated=k / n,
+                                    test_error=error))
 
-    def scorecard(self, claim: str | None, part: str = "whole") -> dict:
+    def scorecard(self, claim: str | None, part: str = "whole", estimator: str | None = None) -> dict:
         con = duckdb.connect()
         con.execute("CREATE TABLE runs (run_id VARCHAR, group_name VARCHAR, dataset VARCHAR, activation VARCHAR, "
                     "regularizer VARCHAR, seed BIGINT, hidden_sizes INTEGER[], test_error DOUBLE, n_test BIGINT, origin VARCHAR)")
@@ -68,8 +70,11 @@ class World:
         con.executemany(f"INSERT INTO neuron_stats VALUES ({', '.join('?' * len(columns))})",
                         [[*key, *(v[c] for c in columns[4:])] for key, v in self.stats.items()])
         con.execute("CREATE TABLE ablation_curves (run_id VARCHAR, scope VARCHAR, layer INTEGER, measure VARCHAR, bits INTEGER, "
-                    "ordering VARCHAR, strategy VARCHAR, repeat INTEGER, n_ablated INTEGER, frac_ablated DOUBLE, test_error DOUBLE)")
-        con.executemany("INSERT INTO ablation_curves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [list(c.values()) for c in self.curves])
+                    "estimator VARCHAR, ordering VARCHAR, strategy VARCHAR, repeat INTEGER, n_ablated INTEGER, "
+                    "frac_ablated DOUBLE, test_error DOUBLE)")
+        con.executemany("INSERT INTO ablation_curves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [list(c.values()) for c in self.curves])
+        con.execute("CREATE TABLE measure_estimates (run_id VARCHAR, layer INTEGER, neuron INTEGER, bits INTEGER, "
+                    "measure VARCHAR, estimator VARCHAR, value DOUBLE)")  # the corrected values: none here
         con.execute("CREATE TABLE neuron_redundancy (run_id VARCHAR, layer INTEGER, neuron INTEGER, bits INTEGER, "
                     + ", ".join(f"{c} DOUBLE" for c in criterion_names("pair_aggregate")) + ")")
         con.execute("CREATE TABLE neuron_baselines (run_id VARCHAR, layer INTEGER, neuron INTEGER, "
@@ -77,6 +82,8 @@ class World:
         con.execute("CREATE TABLE layers (run_id VARCHAR, layer INTEGER, module_path VARCHAR, unit_kind VARCHAR, "
                     "reducer VARCHAR, units INTEGER, quantizer VARCHAR)")  # none: every run an mlp's
         create_public_views(con, MARTS)
+        if estimator:
+            con.execute(f"SET VARIABLE scorecard_estimator = '{estimator}'")
         if claim is None:  # the whole view (and the per-claim summary)
             return con
         rows = con.sql(f"SELECT * FROM scorecard WHERE claim = '{claim}' AND curve_part = '{part}'").fetchall()
@@ -274,10 +281,8 @@ def test_one_seed_has_no_interval_and_says_so():
 
 
 def test_t_quantile_macro_matches_scipy():
-    from store.sql_files import sql_text
-
     con = duckdb.connect()
-    con.execute(sql_text("macros"))
+    con.execute(macros_sql())
     for df in (1, 2, 3, 5, 10, 29, 30):
         assert con.sql(f"SELECT t_quantile_95({df})").fetchall()[0][0] == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=1e-3)
     for df in (31, 45, 70, 500):  # beyond the table: the next smaller tabulated df, never below the true quantile
@@ -285,10 +290,8 @@ def test_t_quantile_macro_matches_scipy():
 
 
 def test_t_two_sided_p_macro_matches_scipy():
-    from store.sql_files import sql_text
-
     con = duckdb.connect()
-    con.execute(sql_text("macros"))
+    con.execute(macros_sql())
     for df in (1, 2, 3, 4, 7, 10, 29, 60):
         for t in (0.0, 0.3, -1.0, 2.0, 4.303, 12.0, 40.0):
             got = con.sql(f"SELECT t_two_sided_p({t}, {df})").fetchall()[0][0]
@@ -380,3 +383,25 @@ def test_early_curve_statistics_read_the_curves_up_to_the_fraction(monkeypatch):
     monkeypatch.setenv("NEURONINFO_EARLY_FRACTION", "1.5")
     with pytest.raises(Exception, match="NEURONINFO_EARLY_FRACTION='1.5' is not a fraction ablated"):
         world.scorecard("2b", "early")
+
+
+def test_scorecard_ranks_information_measures_by_the_chosen_estimator():
+    """Claim 9 (MI against class selectivity) with plug-in MI curves and Miller-Madow MI curves of other areas:
+    unset, the scorecard reads the plug-in curves; with scorecard_estimator = miller_madow it reads the corrected
+    MI curves beside class selectivity's plug-in ones (it has no others); an unknown name is an error."""
+    world = World()
+    for seed, s in enumerate(CASES["holds"]):
+        r = world.run("g", seed)
+        world.curve(r, "network", None, "class_selectivity", None, "low_first", "zero", 0.3)
+        world.curve(r, "network", None, "class_selectivity", None, "high_first", "zero", 0.7)  # spread 0.4
+        world.curve(r, "network", None, "mutual_info", 1, "low_first", "zero", 0.2)
+        world.curve(r, "network", None, "mutual_info", 1, "high_first", "zero", 0.6 + s)  # plug-in spread 0.4 + s
+        world.curve(r, "network", None, "mutual_info", 1, "low_first", "zero", 0.3, estimator="miller_madow")
+        world.curve(r, "network", None, "mutual_info", 1, "high_first", "zero", 0.6 - s, estimator="miller_madow")
+    plugin, corrected = world.scorecard("9")["g"], world.scorecard("9", estimator="miller_madow")["g"]
+    assert plugin["estimator"] == "plugin" and corrected["estimator"] == "miller_madow"
+    assert plugin["effect"] == pytest.approx(np.mean([0.4 + s - 0.4 for s in CASES["holds"]]), abs=1e-12)
+    assert corrected["effect"] == pytest.approx(np.mean([0.3 - s - 0.4 for s in CASES["holds"]]), abs=1e-12)
+    assert plugin["verdict"] == "holds" and corrected["verdict"] == "contradicted"
+    with pytest.raises(duckdb.Error, match="scorecard_estimator nsb is not an estimator"):
+        world.scorecard("9", estimator="nsb")

@@ -1,10 +1,12 @@
 -- Claim 1 (paper 5.1): the measures differ between layers; median MI and KL selectivity grow with depth.
 -- Statistic per run: the median over the last hidden layer's neurons minus the median over the first
--- layer's, at 1 bit (2 bins). > 0: grows with depth.
+-- layer's, at 1 bit (2 bins), the values under scorecard_estimator(). > 0: grows with depth.
 WITH medians AS (
-    SELECT run_id, layer, median(mutual_info) AS mutual_info, median(kl_selectivity) AS kl_selectivity
-    FROM neuron_stats
-    WHERE bits = 1
+    SELECT run_id, layer,
+        median(value) FILTER (WHERE measure = 'mutual_info') AS mutual_info,
+        median(value) FILTER (WHERE measure = 'kl_selectivity') AS kl_selectivity
+    FROM measure_values
+    WHERE bits = 1 AND measure IN ('mutual_info', 'kl_selectivity') AND estimator = scorecard_estimator()
     GROUP BY ALL
 ),
 growth AS (

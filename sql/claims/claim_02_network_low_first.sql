@@ -11,7 +11,7 @@ WITH first_half AS (
         avg(CASE WHEN layer = 1 THEN 1 ELSE 0 END) FILTER (WHERE network_low_first < n_neurons / 2) AS share_first_layer,
         avg(CASE WHEN layer = 1 THEN 1 ELSE 0 END) AS base_share
     FROM (SELECT *, count(*) OVER (PARTITION BY run_id) AS n_neurons
-          FROM neuron_ranks WHERE measure = 'mutual_info' AND bits = 1)
+          FROM neuron_ranks WHERE measure = 'mutual_info' AND bits = 1 AND estimator = scorecard_estimator())
     GROUP BY run_id
 ),
 network AS (

@@ -1,4 +1,4 @@
--- ablation_auc: one row per (run, scope, layer, measure, bits, ordering, strategy): the normalised area
+-- ablation_auc: one row per (run, scope, layer, measure, bits, estimator, ordering, strategy): the normalised area
 -- under the ablation curve, i.e. the mean test error while ablating from k = 0 to the last stored k
 -- (trapezoid rule over frac_ablated, divided by the frac range), averaged over the random repeats.
 -- Lower area = ablating this ordering hurts less. The scorecard's claims and the report read it.
@@ -8,10 +8,10 @@ WITH segments AS (
         (frac_ablated - lag(frac_ablated) OVER w) * (test_error + lag(test_error) OVER w) / 2 AS area
     FROM ablation_curves
     WHERE frac_ablated <= ${up_to}
-    WINDOW w AS (PARTITION BY run_id, scope, layer, measure, bits, ordering, strategy, repeat ORDER BY n_ablated)
+    WINDOW w AS (PARTITION BY run_id, scope, layer, measure, bits, estimator, ordering, strategy, repeat ORDER BY n_ablated)
 ),
 per_curve AS (
-    SELECT run_id, scope, layer, measure, bits, ordering, strategy, repeat,
+    SELECT run_id, scope, layer, measure, bits, estimator, ordering, strategy, repeat,
         sum(area ORDER BY n_ablated) / nullif(max(frac_ablated) - min(frac_ablated), 0) AS auc  -- summed in order: the same bits every query
     FROM segments
     GROUP BY ALL
@@ -22,6 +22,7 @@ SELECT
     layer,      -- hidden layer for scope layer; NULL for network
     measure,    -- ranking measure; 'random' for random orderings
     bits,       -- quantizer bits; NULL for random and class_selectivity
+    estimator,  -- the estimator of the values ranked (plugin for random and the criteria without others)
     ordering,   -- 'low_first' | 'high_first' | 'random'
     strategy,   -- 'zero' | 'mean'
     avg(auc ORDER BY repeat) AS auc,  -- mean test error over the curve (fraction), mean over random repeats

@@ -12,7 +12,7 @@ WITH random_band AS (
     GROUP BY ALL
 ),
 ranked AS (
-    SELECT run_id, scope, layer, measure, bits, ordering, strategy, n_ablated, frac_ablated, test_error
+    SELECT run_id, scope, layer, measure, bits, estimator, ordering, strategy, n_ablated, frac_ablated, test_error
     FROM ablation_curves
     WHERE ordering <> 'random'
 )
@@ -22,6 +22,7 @@ SELECT
     c.layer,           -- hidden layer for scope layer; NULL for network
     c.measure,         -- the ranking criterion
     c.bits,            -- quantizer bits; NULL for criteria without bits
+    c.estimator,       -- the estimator of the values ranked
     c.ordering,        -- 'low_first' | 'high_first'
     c.strategy,        -- 'zero' | 'mean'
     c.n_ablated,       -- k, neurons ablated

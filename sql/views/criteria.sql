@@ -8,8 +8,10 @@ SELECT
     per_bits,     -- one value per quantizer bits (else bits is NULL)
     requires,     -- the verb that must have run first: measure | pairs | baselines
     expression,   -- the SQL over the source view's columns that gives the value
+    estimators,   -- the estimators its values come in (measure_values.estimator): plugin, and for the information
+                  -- measures of neuron_stats the corrected ones of measure_estimates
     meaning,      -- what the value is
     position      -- declaration order (reports order criteria by it)
 FROM (VALUES
     ${criterion_rows}
-) AS registry(measure, kind, family, source, per_bits, requires, expression, meaning, position)
+) AS registry(measure, kind, family, source, per_bits, requires, expression, estimators, meaning, position)

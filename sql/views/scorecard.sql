@@ -1,7 +1,8 @@
 -- scorecard: one row per claim and group: the mean statistic over the group's seeds with its 95 %
 -- t-interval (n - 1 degrees of freedom), the verdict, and the verdict corrected for multiplicity.
 -- A family of the correction is every cell of this scorecard with 2 seeds or more and the same curve part
--- (the whole curves, or their early part; docs/scorecard.md):
+-- (the whole curves, or their early part; docs/scorecard.md). The information measures are ranked by
+-- scorecard_estimator(): plug-in values unless SET VARIABLE scorecard_estimator names a corrected one.
 -- Holm controls the chance of any false verdict, Benjamini-Hochberg the expected share of false verdicts.
 WITH per_group AS (
     SELECT curve_part, claim, statement, group_name, page, chart,
@@ -40,6 +41,7 @@ SELECT
     curve_part,     -- 'whole': statistics over the whole ablation curves; 'early': over their early part
     claim,          -- claim id (docs/scorecard.md), e.g. 2b
     statement,      -- what the statistic tests, in words
+    scorecard_estimator() AS estimator,  -- the estimator the information measures were ranked by (sql/macros.sql)
     group_name,     -- the configuration (runs differing only by seed), or a comparison of two
     n_seeds,        -- runs (seeds) averaged
     effect,         -- mean of the statistic over the seeds; > 0 is the claimed direction

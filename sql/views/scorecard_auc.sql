@@ -1,11 +1,13 @@
 -- scorecard_auc: per run, scope, measure, bits and strategy, the areas of the low_first, high_first and
--- random curves side by side (ablation_auc; random averaged over its repeats).
+-- random curves side by side (ablation_auc; random averaged over its repeats). The information measures are
+-- ranked by scorecard_estimator() (sql/macros.sql: plugin unless the session variable says otherwise), every
+-- other criterion by its plug-in values.
 WITH ranked AS (
-    SELECT run_id, scope, layer, measure, bits, strategy,
+    SELECT run_id, scope, layer, measure, bits, estimator, strategy,
         max(auc) FILTER (WHERE ordering = 'low_first') AS low_first,   -- area of the least-first curve
         max(auc) FILTER (WHERE ordering = 'high_first') AS high_first  -- area of the most-first curve
-    FROM ablation_auc
-    WHERE ordering <> 'random'
+    FROM ablation_auc JOIN criteria USING (measure)
+    WHERE ordering <> 'random' AND estimator = ranked_by(criteria.estimators)
     GROUP BY ALL
 ),
 random AS (
