@@ -37,7 +37,7 @@ class Column:
     meaning: str
     unit: str = ""
     derived: bool = False  # computed by the view, not stored in its Parquet partitions
-    default: str | None = None  # SQL literal read where a partition written before the column existed lacks it
+    default: str | None = None  # the value read where a partition written before the column existed lacks it
 
 
 @dataclass(frozen=True)

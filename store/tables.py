@@ -64,7 +64,18 @@ def read_partition(wh: Warehouse, table: str, run_id: str) -> pa.Table | None:
         from pipeline.errors import NeuronInfoError
 
         raise NeuronInfoError(f"{path} does not match its integrity record; run: neuroninfo verify --repair {run_id}")
-    return pq.read_table(pa.BufferReader(data))
+    return with_defaults(table, pq.read_table(pa.BufferReader(data)))
+
+
+def with_defaults(table: str, rows: pa.Table) -> pa.Table:
+    """``rows`` of a partition written before a column with a default (its contract) existed, with that column."""
+    from store.contract import contracts
+
+    contract = contracts().get(table)
+    for column in contract.columns if contract else ():
+        if column.default is not None and column.name not in rows.column_names:
+            rows = rows.append_column(column.name, pa.array([column.default] * rows.num_rows, SCHEMAS[table].field(column.name).type))
+    return rows
 
 
 def merged_rows(stored: pa.Table | None, new: pa.Table, key: list[str]) -> pa.Table:

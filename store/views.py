@@ -36,7 +36,8 @@ PROBLEMS_SCHEMA = pa.schema([(f.name, pa.string()) for f in fields(Problem)])
 def passthrough_sql(contract: Contract) -> str:
     """The public view of a stored table that only passes its staging rows on: the contract's columns (a column
     with a default reads it in rows of partitions written before the column existed)."""
-    names = [f'coalesce("{c.name}", {c.default}) AS "{c.name}",' if c.default else f'"{c.name}",' for c in contract.columns]
+    names = [f'coalesce("{c.name}", {sql_string(c.default)}) AS "{c.name}",' if c.default else f'"{c.name}",'
+             for c in contract.columns]
     names[-1] = names[-1].rstrip(",")
     width = max(map(len, names))
     lines = [f"-- {contract.view}: {contract.grain} (generated from sql/contracts/{contract.view}.yml)", "SELECT"]

@@ -448,3 +448,6 @@ def test_ablation_ranks_by_a_corrected_estimator(estimated_run):
     old = old.filter(pa.compute.equal(old["estimator"], "plugin")).drop_columns(["estimator"])
     record(path, write_parquet(path, old))  # as an older version wrote it
     assert query(wh, f"SELECT DISTINCT estimator FROM ablation_curves WHERE run_id = '{run_id}'").column(0).to_pylist() == ["plugin"]
+    ablate_run(wh, run_id, ("zero",), 0, 5, measures=("mutual_info",), estimator="miller_madow")  # merged beside them
+    merged = query(wh, f"SELECT estimator, count(*) AS n FROM ablation_curves WHERE run_id = '{run_id}' GROUP BY ALL ORDER BY ALL")
+    assert merged.to_pydict() == {"estimator": ["miller_madow", "plugin"], "n": [len(ks) * 2 * 3 * 3, old.num_rows]}  # k x orderings x scopes x bits
