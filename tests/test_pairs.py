@@ -51,6 +51,34 @@ def pair_reference(ti, tj, y, n_bins, n_classes):
     )
 
 
+def miller_madow_entropy(counts):
+    """Plug-in entropy of a count vector plus (occupied bins - 1) / (2 n ln 2), in bits (Miller 1955)."""
+    counts = np.asarray(counts, float).ravel()
+    n, used = counts.sum(), counts[counts > 0]
+    return float(-(used / n * np.log2(used / n)).sum() + (len(used) - 1) / (2 * n * np.log(2)))
+
+
+def miller_madow_info(table):
+    """I(A;B) of a 2-d count table as H_MM(A) - sum_b p(b) H_MM(A | b)."""
+    table = np.asarray(table, float)
+    n = table.sum()
+    return miller_madow_entropy(table.sum(1)) - sum(table[:, b].sum() / n * miller_madow_entropy(table[:, b])
+                                                    for b in range(table.shape[1]) if table[:, b].sum())
+
+
+def pair_miller_madow(ti, tj, y, n_bins, n_classes):
+    """The Miller-Madow pair columns of one pair, and its small-sample flag, from the count tables."""
+    n = np.zeros((n_bins, n_bins, n_classes))
+    np.add.at(n, (ti, tj, y), 1.0)
+    mi_i, mi_j = miller_madow_info(n.sum(1)), miller_madow_info(n.sum(0))
+    joint = miller_madow_info(n.reshape(n_bins * n_bins, n_classes))
+    n_tt, n_y = n.sum(2).ravel(), n.sum((0, 1))
+    expected = np.outer(n_tt[n_tt > 0], n_y[n_y > 0]) / len(y)
+    return dict(joint_mi_miller_madow=joint, pair_mi_miller_madow=miller_madow_info(n.sum(2)),
+                co_info_miller_madow=mi_i + mi_j - joint, synergy_mmi_miller_madow=joint - max(mi_i, mi_j),
+                small_sample=bool(expected.min() < 1 or (expected < 5).mean() > 0.2))
+
+
 def random_layers(rng, n, sizes, bits):
     """Skewed random codes per layer: each neuron has its own bin distribution, some depend on the label."""
     labels = rng.integers(0, 4, n)
@@ -73,6 +101,10 @@ def check_against_reference(rows, layers, labels, bits, n_classes):
                              labels, 1 << bits, n_classes)
         for name in PAIR_COLUMNS:
             assert row[name] == pytest.approx(ref[name], abs=TOL), (name, row)
+        corrected = pair_miller_madow(codes[row["layer_i"]][:, row["neuron_i"]], codes[row["layer_j"]][:, row["neuron_j"]],
+                                      labels, 1 << bits, n_classes)
+        for name, value in corrected.items():
+            assert row[name] == pytest.approx(value, abs=TOL), (name, row)
 
 
 # ---------------------------------------------------------------- against the numpy reference
