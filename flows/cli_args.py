@@ -16,6 +16,11 @@ def ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def epoch_list(text: str) -> tuple[int, ...] | str:
+    """Comma-separated epochs, or 'log' (a logarithmic grid: pipeline.trajectory.log_epochs)."""
+    return "log" if text.strip().lower() == "log" else ints(text)
+
+
 def floats(text: str) -> tuple[float, ...]:
     """Comma-separated numbers (one per input channel)."""
     try:

@@ -29,6 +29,14 @@ def cmd_train(args) -> str:
     wh = _warehouse(args)  # a bad --warehouse is the one line, before any note
     device = _device(args)
     say_adapted_n_val(spec, args.n_val)
+    if args.checkpoint_epochs or args.checkpoint_every:
+        from flows.trajectories import train_trajectory
+        from pipeline.trajectory import checkpoint_epochs, log_epochs
+
+        listed = log_epochs(spec.epochs) if args.checkpoint_epochs == "log" else tuple(args.checkpoint_epochs or ())
+        runs = train_trajectory(wh, spec, checkpoint_epochs(spec.epochs, listed, args.checkpoint_every), args.data_dir,
+                                device=device)
+        return runs[spec.epochs]
     return train_run(wh, spec, args.data_dir, device=device)
 
 

@@ -7,12 +7,14 @@ from pathlib import Path
 from flows.stages import analyse_run, is_complete, register_import
 from pipeline.errors import NeuronInfoError
 from pipeline.options import ANALYSIS
+from pipeline.trajectory import analysed_in_full
 from store.imports import read_import
 from store.inbox import InboxFile, finish, reject
 from store.lifecycle import remove_run
 from store.locks import run_lock
 from store.paths import Warehouse, name_of
 from store.tables import has_partition
+from store.trajectories import link_point
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,11 @@ def analyse_inbox_file(
     strategies: tuple[str, ...] = ANALYSIS.strategies,
     random_repeats: int = ANALYSIS.random_repeats,
     steps: int | None = ANALYSIS.steps,
+    full_epochs: tuple[int, ...] | None = None,
 ) -> InboxOutcome:
-    """Import and analyse one inbox file; whatever fails, of whatever type, rejects that file alone.
+    """Import and analyse one inbox file; whatever fails, of whatever type, rejects that file alone. A checkpoint
+    a sidecar places in a trajectory gets pairs and ablation only at ``full_epochs``
+    (``pipeline.trajectory.analysed_in_full``), its measures always.
 
     The file then leaves the inbox: to ``done/`` (analysed, or a duplicate of a complete run) or to
     ``rejected/`` with its reason. A run this file created is removed again when its analysis fails."""
@@ -50,19 +55,23 @@ def analyse_inbox_file(
     except Exception as error:  # noqa: BLE001 - any failure rejects this file, never the batch
         return _rejected(item, None, error)
     with run_lock(wh, imported.run_id):  # copies of one checkpoint in a batch: one analyses, the others see it complete
-        return _analyse_imported(wh, item, imported, data_dir, bits, strategies, random_repeats, steps)
+        full = imported.trajectory is None or analysed_in_full(imported.trajectory[1], full_epochs)
+        return _analyse_imported(wh, item, imported, data_dir, bits, strategies, random_repeats, steps, full)
 
 
-def _analyse_imported(wh: Warehouse, item: InboxFile, imported, data_dir, bits, strategies, random_repeats, steps) -> InboxOutcome:
+def _analyse_imported(wh: Warehouse, item: InboxFile, imported, data_dir, bits, strategies, random_repeats, steps,
+                      full: bool) -> InboxOutcome:
     """Analyse an imported file's run unless it is complete already; a failure removes the run if this file made it."""
     name, run_id, created = name_of(item.path), imported.run_id, False
     try:
-        if is_complete(wh, run_id):
+        if is_complete(wh, run_id, full):
+            if imported.trajectory:  # the same weights from another training (or again): the link still counts
+                link_point(wh, run_id, *imported.trajectory)
             finish(item, f"duplicate of run {run_id}")
             return InboxOutcome(name, "duplicate", run_id, f"duplicate of run {run_id}")
         created = not has_partition(wh, "runs", run_id)
         register_import(wh, imported, data_dir)
-        analyse_run(wh, run_id, data_dir, bits, strategies, random_repeats, steps)
+        analyse_run(wh, run_id, data_dir, bits, strategies, random_repeats, steps, full)
     except Exception as error:  # noqa: BLE001 - any failure rejects this file, never the batch
         if created:
             try:

@@ -20,14 +20,15 @@ from store.paths import location, open_warehouse
 
 @task(name="analyse-inbox-file", cache_policy=NO_CACHE)  # no retries: a bad file fails the same way every time
 def analyse_file_task(warehouse: str, path: str, symlink: bool, sidecars: list[str], data_dir: str | None, bits: list[int],
-                      strategies: list[str], random_repeats: int, steps: int | None, folder_spec: str | None = None) -> dict:
+                      strategies: list[str], random_repeats: int, steps: int | None, folder_spec: str | None = None,
+                      full_epochs: list[int] | None = None) -> dict:
     from store.inbox import InboxFile
 
     progress_to_run_log()
     item = InboxFile(location(path), tuple(location(s) for s in sidecars), symlink,
                      location(folder_spec) if folder_spec else None)
     outcome = inbox_stage.analyse_inbox_file(open_warehouse(warehouse), item, data_dir, tuple(bits), tuple(strategies),
-                                        random_repeats, steps)
+                                             random_repeats, steps, None if full_epochs is None else tuple(full_epochs))
     if outcome.status == "rejected":
         get_run_logger().warning(f"rejected {outcome.file}: {outcome.reason}")
     return outcome.__dict__
@@ -42,15 +43,18 @@ def reanalyze_checkpoints(
     random_repeats: int = ANALYSIS.random_repeats,
     steps: int | None = ANALYSIS.steps,
     data_dir: str | None = None,
+    full_epochs: list[int] | None = None,
 ) -> list[dict]:
-    """Analyse the checkpoints in ``inbox`` (default ``<warehouse>/inbox``); return one outcome per file."""
+    """Analyse the checkpoints in ``inbox`` (default ``<warehouse>/inbox``); return one outcome per file. Checkpoints
+    of a trajectory (a sidecar names the training and epoch) get pairs and ablation at ``full_epochs`` only
+    (default: epoch 0 and the powers of two), their measures always."""
     progress_to_run_log()
     wh = open_warehouse(warehouse)
     folder = location(inbox) if inbox else wh.inbox
     files = pending_files(folder)
     futures = [analyse_file_task.submit(str(wh.root), str(f.path), f.symlink, [str(s) for s in f.sidecars], data_dir,
                                         bits, strategies, random_repeats, steps,
-                                        str(f.folder_spec) if f.folder_spec else None) for f in files]
+                                        str(f.folder_spec) if f.folder_spec else None, full_epochs) for f in files]
     outcomes = [f.result() for f in futures]
     analysed = sorted({o["run_id"] for o in outcomes if o["status"] == "analysed"})
     if analysed:

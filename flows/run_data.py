@@ -44,6 +44,28 @@ def train_job(spec_json: str, data_dir: str | None, device: str, progress: bool)
     return model_bytes(train(spec, data_of(spec, data_dir), progress=progress, device=device))
 
 
+def train_snapshots_job(spec_json: str, data_dir: str | None, device: str, progress: bool, epochs: list[int]) -> dict[int, bytes]:
+    """Train a spec, keeping the network after each of ``epochs`` (0: as initialised) with the spec of a training
+    that long (pipeline/trajectory.py): {epoch: the network's bytes}. A job for ``run_isolated``."""
+    import copy
+
+    from pipeline.train import train
+    from pipeline.train_process import model_bytes
+    from pipeline.trajectory import snapshot_spec
+
+    spec = NetworkSpec.from_json(spec_json)
+    kept: dict[int, bytes] = {}
+
+    def keep(epoch, model):
+        if epoch in epochs:
+            snapshot = copy.deepcopy(model).to("cpu").eval()
+            snapshot.spec = snapshot_spec(spec, epoch)
+            kept[epoch] = model_bytes(snapshot)
+
+    train(spec, data_of(spec, data_dir), progress=progress, device=device, on_epoch=keep)
+    return kept
+
+
 def resolve_inputs(spec: NetworkSpec, data_dir: str | Path | None) -> NetworkSpec:
     """``spec`` with its input statistics: a ``standardized`` spec without them gets the training split's
     per-channel mean and std; a ``unit`` spec (or one that has them) is returned as it is."""

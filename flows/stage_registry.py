@@ -109,6 +109,7 @@ def _redo_sweep(wh: Warehouse, run_id: str, data_dir) -> None:
 STAGES: dict[str, Stage] = {s.verb: s for s in (
     Stage("train", ("runs",), ("checkpoint",), _redo_runs),
     Stage("import", ("imports",), ("checkpoint",), None),  # where a file came from: a fact, not derivable
+    Stage("trajectory", ("trajectory_points",), ("checkpoint",), None),  # which training and epoch a run is: a fact
     Stage("capture", ("activations", "quantizers", "unit_layers"), ("checkpoint",), _redo_capture),
     Stage("measure", ("counts", "neuron_stats", "specific_info"), ("activations",), _redo_measure),
     Stage("estimate", ("measure_estimates",), ("counts", "neuron_stats", "specific_info"), _redo_estimate),

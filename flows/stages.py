@@ -53,20 +53,23 @@ from store.paths import Location, Warehouse
 from store.runs import run_id_for_spec, write_run
 from store.schemas import SCHEMAS
 from store.tables import has_partition, merge_partition, partition_file, partition_params, read_partition, write_partition
+from store.trajectories import link_point
 
 SPLITS = ("val", "test")
 
 
 def register_run(wh: Warehouse, run_id: str, model: MLP, data: Dataset, created_at=None, origin: str = "trained",
-                 lineage: dict | None = None, made_by: str | None = None, unstated: tuple[str, ...] = ()) -> float:
+                 lineage: dict | None = None, made_by: str | None = None, unstated: tuple[str, ...] = (),
+                 refresh: bool = True) -> float:
     """Evaluate the unablated network and write its `runs` row (``lineage``, ``made_by``, ``unstated``: see
-    store.runs.write_run); return its test error."""
+    store.runs.write_run); return its test error. ``refresh=False`` leaves the catalog to the caller (a batch)."""
     sizes = {"n_train": len(data.train.y), "n_val": len(data.val.y), "n_test": len(data.test.y)}
     val_error = error_rate(model, data.val.x, data.val.y)
     test_error = error_rate(model, data.test.x, data.test.y)
     write_run(wh, run_id, model.spec, sizes, val_error, test_error, created_at, n_params(model), origin, lineage, made_by,
               unstated)
-    refresh_catalog(wh)
+    if refresh:
+        refresh_catalog(wh)
     return test_error
 
 
@@ -183,17 +186,22 @@ def register_import(wh: Warehouse, imported: Imported, data_dir: str | Path | No
         if import_rows(wh, run_id):
             record_import(wh, imported)  # another file of the same imported run
         note(f"import: the warehouse holds these weights already: run {run_id}")
+    if imported.trajectory:
+        link_point(wh, run_id, *imported.trajectory)
     refresh_catalog(wh)
     return run_id
 
 
 def analyse_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None, bits: tuple[int, ...] = ANALYSIS.bits,
                 strategies: tuple[str, ...] = ANALYSIS.strategies, random_repeats: int = ANALYSIS.random_repeats,
-                steps: int | None = ANALYSIS.steps) -> str:
-    """Capture, measure, pair up and ablate a registered run (the stages after training or import)."""
+                steps: int | None = ANALYSIS.steps, full: bool = True) -> str:
+    """Capture, measure, pair up and ablate a registered run (the stages after training or import); without
+    ``full``, capture and measure only (a trajectory checkpoint between the epochs analysed in full)."""
     capture_run(wh, run_id, bits, data_dir=data_dir)
     measure_run(wh, run_id, refresh=False)  # estimate refreshes the catalog
     estimate_run(wh, run_id)
+    if not full:
+        return run_id
     for b in ANALYSIS.pair_bits:  # pairs before ablate: their aggregates are ranked too
         if b in bits:
             pairs_run(wh, run_id, b)
@@ -209,9 +217,10 @@ def stored_bits(wh: Warehouse, table: str, run_id: str) -> set[int]:
     return {r["bits"] for r in rows}
 
 
-def is_complete(wh: Warehouse, run_id: str) -> bool:
-    """Has every stage of the run written its output?"""
-    return all(has_partition(wh, t, run_id) for t in ("runs", "quantizers", "neuron_stats", "ablation_curves"))
+def is_complete(wh: Warehouse, run_id: str, full: bool = True) -> bool:
+    """Has every stage of the run written its output (without ``full``: up to its measures)?"""
+    tables = ("runs", "quantizers", "neuron_stats", "measure_estimates") + (("ablation_curves",) if full else ())
+    return all(has_partition(wh, t, run_id) for t in tables)
 
 
 def fingerprint(wh: Warehouse, run_id: str, source: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -24,8 +25,10 @@ from pipeline.train_process import TRAIN_THREADS
 _TRAINING = threading.Lock()
 
 
-def train(spec: NetworkSpec, data: Dataset, progress: bool = True, device: str | torch.device = "cpu") -> nn.Module:
-    """Train ``spec`` on ``data.train``; report loss and validation error after each epoch.
+def train(spec: NetworkSpec, data: Dataset, progress: bool = True, device: str | torch.device = "cpu",
+          on_epoch: Callable[[int, nn.Module], None] | None = None) -> nn.Module:
+    """Train ``spec`` on ``data.train``; report loss and validation error after each epoch. ``on_epoch(e, model)``
+    sees the network as initialised (e = 0) and after each epoch e (on ``device``: copy what it keeps).
 
     Same spec (seed included) and data => byte-identical weights on the same machine: the initialisation,
     dropout masks and the batch order all come from ``spec.seed``, and torch runs ``TRAIN_THREADS``
@@ -35,7 +38,7 @@ def train(spec: NetworkSpec, data: Dataset, progress: bool = True, device: str |
     """
     device = resolve_device(device)
     with _TRAINING:
-        return _train(spec, data, progress, device)
+        return _train(spec, data, progress, device, on_epoch)
 
 
 def finetune(model: nn.Module, data: Dataset, epochs: int, progress: bool = False, device: str | torch.device = "cpu") -> nn.Module:
@@ -47,13 +50,17 @@ def finetune(model: nn.Module, data: Dataset, epochs: int, progress: bool = Fals
         return _fit(model, model.spec, data, epochs, progress, device)
 
 
-def _train(spec: NetworkSpec, data: Dataset, progress: bool, device: torch.device) -> nn.Module:
+def _train(spec: NetworkSpec, data: Dataset, progress: bool, device: torch.device, on_epoch=None) -> nn.Module:
     with torch_threads(TRAIN_THREADS):
         torch.manual_seed(spec.seed)
-        return _fit(build(spec), spec, data, spec.epochs, progress, device)  # initialised on the CPU, on any device
+        model = build(spec)  # initialised on the CPU, on any device
+        if on_epoch is not None:
+            on_epoch(0, model)
+        return _fit(model, spec, data, spec.epochs, progress, device, on_epoch)
 
 
-def _fit(model: nn.Module, spec: NetworkSpec, data: Dataset, epochs: int, progress: bool, device: torch.device) -> nn.Module:
+def _fit(model: nn.Module, spec: NetworkSpec, data: Dataset, epochs: int, progress: bool, device: torch.device,
+         on_epoch=None) -> nn.Module:
     model.to(device)
     optimizer = torch.optim.RMSprop(
         model.parameters(), lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay
@@ -80,6 +87,8 @@ def _fit(model: nn.Module, spec: NetworkSpec, data: Dataset, epochs: int, progre
             seconds = time.perf_counter() - started
             note(("\r" if sys.stderr.isatty() else "") + f"{spec.name} epoch {epoch}/{epochs}: loss "
                  f"{total_loss / n_batches:.4f}, val error {val_error:.4f}, {len(x) / seconds:,.0f} samples/s")
+        if on_epoch is not None:
+            on_epoch(epoch, model)
     return model.to("cpu").eval()
 
 

@@ -51,6 +51,7 @@ class Imported:
     form: str  # e.g. 'public', 'safetensors/fc', 'torch/sequential'
     spec_source: str  # 'metadata' | 'sidecar' | 'folder' | 'options', joined by '+' when several said something
     unstated: tuple[str, ...] = field(default=())  # of UNSTATED: what no source said
+    trajectory: tuple[str, int, int | None] | None = None  # (training, epoch, step) a sidecar or the metadata names
 
 
 def sidecars_beside(path: Location) -> tuple[Location, ...]:
@@ -83,6 +84,11 @@ def read_import(
     else:
         state, metadata, container = _safetensors(name, data), header_metadata(data), "safetensors"
     in_metadata = _spec_json(name, metadata["spec"]) if "spec" in metadata else {}
+    if "trajectory" in metadata:
+        in_metadata["trajectory"] = _spec_json(name, metadata["trajectory"])
+    sidecar_specs = [_spec_file(s) for s in (sidecars_beside(path) if sidecars is None else sidecars)]
+    folder = _spec_file(folder_spec) if folder_spec is not None else {}
+    point = trajectory_point(name, [in_metadata, *sidecar_specs, folder, options or {}])
     if untrusted and isinstance(in_metadata.get("dataset"), str):
         confine(in_metadata["dataset"], data_dir)
     if untrusted:
@@ -90,14 +96,14 @@ def read_import(
     if in_metadata.get("arch", "mlp") != "mlp" and {"dataset", "input_dim", "n_classes"} <= in_metadata.keys():
         run_id, model = parse_checkpoint(name, data)  # a network of another architecture in the public form
         return Imported(run_id, model, data, form="public", spec_source="metadata",
-                        unstated=tuple(k for k in UNSTATED if k not in in_metadata), **provenance)
+                        unstated=tuple(k for k in UNSTATED if k not in in_metadata), trajectory=point, **provenance)
     if PUBLIC_SPEC_KEYS <= in_metadata.keys() and all(k.startswith((f"{LINEAR}.", f"{NORM}.")) for k in state):
         run_id, model = parse_checkpoint(name, data)  # the public form: stored as it is
         return Imported(run_id, model, data, form="public", spec_source="metadata",
-                        unstated=tuple(k for k in UNSTATED if k not in in_metadata), **provenance)
+                        unstated=tuple(k for k in UNSTATED if k not in in_metadata), trajectory=point, **provenance)
     sources = [("metadata", in_metadata)]  # a partial spec (e.g. only dataset and activation) is one source
-    sources += [("sidecar", _spec_file(s)) for s in (sidecars_beside(path) if sidecars is None else sidecars)]
-    sources += [("folder", _spec_file(folder_spec) if folder_spec is not None else {})]
+    sources += [("sidecar", said) for said in sidecar_specs]
+    sources += [("folder", folder)]
     sources += [("options", {k: v for k, v in (options or {}).items() if v is not None})]
     given: dict = {}
     for _, said in reversed(sources):
@@ -112,7 +118,7 @@ def read_import(
         model = _arch_model(name, state, given)
         public = checkpoint_bytes(model)
         return Imported(run_id_of(public), model, public, form=f"{container}/{arch_family(model.spec.arch)}",
-                        spec_source=spec_source, unstated=unstated, **provenance)
+                        spec_source=spec_source, unstated=unstated, trajectory=point, **provenance)
     try:
         converted = convert_state_dict(state)
         spec = spec_for(converted, given)
@@ -121,7 +127,7 @@ def read_import(
     model = MLP.empty(spec).load_checkpoint_tensors(converted.tensors)
     public = checkpoint_bytes(model)
     return Imported(run_id_of(public), model, public, form=f"{container}/{converted.naming}",
-                    spec_source=spec_source, unstated=unstated, **provenance)
+                    spec_source=spec_source, unstated=unstated, trajectory=point, **provenance)
 
 
 def refuse_code(name: str, said: dict) -> None:
@@ -206,6 +212,26 @@ def _torch_state_dict(name: str, data: bytes) -> dict[str, torch.Tensor]:
         raise NeuronInfoError(f"{name} holds a dict with keys {found} but no state_dict under "
                               f"{', '.join(STATE_DICT_KEYS)}; save model.state_dict()")
     raise NeuronInfoError(f"{name} holds a {type(loaded).__name__}, not a state_dict; save model.state_dict()")
+
+
+def trajectory_point(name: str, sources: list[dict]) -> tuple[str, int, int | None] | None:
+    """The (training, epoch, step) the first source naming a ``trajectory`` gives (the key is taken out of
+    every source: it is not part of the spec); a one-line error for a malformed one."""
+    said = [source.pop("trajectory") for source in sources if "trajectory" in source]
+    if not said:
+        return None
+    point = said[0]
+    example = '"trajectory": {"training": "my-job", "epoch": 3, "step": 1500}'
+    if not isinstance(point, dict):
+        raise NeuronInfoError(f"{name}: trajectory must be a JSON object such as {example}")
+    training, epoch, step = point.get("training"), point.get("epoch"), point.get("step")
+    if not isinstance(training, str) or not training.strip() or len(training) > 200 or not training.isprintable():
+        raise NeuronInfoError(f"{name}: trajectory.training must name the training (printable text, at most 200 "
+                              f"characters), as in {example}")
+    for key, value in (("epoch", epoch), ("step", step)):
+        if (value is not None or key == "epoch") and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise NeuronInfoError(f"{name}: trajectory.{key} must be a whole number >= 0, got {value!r}, as in {example}")
+    return training.strip(), epoch, step
 
 
 def _spec_json(name: str, text: str) -> dict:

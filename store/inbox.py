@@ -1,7 +1,8 @@
 """The inbox: users drop checkpoint files into ``warehouse/inbox/``; each leaves it for ``done/`` or ``rejected/``.
 
 Layout: ``rejected/`` and ``done/`` are reserved. A ``<file>.json`` or ``<file-stem>.json`` beside a
-checkpoint is its sidecar and travels with it. Any other sub-folder (one level deep) is a batch of its
+checkpoint is its sidecar and travels with it; a sidecar whose checkpoint has not arrived yet waits for it (so
+a writer puts the sidecar first, then the checkpoint in one rename). Any other sub-folder (one level deep) is a batch of its
 own: its ``spec.json`` (optional) applies to every file in it, each file is handled on its own and
 leaves for that sub-folder's own ``done/`` or ``rejected/``. A rejected file gets ``<name>.reason.txt``
 beside it. Hidden files and folders are ignored.
@@ -68,7 +69,7 @@ def _files_of(folder: Location, entries: dict[str, dict], sub_folder: bool = Fal
     return [
         InboxFile(join(folder, name), tuple(join(folder, s) for s, o in sorted(sidecar_of.items()) if o == name),
                   bool(files[name].get("islink")), folder_spec)
-        for name in sorted(files) if name not in sidecar_of
+        for name in sorted(files) if name not in sidecar_of and not name.endswith(".json")  # a lone sidecar waits
     ]
 
 

@@ -117,8 +117,19 @@ def _git_commit() -> str | None:
 def run_id_for_spec(wh: Warehouse, spec: NetworkSpec) -> str | None:
     """The run already trained from exactly this spec (training is deterministic), if its checkpoint exists.
     Pruned and imported runs never count: a pruned 150x50 network is not what training 150x50 gives."""
-    from store.sandbox import query
+    return run_ids_for_specs(wh, [spec])[0]
 
-    spec_json = spec.to_json().replace("'", "''")
-    rows = query(wh, f"SELECT run_id FROM runs WHERE spec = '{spec_json}' AND origin = 'trained' ORDER BY created_at").to_pylist()
-    return next((r["run_id"] for r in rows if exists(wh.checkpoint(r["run_id"]))), None)
+
+def run_ids_for_specs(wh: Warehouse, specs: list[NetworkSpec]) -> list[str | None]:
+    """``run_id_for_spec`` of each spec, in one query."""
+    from store.sandbox import query
+    from store.sql_files import sql_string
+
+    texts = [spec.to_json() for spec in specs]
+    listed = ", ".join(sql_string(t) for t in texts)
+    rows = query(wh, f"SELECT spec, run_id FROM runs WHERE spec IN ({listed}) AND origin = 'trained' ORDER BY created_at").to_pylist()
+    found: dict[str, str] = {}
+    for r in rows:
+        if r["spec"] not in found and exists(wh.checkpoint(r["run_id"])):
+            found[r["spec"]] = r["run_id"]
+    return [found.get(t) for t in texts]

@@ -146,12 +146,28 @@ def test_served_reanalysis_of_the_inbox(served, trained_run):
     assert after == before
 
 
+def test_served_reanalysis_links_a_training_elsewhere(served):
+    """docs/examples/train_elsewhere.py, a plain PyTorch loop, drops a checkpoint and its sidecar per epoch into
+    the served warehouse's inbox; one run of the scheduled deployment analyses them into one trajectory, in full
+    at the epochs asked for only."""
+    env, wh = served
+    example = [sys.executable, "docs/examples/train_elsewhere.py", "--inbox", str(wh.inbox), "--training", "elsewhere-job",
+               "--dataset", "synthetic-4", "--hidden", "16,8", "--epochs", "3", "--n-val", "1000"]
+    subprocess.run(example, check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env,
+                   capture_output=True, timeout=300)
+    run_deployment(env, "reanalyze-checkpoints/scheduled", {"bits": [1], "full_epochs": [3], "random_repeats": 1, "steps": 4})
+    points = table_rows(wh, "SELECT epoch, step, measured, ablated FROM trajectories WHERE training_id = 'elsewhere-job' ORDER BY epoch")
+    assert [(p["epoch"], p["measured"], p["ablated"]) for p in points] == [(0, True, False), (1, True, False),
+                                                                           (2, True, False), (3, True, True)]
+    assert [p["step"] for p in points] == [0, 40, 80, 120]  # 5,000 training samples in batches of 128
+
+
 def no_duplicates(wh):
     keys = {
         "runs": "run_id",
         "neuron_stats": "run_id, layer, neuron, bits",
         "counts": "run_id, split, layer, bits, neuron, bin, class",
-        "ablation_curves": "run_id, scope, layer, measure, bits, ordering, strategy, repeat, n_ablated",
+        "ablation_curves": "run_id, scope, layer, measure, bits, estimator, ordering, strategy, repeat, n_ablated",
     }
     for view, key in keys.items():
         dupes = table_rows(wh, f"SELECT {key}, count(*) AS c FROM {view} GROUP BY ALL HAVING count(*) > 1 LIMIT 1")

@@ -1,5 +1,7 @@
 -- scorecard_runs: the trained runs with ablation curves, one row per run; a group is a configuration
 -- differing only by seed. n_layers counts the measured layers (an mlp's hidden layers; any network's unit layers).
+-- A checkpoint kept on the way through a training (trajectory_points, not its last epoch) is no configuration
+-- of its own and stays out, unless it is also the last epoch of another training.
 WITH measured AS (
     SELECT run_id, count(DISTINCT layer) AS n_layers FROM neuron_stats GROUP BY run_id
 )
@@ -9,3 +11,5 @@ SELECT r.run_id, r.group_name, r.dataset, r.activation, r.regularizer, r.seed, r
 FROM runs AS r
 LEFT JOIN measured AS m USING (run_id)
 WHERE r.origin = 'trained' AND r.run_id IN (SELECT DISTINCT run_id FROM ablation_curves)
+  AND r.run_id NOT IN (SELECT run_id FROM trajectories WHERE NOT is_last
+                       EXCEPT SELECT run_id FROM trajectories WHERE is_last)
