@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", type=run_id_arg, help="a run_id: its own page, named after the run")
     which.add_argument("--group", help="a runs.group_name: curves averaged over its seeds")
+    which.add_argument("--trajectories", action="store_true", help="the trajectory page of every training configuration "
+                       "with kept checkpoints (docs/trajectories.md)")
 
     p = verb("serve", cmd_serve, "serve the Prefect deployments (schedules on)")
     p.add_argument("--cron", default=SERVE_CRON, help="schedule of reanalyze-checkpoints/scheduled")

@@ -303,6 +303,13 @@ def cmd_report(args) -> None:
         pages = [write_report_of(wh, [args.run], rows[0]["name"])]
     elif args.group:
         pages = [write_report_of(wh, runs_of_group(wh, args.group), args.group)]
+    elif args.trajectories:
+        from flows.pages import trajectory_pages
+
+        pages = trajectory_pages(wh)
+        if not pages:
+            raise NeuronInfoError("no training has measured checkpoints yet; run: neuroninfo train --checkpoint-epochs log "
+                                  "..., then capture and measure its runs (docs/trajectories.md)")
     else:
         complete = query(wh, "SELECT DISTINCT run_id FROM ablation_curves ORDER BY run_id").to_pylist()
         if not complete:

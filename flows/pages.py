@@ -36,12 +36,42 @@ def report_runs(wh: Warehouse, run_ids: list[str], png: bool = True) -> list[Loc
     return [write_report_of(wh, ids, group, png) for group, ids in groups_of_runs(wh, run_ids).items()]
 
 
+def pages_of_runs(wh: Warehouse, run_ids: list[str], png: bool = True) -> list[Location]:
+    """The pages these runs appear on, written again: the group page of each run with ablation curves, and the
+    trajectory page of each training configuration one of them is a checkpoint of."""
+    listed = "(" + ", ".join(f"'{r}'" for r in run_ids) + ")"  # run_ids are 16 hex digits
+    ablated = [r["run_id"] for r in query(wh, f"SELECT DISTINCT run_id FROM ablation_curves WHERE run_id IN {listed} "
+                                              "ORDER BY ALL").to_pylist()] if run_ids else []
+    groups = [r["training_group"] for r in query(wh, f"SELECT DISTINCT training_group FROM trajectories WHERE run_id IN {listed} "
+                                                     "ORDER BY ALL").to_pylist()] if run_ids else []
+    return report_runs(wh, ablated, png) + (trajectory_pages(wh, groups, png) if groups else [])
+
+
 def write_report_of(wh: Warehouse, run_ids: list[str], name: str, png: bool = True) -> Location:
     """One report page over ``run_ids`` (curves averaged over them), named ``reports/<name>.html``; with
     ``png`` a PNG of every chart beside it (rendering them takes most of a page's time: the flows leave
     them to ``neuroninfo report``, and the page exports any chart as PNG or SVG from its menu)."""
     tables = report_tables(wh, run_ids)
     return publish_page(wh, name_of(report_path(wh, name)), lambda out: write_report(tables, out, title=name, png=png))
+
+
+def trajectory_pages(wh: Warehouse, groups: list[str] | None = None, png: bool = True) -> list[Location]:
+    """Write ``reports/trajectory-<group>.html`` for each training configuration (default: every one with a
+    measured checkpoint): its seeds' information plane, measures, ablation gap and error over the epochs."""
+    from pipeline.report_trajectory import write_trajectory_page
+    from store.sql_files import sql_string
+
+    found = [r["training_group"] for r in query(wh, "SELECT DISTINCT training_group FROM trajectories WHERE measured "
+                                                    "ORDER BY ALL").to_pylist()]
+    pages = []
+    for group in found if groups is None else [g for g in found if g in groups]:
+        points = query(wh, f"SELECT * FROM trajectories WHERE training_group = {sql_string(group)} ORDER BY training_id, epoch")
+        rows = query(wh, f"SELECT l.*, t.seed FROM trajectory_layers AS l JOIN trajectories AS t USING (training_id, epoch) "
+                         f"WHERE t.training_group = {sql_string(group)} ORDER BY ALL")
+        name = name_of(report_path(wh, f"trajectory-{group}"))
+        pages.append(publish_page(wh, name, lambda out: write_trajectory_page(group, points.to_pylist(), rows.to_pylist(),
+                                                                              out, png)))
+    return pages
 
 
 def scorecard_page(wh: Warehouse) -> Location:

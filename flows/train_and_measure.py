@@ -90,7 +90,7 @@ def ablate_task(warehouse: str, run_id: str, strategies: list[str], random_repea
 @task(name="report", **RETRIES)
 def report_task(warehouse: str, run_ids: list[str]) -> list[str]:
     progress_to_run_log()
-    return [str(page) for page in pages.report_runs(open_warehouse(warehouse), run_ids, png=False)]  # PNGs: neuroninfo report
+    return [str(page) for page in pages.pages_of_runs(open_warehouse(warehouse), run_ids, png=False)]  # PNGs: neuroninfo report
 
 
 @task(name="scorecard", **RETRIES)

@@ -160,6 +160,7 @@ def test_served_reanalysis_links_a_training_elsewhere(served):
     assert [(p["epoch"], p["measured"], p["ablated"]) for p in points] == [(0, True, False), (1, True, False),
                                                                            (2, True, False), (3, True, True)]
     assert [p["step"] for p in points] == [0, 40, 80, 120]  # 5,000 training samples in batches of 128
+    assert (wh.reports / "trajectory-elsewhere-job.html").exists()  # its page, written as the epochs arrived
 
 
 def no_duplicates(wh):

@@ -135,3 +135,23 @@ def test_checkpoints_on_the_way_stay_out_of_the_scorecard(trajectory):
     assert [r["run_id"] for r in rows(wh, "SELECT run_id FROM scorecard_runs")] == [runs[3]]
     areas = rows(wh, "SELECT epoch, auc_low_first, auc_random FROM trajectory_layers WHERE layer = 1 ORDER BY epoch")
     assert [a["epoch"] for a in areas] == [0, 1, 3] and [a["auc_random"] is not None for a in areas] == [False, True, True]
+
+
+def test_trajectory_page_renders_in_headless_chromium(trajectory, tmp_path):
+    """The page of the training's configuration: every chart drawn by vega-embed in a real browser."""
+    import html
+    import re
+
+    from flows.pages import trajectory_pages
+    from test_report import chromium
+
+    wh, spec, runs = trajectory
+    [page] = trajectory_pages(wh, png=False)
+    assert page.name == f"trajectory-{spec.group}.html"
+    dom = chromium("--dump-dom", page.as_uri(), tmp_path=tmp_path).stdout
+    starts = [(m.start(), m.group(1)) for m in re.finditer(r'<div[^>]*id="chart-([a-z_]+)"', dom)]
+    assert [name for _, name in starts] == ["plane", "measures", "ablation_gap", "error"], dom[:2000]
+    for (start, name), end in zip(starts, [s for s, _ in starts[1:]] + [len(dom)]):
+        container = dom[start:end]
+        assert "vega-embed" in container[:300] and ">chart failed to render" not in container, html.unescape(container[:500])
+        assert container.count("<path") > 5, name  # marks were drawn
