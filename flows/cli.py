@@ -10,8 +10,8 @@ import argparse
 import os
 import sys
 
-from flows.cli_args import (DEVICE, arch_arguments, epoch_list, floats, inputs_argument, ints, json_object, positive,
-                            unit_arguments, words)
+from flows.cli_args import (DEVICE, arch_arguments, checkpoint_arguments, floats, inputs_argument, ints, json_object,
+                            positive, unit_arguments, words)
 from flows.cli_args import run_id as run_id_arg
 from flows.cli_commands import (cmd_ablate, cmd_baselines, cmd_capture, cmd_export, cmd_gc, cmd_import, cmd_estimate, cmd_measure,
                                 cmd_pairs, cmd_paper, cmd_prune, cmd_prune_sweep, cmd_reanalyze, cmd_report, cmd_rm,
@@ -75,10 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     inputs_argument(p)
     arch_arguments(p)
     p.add_argument("--device", **DEVICE)
-    p.add_argument("--checkpoint-epochs", type=epoch_list, help="also keep the network after these epochs, each a run "
-                   "of its own linked in trajectory_points: e.g. 0,1,2,4,8 (0: as initialised) or log (0, 1, 2, 4, ... "
-                   "and the last)")
-    p.add_argument("--checkpoint-every", type=int, help="also keep the network every N epochs from 0")
+    checkpoint_arguments(p)
 
     p = verb("capture", cmd_capture, "store quantized hidden activations (Zarr)", run_id=True)
     p.add_argument("--bits", type=ints, default=ANALYSIS.bits)
@@ -147,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     arch_arguments(p)
     unit_arguments(p)
     p.add_argument("--device", **DEVICE)
+    checkpoint_arguments(p, analysed=True)
 
     p = verb("paper", cmd_paper, "the paper's whole grid, then its claims scorecard (Prefect)")
     p.add_argument("--datasets", type=words, default=PAPER_DATASETS,

@@ -21,6 +21,17 @@ def epoch_list(text: str) -> tuple[int, ...] | str:
     return "log" if text.strip().lower() == "log" else ints(text)
 
 
+def checkpoint_arguments(p, analysed: bool = False) -> None:
+    """--checkpoint-epochs and --checkpoint-every (and, for a verb that analyses them, --full-epochs)."""
+    p.add_argument("--checkpoint-epochs", type=epoch_list, help="also keep the network after these epochs, each a run of "
+                   "its own linked in trajectory_points: e.g. 0,1,2,4,8 (0: as initialised) or log (0, 1, 2, 4, ... and "
+                   "the last); docs/trajectories.md")
+    p.add_argument("--checkpoint-every", type=int, help="also keep the network every N epochs from 0")
+    if analysed:
+        p.add_argument("--full-epochs", type=ints, help="kept epochs that also get pairs and ablation (default: 0 and the "
+                       "powers of two); the others are measured only")
+
+
 def floats(text: str) -> tuple[float, ...]:
     """Comma-separated numbers (one per input channel)."""
     try:

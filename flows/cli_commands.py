@@ -31,12 +31,10 @@ def cmd_train(args) -> str:
     say_adapted_n_val(spec, args.n_val)
     if args.checkpoint_epochs or args.checkpoint_every:
         from flows.trajectories import train_trajectory
-        from pipeline.trajectory import checkpoint_epochs, log_epochs
+        from pipeline.trajectory import checkpoint_epochs
 
-        listed = log_epochs(spec.epochs) if args.checkpoint_epochs == "log" else tuple(args.checkpoint_epochs or ())
-        runs = train_trajectory(wh, spec, checkpoint_epochs(spec.epochs, listed, args.checkpoint_every), args.data_dir,
-                                device=device)
-        return runs[spec.epochs]
+        kept = checkpoint_epochs(spec.epochs, args.checkpoint_epochs or (), args.checkpoint_every)
+        return train_trajectory(wh, spec, kept, args.data_dir, device=device)[spec.epochs]
     return train_run(wh, spec, args.data_dir, device=device)
 
 
@@ -140,9 +138,16 @@ def _train_and_measure(args, wh):
         device=args.device, arch=args.arch, arch_kwargs=args.arch_kwargs,
         layers=list(args.layers) if args.layers else None, reducer=args.reducer,
         measures=list(args.measures) if args.measures else None, scopes=list(args.scopes),
+        checkpoint_epochs=_listed(args.checkpoint_epochs), checkpoint_every=args.checkpoint_every,
+        full_epochs=_listed(args.full_epochs),
     )
     print_summary(wh, run_ids)
     return run_ids[-1] if run_ids else None
+
+
+def _listed(value):
+    """A parsed comma list as a flow parameter (a list; 'log' and None as they are)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def cmd_paper(args) -> str:

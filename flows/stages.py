@@ -107,11 +107,13 @@ def capture_run(
     device: str = "cpu",
     layer_globs: tuple[str, ...] | None = None,
     reducer: str | None = None,
+    refresh: bool = True,
 ) -> str:
     """Store the run's unit outputs and codes; with a complete store, only add codes for new bits.
 
     The units are an MLP's hidden neurons, or for other networks the default layers of the architecture or
-    the modules ``layer_globs`` match (pipeline/units.py), reduced by ``reducer`` (default: each kind's own)."""
+    the modules ``layer_globs`` match (pipeline/units.py), reduced by ``reducer`` (default: each kind's own).
+    ``refresh=False`` leaves the catalog to the caller (a batch)."""
     bits = tuple(sorted(set(bits)))
     if not bits:
         raise NeuronInfoError("no quantizer bits given; pass e.g. --bits 1,2,3")
@@ -161,7 +163,8 @@ def capture_run(
     recorded = (partition_params(wh, "quantizers", run_id) or {}) if same_units and has_partition(wh, "quantizers", run_id) else {}
     act.write_quantizers(wh, store, {"layer_globs": list(layer_globs or recorded.get("layer_globs") or []),
                                      "reducer": reducer or recorded.get("reducer")})
-    refresh_catalog(wh)
+    if refresh:
+        refresh_catalog(wh)
     return run_id
 
 
@@ -197,7 +200,7 @@ def analyse_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None, 
                 steps: int | None = ANALYSIS.steps, full: bool = True) -> str:
     """Capture, measure, pair up and ablate a registered run (the stages after training or import); without
     ``full``, capture and measure only (a trajectory checkpoint between the epochs analysed in full)."""
-    capture_run(wh, run_id, bits, data_dir=data_dir)
+    capture_run(wh, run_id, bits, data_dir=data_dir, refresh=False)
     measure_run(wh, run_id, refresh=False)  # estimate refreshes the catalog
     estimate_run(wh, run_id)
     if not full:

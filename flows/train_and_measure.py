@@ -44,11 +44,42 @@ RETRIES = dict(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, retry_co
 
 
 @task(name="train", **RETRIES)
-def train_task(warehouse: str, spec_json: str, data_dir: str | None, device: str = "cpu") -> str:
+def train_task(warehouse: str, spec_json: str, data_dir: str | None, device: str = "cpu",
+               kept: dict | None = None) -> str:
+    """The trained network's run_id; with ``kept`` ({"listed": epochs or 'log', "every": N}: pipeline.trajectory
+    .checkpoint_epochs) also the runs kept on the way."""
     from pipeline.spec import NetworkSpec
 
     progress_to_run_log()
-    return stages.train_run(open_warehouse(warehouse), NetworkSpec.from_json(spec_json), data_dir, device=device)
+    spec = NetworkSpec.from_json(spec_json)
+    if not kept:
+        return stages.train_run(open_warehouse(warehouse), spec, data_dir, device=device)
+    from flows.trajectories import train_trajectory
+    from pipeline.trajectory import checkpoint_epochs
+
+    epochs = checkpoint_epochs(spec.epochs, kept["listed"] or (), kept["every"])
+    return train_trajectory(open_warehouse(warehouse), spec, epochs, data_dir, device=device)[spec.epochs]
+
+
+@task(name="checkpoints", **RETRIES)
+def checkpoints_task(warehouse: str, run_id: str, spec_json: str, bits: list[int], strategies: list[str],
+                     random_repeats: int, steps: int | None, data_dir: str | None,
+                     full_epochs: list[int] | None = None) -> list[str]:
+    """Analyse the checkpoints a training kept on the way to ``run_id`` (its last epoch's run, analysed by its
+    own chain): measures always, pairs and ablation at ``full_epochs`` (pipeline.trajectory.analysed_in_full)."""
+    from flows.trajectories import kept_runs
+    from pipeline.spec import NetworkSpec
+    from pipeline.trajectory import analysed_in_full, training_id
+
+    progress_to_run_log()
+    wh = open_warehouse(warehouse)
+    full = None if full_epochs is None else tuple(full_epochs)
+    kept = {epoch: kept_run for epoch, kept_run in kept_runs(wh, training_id(NetworkSpec.from_json(spec_json))).items()
+            if kept_run != run_id}
+    for epoch, kept_run in sorted(kept.items()):
+        stages.analyse_run(wh, kept_run, data_dir, tuple(bits), tuple(strategies), random_repeats, steps,
+                           analysed_in_full(epoch, full))
+    return sorted(kept.values())
 
 
 @task(name="capture", **RETRIES)
@@ -114,17 +145,18 @@ def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, ste
     return [run_id_future, captured, measured, estimated, paired, ablated]
 
 
-def train_and_analyse(warehouse: str, specs: list, data_dir: str | None, device: str, analyse_run) -> list[list]:
+def train_and_analyse(warehouse: str, specs: list, data_dir: str | None, device: str, analyse_run,
+                      kept: dict | None = None) -> list[list]:
     """Submit each network's training, then ``analyse_run(its run_id future)`` (a chain); return the chains.
 
     The next network's training is submitted before this one's analysis: with two workers the first two
     networks train at once, then one trains beside the analysis of the one before. Trainings run in worker
     processes of their own (pipeline/train_process.py), so running several at once changes no bytes."""
-    trained = [train_task.submit(warehouse, spec.to_json(), data_dir, device) for spec in specs[:1]]
+    trained = [train_task.submit(warehouse, spec.to_json(), data_dir, device, kept) for spec in specs[:1]]
     chains = []
     for i, spec in enumerate(specs):
         if i + 1 < len(specs):
-            trained.append(train_task.submit(warehouse, specs[i + 1].to_json(), data_dir, device))
+            trained.append(train_task.submit(warehouse, specs[i + 1].to_json(), data_dir, device, kept))
         chains.append(analyse_run(trained[i]))
     return chains
 
@@ -163,8 +195,15 @@ def train_and_measure(
     reducer: str | None = None,
     measures: list[str] | None = None,
     scopes: list[str] = list(ANALYSIS.scopes),
+    checkpoint_epochs: list[int] | str | None = None,
+    checkpoint_every: int | None = None,
+    full_epochs: list[int] | None = None,
 ) -> list[str]:
     """Train and analyse every network of activations x regularizers x seeds; return their run_ids.
+
+    ``checkpoint_epochs`` (epochs, or 'log': 0, 1, 2, 4, ... and the last) and ``checkpoint_every`` (N: every N
+    epochs) also keep each network after those epochs as a run of its own (docs/trajectories.md), measured always, given pairs and ablation at ``full_epochs``
+    (default: epoch 0 and the powers of two).
 
     ``arch`` (mlp, cnn, vit, torchvision:NAME, package.module:Class) with ``arch_kwargs`` (JSON) chooses the
     network; ``layers`` (globs over module paths) and ``reducer`` which units capture reads (pipeline/units.py);
@@ -181,9 +220,19 @@ def train_and_measure(
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     found = trained_already(warehouse, specs, data_dir)
+    kept = {"listed": checkpoint_epochs, "every": checkpoint_every} if checkpoint_epochs or checkpoint_every else None
+    if kept:  # a bad epoch list is one line before anything trains
+        from pipeline.trajectory import checkpoint_epochs as check_kept
+
+        for spec in specs:
+            check_kept(spec.epochs, checkpoint_epochs or (), checkpoint_every)
     chains = train_and_analyse(warehouse, specs, data_dir, device, lambda run_id: analyse(
         warehouse, run_id, bits, strategies, random_repeats, steps, data_dir, pair_bits, device, layers, reducer,
-        measures, scopes))
+        measures, scopes), kept)
+    if kept:  # each training's kept checkpoints, beside its last epoch's chain
+        for spec, chain in zip(specs, chains):
+            chain.insert(-1, checkpoints_task.submit(warehouse, chain[0], spec.to_json(), bits, strategies, random_repeats,
+                                                     steps, data_dir, full_epochs))
     run_ids = [chain_result(chain) for chain in chains]
     report = report_task.submit(warehouse, run_ids)
     for path in report.result():

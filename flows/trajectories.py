@@ -17,6 +17,15 @@ from store.tables import has_partition
 from store.trajectories import link_point
 
 
+def kept_runs(wh: Warehouse, training: str) -> dict[int, str]:
+    """{epoch: run_id} of a training's kept checkpoints (trajectory_points)."""
+    from store.sandbox import query
+    from store.sql_files import sql_string
+
+    rows = query(wh, f"SELECT epoch, run_id FROM trajectory_points WHERE training_id = {sql_string(training)}").to_pylist()
+    return {r["epoch"]: r["run_id"] for r in rows}
+
+
 def train_trajectory(wh: Warehouse, spec, epochs: tuple[int, ...], data_dir: str | Path | None = None,
                      progress: bool = True, device: str = "cpu") -> dict[int, str]:
     """Train ``spec``, keeping the network after each of ``epochs`` (pipeline.trajectory.checkpoint_epochs:

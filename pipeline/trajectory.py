@@ -22,11 +22,12 @@ def log_epochs(epochs: int) -> tuple[int, ...]:
     return tuple(sorted(grid))
 
 
-def checkpoint_epochs(epochs: int, listed: tuple[int, ...] = (), every: int | None = None) -> tuple[int, ...]:
-    """The epochs a training of ``epochs`` epochs keeps: ``listed`` ('log' handled by the caller: log_epochs),
-    or every ``every`` epochs from 0; the last epoch always. A one-line error for an epoch outside 0..epochs."""
+def checkpoint_epochs(epochs: int, listed: tuple[int, ...] | str = (), every: int | None = None) -> tuple[int, ...]:
+    """The epochs a training of ``epochs`` epochs keeps: ``listed`` (or 'log': ``log_epochs``) and every ``every``
+    epochs from 0; the last epoch always. A one-line error for an epoch outside 0..epochs."""
     if every is not None and every < 1:
         raise NeuronInfoError(f"--checkpoint-every {every}; give a number of epochs >= 1")
+    listed = log_epochs(epochs) if listed == "log" else tuple(listed or ())
     wanted = set(listed) | (set(range(0, epochs + 1, every)) if every else set())
     outside = sorted(e for e in wanted if not 0 <= e <= epochs)
     if outside:

@@ -72,19 +72,22 @@ def table_rows(wh, sql):
 
 
 def test_served_train_and_measure(served):
+    """The grid, each network also kept after its first epoch (measured, not ablated: full_epochs is empty)."""
     env, wh = served
-    run = run_deployment(env, "train-and-measure/default", TINY)
-    runs = table_rows(wh, "SELECT run_id, seed FROM runs WHERE arch = 'mlp' ORDER BY seed")
+    run = run_deployment(env, "train-and-measure/default", {**TINY, "checkpoint_epochs": [1], "full_epochs": []})
+    points = table_rows(wh, "SELECT seed, epoch, measured, ablated FROM trajectories ORDER BY seed, epoch")
+    assert [tuple(p.values()) for p in points] == [(0, 1, True, False), (0, 2, True, True), (1, 1, True, False), (1, 2, True, True)]
+    runs = table_rows(wh, "SELECT run_id, seed FROM runs WHERE arch = 'mlp' AND epochs = 2 ORDER BY seed")
     logged = [(line["level"], line["message"]) for line in run_logs(env, run)]  # what the Prefect UI shows
     for said in (f"capture {runs[0]['run_id']}: ", "time by stage (task time, summed): train ", "report: "):
         assert any(level == logging.INFO and said in message for level, message in logged), (said, logged)
     assert [r["seed"] for r in runs] == [0, 1]
     ids = [r["run_id"] for r in runs]
     stats = table_rows(wh, "SELECT run_id, count(*) AS n FROM neuron_stats JOIN runs USING (run_id) WHERE arch = 'mlp' "
-                           "GROUP BY run_id ORDER BY run_id")
+                           "AND epochs = 2 GROUP BY run_id ORDER BY run_id")
     assert {r["run_id"]: r["n"] for r in stats} == {i: (16 + 8) * 2 for i in ids}
     curves = table_rows(wh, "SELECT DISTINCT run_id, scope, strategy FROM ablation_curves JOIN runs USING (run_id) "
-                            "WHERE arch = 'mlp'")
+                            "WHERE arch = 'mlp' AND epochs = 2")
     assert {(r["run_id"], r["scope"], r["strategy"]) for r in curves} == {(i, s, t) for i in ids for s in ("layer", "network") for t in ("zero", "mean")}
 
 
@@ -109,7 +112,7 @@ def test_served_prune_sweep(served):
     env, wh = served
     if not table_rows(wh, "SELECT run_id FROM neuron_stats LIMIT 1"):
         run_deployment(env, "train-and-measure/default", TINY)
-    run_id = table_rows(wh, "SELECT run_id FROM runs WHERE origin = 'trained' AND arch = 'mlp' ORDER BY seed LIMIT 1")[0]["run_id"]
+    run_id = table_rows(wh, "SELECT run_id FROM runs WHERE origin = 'trained' AND arch = 'mlp' AND epochs = 2 ORDER BY seed LIMIT 1")[0]["run_id"]
     run = run_deployment(env, "prune-sweep/default", {"run_ids": [run_id], "keeps": [0.5], "finetune_epochs": [0]})
     assert any(f"baselines {run_id}: " in line["message"] for line in run_logs(env, run))
     assert table_rows(wh, f"SELECT count(*) AS n FROM neuron_baselines WHERE run_id = '{run_id}'") == [{"n": 16 + 8}]
