@@ -160,10 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster")
     p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
+    checkpoint_arguments(p, analysed=True)
 
     p = verb("reanalyze", cmd_reanalyze, "analyse checkpoints dropped into the inbox")
     p.add_argument("--inbox", help="default: <warehouse>/inbox")
     analysis_arguments(p)
+    p.add_argument("--full-epochs", type=ints, help="epochs of a trajectory (a sidecar names its training and epoch) that "
+                   "also get pairs and ablation (default: 0 and the powers of two); the others are measured only")
 
     p = verb("import", cmd_import, "register a checkpoint as people save it (.pt/.pth state_dict, safetensors)")
     p.add_argument("file", help="a .safetensors, .pt or .pth file (a sidecar <file>.json or <stem>.json beside it is read)")

@@ -164,7 +164,8 @@ def cmd_paper(args) -> str:
 
         flow = paper_grid.with_options(task_runner=task_runner_for(args.task_runner, args.dask_address, args.workers))
         grid = dict(datasets=list(args.datasets), seeds=list(args.seeds), quick=args.quick, data_dir=args.data_dir,
-                    device=args.device, archs=list(args.archs))
+                    device=args.device, archs=list(args.archs), checkpoint_epochs=_listed(args.checkpoint_epochs),
+                    checkpoint_every=args.checkpoint_every, full_epochs=_listed(args.full_epochs))
         run_ids = flow(warehouse=str(wh.root), **grid)
         if replica is not None:
             print(f"replicate: the same grid again, into the fresh warehouse {replica.root}")
@@ -220,7 +221,8 @@ def cmd_reanalyze(args) -> int:
         from flows.reanalyze import reanalyze_checkpoints
 
         outcomes = reanalyze_checkpoints(inbox=args.inbox, warehouse=str(wh.root), data_dir=args.data_dir, bits=list(args.bits),
-                                         strategies=list(args.strategy), random_repeats=args.random_repeats, steps=args.steps)
+                                         strategies=list(args.strategy), random_repeats=args.random_repeats, steps=args.steps,
+                                         full_epochs=_listed(args.full_epochs))
     rejected = [o for o in outcomes if o["status"] == "rejected"]
     for o in rejected:
         print(f"rejected {o['file']}: {o['reason']}", file=sys.stderr)

@@ -13,8 +13,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.paper_plan import grid_progress, paper_plan
 from pipeline.options import PAPER_DATASETS
-from flows.train_and_measure import (analyse, chain_result, progress_to_run_log, report_task, scorecard_task, stage_times,
-                                     train_and_analyse, trained_already)
+from flows.train_and_measure import (analyse, analyse_checkpoints, chain_result, kept_epochs, progress_to_run_log,
+                                     report_task, scorecard_task, stage_times, train_and_analyse, trained_already)
 from pipeline.progress import note
 from store.paths import open_warehouse
 
@@ -28,9 +28,14 @@ def paper_grid(
     data_dir: str | None = None,
     device: str = "cpu",
     archs: list[str] = ["mlp"],
+    checkpoint_epochs: list[int] | str | None = None,
+    checkpoint_every: int | None = None,
+    full_epochs: list[int] | None = None,
 ) -> list[str]:
     """Train and analyse the paper's grid on every available dataset (per architecture of ``archs``: mlp, cnn,
-    vit); write the report pages and the scorecard."""
+    vit); write the report pages and the scorecard. ``checkpoint_epochs``, ``checkpoint_every`` and
+    ``full_epochs`` keep and analyse checkpoints on the way, as train-and-measure's do (docs/trajectories.md);
+    they stay out of the scorecard."""
     progress_to_run_log()
     plan = paper_plan(datasets, seeds, quick, data_dir, tuple(archs))
     for line in plan.skipped:
@@ -38,9 +43,12 @@ def paper_grid(
     warehouse = str(open_warehouse(warehouse).root)
     print(f"paper: {len(plan.specs)} network(s) into warehouse {warehouse}")
     found = trained_already(warehouse, plan.specs, data_dir)
+    kept = kept_epochs(plan.specs, checkpoint_epochs, checkpoint_every)
     chains = train_and_analyse(warehouse, plan.specs, data_dir, device, lambda run_id: analyse(
         warehouse, run_id, plan.bits, plan.strategies, plan.random_repeats, plan.steps, data_dir, pair_bits=[],
-        device=device))
+        device=device), kept)
+    analyse_checkpoints(warehouse, plan.specs, chains, kept, plan.bits, plan.strategies, plan.random_repeats, plan.steps,
+                        data_dir, full_epochs)
     started, run_ids = time.monotonic(), []
     for chain in chains:
         run_ids.append(chain_result(chain))

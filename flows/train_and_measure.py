@@ -145,6 +145,29 @@ def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, ste
     return [run_id_future, captured, measured, estimated, paired, ablated]
 
 
+def kept_epochs(specs: list, listed: list[int] | str | None, every: int | None) -> dict | None:
+    """The ``kept`` parameter of train_task for a grid that keeps checkpoints (None: it does not), checked
+    against every spec first (a bad epoch list is one line before anything trains)."""
+    if not listed and not every:
+        return None
+    from pipeline.trajectory import checkpoint_epochs
+
+    for spec in specs:
+        checkpoint_epochs(spec.epochs, listed or (), every)
+    return {"listed": listed, "every": every}
+
+
+def analyse_checkpoints(warehouse: str, specs: list, chains: list[list], kept: dict | None, bits, strategies,
+                        random_repeats, steps, data_dir, full_epochs) -> None:
+    """With ``kept``, add to each training's chain the analysis of its kept checkpoints (beside its last epoch's
+    chain, before its last task: chain_result still returns that one's run_id)."""
+    if not kept:
+        return
+    for spec, chain in zip(specs, chains):
+        chain.insert(-1, checkpoints_task.submit(warehouse, chain[0], spec.to_json(), list(bits), list(strategies),
+                                                 random_repeats, steps, data_dir, full_epochs))
+
+
 def train_and_analyse(warehouse: str, specs: list, data_dir: str | None, device: str, analyse_run,
                       kept: dict | None = None) -> list[list]:
     """Submit each network's training, then ``analyse_run(its run_id future)`` (a chain); return the chains.
@@ -220,19 +243,11 @@ def train_and_measure(
     warehouse = str(open_warehouse(warehouse).root)
     print(f"{len(specs)} network(s) into warehouse {warehouse}")
     found = trained_already(warehouse, specs, data_dir)
-    kept = {"listed": checkpoint_epochs, "every": checkpoint_every} if checkpoint_epochs or checkpoint_every else None
-    if kept:  # a bad epoch list is one line before anything trains
-        from pipeline.trajectory import checkpoint_epochs as check_kept
-
-        for spec in specs:
-            check_kept(spec.epochs, checkpoint_epochs or (), checkpoint_every)
+    kept = kept_epochs(specs, checkpoint_epochs, checkpoint_every)
     chains = train_and_analyse(warehouse, specs, data_dir, device, lambda run_id: analyse(
         warehouse, run_id, bits, strategies, random_repeats, steps, data_dir, pair_bits, device, layers, reducer,
         measures, scopes), kept)
-    if kept:  # each training's kept checkpoints, beside its last epoch's chain
-        for spec, chain in zip(specs, chains):
-            chain.insert(-1, checkpoints_task.submit(warehouse, chain[0], spec.to_json(), bits, strategies, random_repeats,
-                                                     steps, data_dir, full_epochs))
+    analyse_checkpoints(warehouse, specs, chains, kept, bits, strategies, random_repeats, steps, data_dir, full_epochs)
     run_ids = [chain_result(chain) for chain in chains]
     report = report_task.submit(warehouse, run_ids)
     for path in report.result():

@@ -11,5 +11,6 @@ SELECT r.run_id, r.group_name, r.dataset, r.activation, r.regularizer, r.seed, r
 FROM runs AS r
 LEFT JOIN measured AS m USING (run_id)
 WHERE r.origin = 'trained' AND r.run_id IN (SELECT DISTINCT run_id FROM ablation_curves)
-  AND r.run_id NOT IN (SELECT run_id FROM trajectories WHERE NOT is_last
-                       EXCEPT SELECT run_id FROM trajectories WHERE is_last)
+  AND r.run_id NOT IN (  -- runs that are only ever a checkpoint on the way (read from the table: cheap to bind)
+      SELECT run_id FROM (SELECT run_id, epoch < max(epoch) OVER (PARTITION BY training_id) AS on_the_way FROM trajectory_points)
+      GROUP BY run_id HAVING bool_and(on_the_way))
