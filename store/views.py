@@ -110,13 +110,32 @@ def create_public_views(con: duckdb.DuckDBPyConnection, views: tuple[str, ...] |
             con.execute(f"CREATE OR REPLACE VIEW {view} AS\n" + view_sql(view))
 
 
+def views_named_in(sql: str) -> tuple[str, ...] | None:
+    """The public views ``sql`` needs (those it names, and what they read), or None for every view: when it names
+    none (SHOW TABLES, information_schema, SELECT 1) or reads warehouse_problems (which lists every table's)."""
+    words = sql_words(sql)
+    named = tuple(sorted(words & set(public_views())))
+    if not named or "warehouse_problems" in words:
+        return None
+    return views_for(named)
+
+
+def staging_tables(views: tuple[str, ...]) -> list[str]:
+    """The stored tables whose staging views these public views read (directly, or by their passthrough)."""
+    words = set(views).union(*(sql_words(view_sql(v)) for v in views))
+    return [t for t in SCHEMAS if t in words or f"stg_{t}" in words]
+
+
 def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: str = "TEMP TABLE",
-                 read_only: bool = False, runs: Collection[str] | None = None) -> list[str]:
+                 read_only: bool = False, runs: Collection[str] | None = None,
+                 views: tuple[str, ...] | None = None) -> list[str]:
     """Create the staging and public views and ``warehouse_problems`` on ``con``; return the files they read.
     ``read_only``: the views read through ``ReadOnlyFileSystem`` (store.readonly_fs), and the files returned are
     spelled that way. ``runs``: the views read only these runs' files, so damage inside another run's file (which
-    the cheap check cannot see) never reaches a computation about these."""
-    tables = list(SCHEMAS)
+    the cheap check cannot see) never reaches a computation about these. ``views``: only these public views
+    (``views_for``: with what they read) and the tables under them, checked and listed; default every one
+    (binding them all costs about a second on every connection)."""
+    tables = list(SCHEMAS) if views is None else staging_tables(views)
     for table in tables:
         ensure_table(wh, table, SCHEMAS[table])
     if not wh.local:  # DuckDB reads the URLs in read_parquet through the fsspec filesystem
@@ -137,7 +156,7 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
             for table in tables:
                 listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
                 con.execute(f"CREATE OR REPLACE VIEW {STAGING}.stg_{table} AS\n" + sql_text("staging", table=table, files=listed))
-            create_public_views(con)
+            create_public_views(con, views)
             break
         except duckdb.IOException as e:
             if "No files found that match" not in str(e) or attempt == 2:

@@ -19,7 +19,7 @@ def test_every_stored_table_has_its_staging_and_public_view(tmp_path):
     views = {r[0] for r in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     con.close()
     stored = [view for view, c in contracts().items() if c.stored]
-    assert len(stored) == 14
+    assert len(stored) == 15
     for table in stored:
         assert f"stg_{table}" in views and table in views, table
     assert set(view_order()) <= views
@@ -57,3 +57,19 @@ def test_measures_model_writes_exactly_the_contract_columns():
     tables = measure_layer(connect(), labels, 3, layer, "val")  # the models' own output
     for table in ("neuron_stats", "specific_info"):
         assert tables[table].column_names == SCHEMAS[table].names, table
+
+
+def test_a_query_builds_only_the_views_it_reads(tmp_path):
+    """Every public view queried alone through the sandbox, which builds only the views its SQL names and what
+    they read (and the staging views under them), over an empty warehouse; a query that names none builds all."""
+    from store.paths import open_warehouse
+    from store.sandbox import query
+    from store.views import views_named_in
+
+    wh = open_warehouse(tmp_path / "wh")
+    for view in view_order():
+        assert query(wh, f"SELECT * FROM {view} LIMIT 0").num_rows == 0, view
+    needed = views_named_in("SELECT * FROM neuron_ranks WHERE measure = 'scorecard'")  # a name in a string is a value
+    assert needed is not None and "neuron_ranks" in needed and "measure_values" in needed and "scorecard" not in needed
+    assert views_named_in("SHOW TABLES") is None and views_named_in("SELECT * FROM warehouse_problems, runs") is None
+    assert len(query(wh, "SHOW TABLES")) == len(view_order()) + 1  # every view, and warehouse_problems
