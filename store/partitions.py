@@ -21,7 +21,8 @@ def scan_tables(wh: Warehouse, tables: list[str]) -> tuple[dict[str, list[str]],
     of any table are kept only while its ``runs`` partition passes.
     """
     sizes = file_sizes(wh.tables)
-    records = _records(wh, [name for name in sizes if name.endswith(DATA_FILE + MANIFEST_SUFFIX)])
+    records = _records(wh, [name for name in sizes if name.endswith(DATA_FILE + MANIFEST_SUFFIX)
+                            and name.split("/", 1)[0] in tables])
     good: dict[str, dict[str, str]] = {t: {} for t in tables}
     problems: list[Problem] = []
     for table in tables:

@@ -121,8 +121,9 @@ def views_named_in(sql: str) -> tuple[str, ...] | None:
 
 
 def staging_tables(views: tuple[str, ...]) -> list[str]:
-    """The stored tables whose staging views these public views read (directly, or by their passthrough)."""
-    words = set(views).union(*(sql_words(view_sql(v)) for v in views))
+    """The stored tables whose staging views these public views read (directly, or by their passthrough), and
+    `runs` (a run's rows of any table count only while its runs partition passes: store.partitions)."""
+    words = set(views).union(*(sql_words(view_sql(v)) for v in views)) | {"runs"}
     return [t for t in SCHEMAS if t in words or f"stg_{t}" in words]
 
 

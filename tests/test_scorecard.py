@@ -17,7 +17,8 @@ from pipeline.criteria import names as criterion_names
 from store.sql_files import macros_sql
 from store.views import create_public_views, views_for
 
-HAND_MADE = ("runs", "neuron_stats", "ablation_curves", "neuron_redundancy", "neuron_baselines", "layers", "measure_estimates")  # tables a test builds
+HAND_MADE = ("runs", "neuron_stats", "ablation_curves", "neuron_redundancy", "neuron_baselines", "layers", "measure_estimates",
+             "trajectory_points")  # tables a test builds
 MARTS = views_for(("scorecard", "scorecard_summary"), given=HAND_MADE)  # the views over them
 
 CASES = {  # the statistic of each of the three seeds
@@ -75,6 +76,7 @@ class World:
         con.executemany("INSERT INTO ablation_curves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [list(c.values()) for c in self.curves])
         con.execute("CREATE TABLE measure_estimates (run_id VARCHAR, layer INTEGER, neuron INTEGER, bits INTEGER, "
                     "measure VARCHAR, estimator VARCHAR, value DOUBLE)")  # the corrected values: none here
+        con.execute("CREATE TABLE trajectory_points (run_id VARCHAR, training_id VARCHAR, epoch INTEGER, step BIGINT)")
         con.execute("CREATE TABLE neuron_redundancy (run_id VARCHAR, layer INTEGER, neuron INTEGER, bits INTEGER, "
                     + ", ".join(f"{c} DOUBLE" for c in criterion_names("pair_aggregate")) + ")")
         con.execute("CREATE TABLE neuron_baselines (run_id VARCHAR, layer INTEGER, neuron INTEGER, "

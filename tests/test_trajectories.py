@@ -146,6 +146,7 @@ def test_trajectory_page_renders_in_headless_chromium(trajectory, tmp_path):
     from test_report import chromium
 
     wh, spec, runs = trajectory
+    stages.ablate_run(wh, runs[3], ("zero",), 1, 4, measures=("mutual_info",), scopes=("layer",))  # done before: skipped
     [page] = trajectory_pages(wh, png=False)
     assert page.name == f"trajectory-{spec.group}.html"
     dom = chromium("--dump-dom", page.as_uri(), tmp_path=tmp_path).stdout
