@@ -235,7 +235,7 @@ def test_curves_downsample_big_grids_to_50_steps(group):
     con = memory_connection(wh)
     try:
         con.register("selected_runs", pa.table({"run_id": ["x"]}))
-        same = {"run_id": "x", "scope": "network", "measure": "entropy", "bits": 1, "ordering": "low_first",
+        same = {"run_id": "x", "scope": "network", "measure": "entropy", "bits": 1, "estimator": "plugin", "ordering": "low_first",
                 "strategy": "zero", "repeat": 0}
         fake = pa.table({**{k: [v] * (n + 1) for k, v in same.items()}, "layer": pa.nulls(n + 1, pa.int32()),
                          "n_ablated": list(range(n + 1)), "frac_ablated": [k / n for k in range(n + 1)],
