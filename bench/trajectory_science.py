@@ -25,13 +25,14 @@ def main() -> None:
     parser.add_argument("--warehouse", required=True)
     args = parser.parse_args()
     rows = query(open_warehouse(args.warehouse, create=False), (HERE / "trajectory_science.sql").read_text()).to_pylist()
-    print("| activation | layer | bits | H(T) by epoch (mean over seeds) | I(T;Y) by epoch | peak H(T) at | last - peak H(T) "
-          "(seed range of the last) | compression? |")
+    print("| activation | layer | bits | H(T) by epoch (mean over seeds) | I(T;Y) by epoch | peak H(T) after epoch 0 at | "
+          "last - that peak (seed range of the last) | compression after fitting? |")
     print("|---|---:|---:|---|---|---:|---:|---|")
     keys = sorted({(r["activation"], r["layer"], r["bits"]) for r in rows})
     for key in keys:
         series = [r for r in rows if (r["activation"], r["layer"], r["bits"]) == key]
-        peak = max(series, key=lambda r: r["h_t"])
+        trained = [r for r in series if r["epoch"] > 0] or series
+        peak = max(trained, key=lambda r: r["h_t"])  # the end of a fitting phase, if H(T) rises first
         last = series[-1]
         drop = last["h_t"] - peak["h_t"]
         spread = last["h_t_max"] - last["h_t_min"]
