@@ -18,8 +18,7 @@ def summary(wh: Warehouse, run_ids: list[str]) -> list[dict]:
     """Headline numbers of these runs (sql/summary_runs.sql) with the path of each one's group report."""
     if not run_ids:
         return []
-    listed = "(" + ", ".join(f"'{r}'" for r in run_ids) + ")"  # run_ids are 16 hex digits
-    rows = query(wh, sql_text("summary_runs", run_ids=listed)).to_pylist()
+    rows = query(wh, sql_text("summary_runs", run_ids=run_id_list(run_ids))).to_pylist()
     for row in rows:
         row["report"] = str(report_path(wh, row["group_name"]))
     return rows
@@ -39,12 +38,19 @@ def report_runs(wh: Warehouse, run_ids: list[str], png: bool = True) -> list[Loc
 def pages_of_runs(wh: Warehouse, run_ids: list[str], png: bool = True) -> list[Location]:
     """The pages these runs appear on, written again: the group page of each run with ablation curves, and the
     trajectory page of each training configuration one of them is a checkpoint of."""
-    listed = "(" + ", ".join(f"'{r}'" for r in run_ids) + ")"  # run_ids are 16 hex digits
+    if not run_ids:
+        return []
+    listed = run_id_list(run_ids)
     ablated = [r["run_id"] for r in query(wh, f"SELECT DISTINCT run_id FROM ablation_curves WHERE run_id IN {listed} "
-                                              "ORDER BY ALL").to_pylist()] if run_ids else []
+                                              "ORDER BY ALL").to_pylist()]
     groups = [r["training_group"] for r in query(wh, f"SELECT DISTINCT training_group FROM trajectories WHERE run_id IN {listed} "
-                                                     "ORDER BY ALL").to_pylist()] if run_ids else []
+                                                     "ORDER BY ALL").to_pylist()]
     return report_runs(wh, ablated, png) + (trajectory_pages(wh, groups, png) if groups else [])
+
+
+def run_id_list(run_ids: list[str]) -> str:
+    """Run ids as a SQL list, ``('a', 'b')`` (run_ids are 16 hex digits)."""
+    return "(" + ", ".join(f"'{r}'" for r in run_ids) + ")"
 
 
 def write_report_of(wh: Warehouse, run_ids: list[str], name: str, png: bool = True) -> Location:

@@ -37,18 +37,18 @@ def train_trajectory(wh: Warehouse, spec, epochs: tuple[int, ...], data_dir: str
     spec = resolve_inputs(spec, data_dir)
     runs = dict(zip(epochs, run_ids_for_specs(wh, [snapshot_spec(spec, e) for e in epochs])))
     missing = sorted(e for e, run_id in runs.items() if run_id is None)
+    data = data_of(spec, data_dir)
     if missing:
         longest = snapshot_spec(spec, missing[-1])
         kept = run_isolated("flows.run_data:train_snapshots_job", longest.to_json(), str(data_dir) if data_dir else None,
                             device, progress, missing)
-        data = data_of(spec, data_dir)
         for epoch in missing:
             model = model_from_bytes(kept[epoch])
             runs[epoch] = save_checkpoint(wh, model)
             if not has_partition(wh, "runs", runs[epoch]):
                 register_run(wh, runs[epoch], model, data, refresh=False)
     name = training_id(spec)
-    steps_per_epoch = -(-(len(data_of(spec, data_dir).train.y)) // spec.batch_size)
+    steps_per_epoch = -(-len(data.train.y) // spec.batch_size)
     for epoch, run_id in runs.items():
         link_point(wh, run_id, name, epoch, epoch * steps_per_epoch)
     refresh_catalog(wh)
