@@ -13,7 +13,7 @@ import sys
 from flows.cli_args import (DEVICE, arch_arguments, checkpoint_arguments, floats, inputs_argument, ints, json_object,
                             positive, unit_arguments, words)
 from flows.cli_args import run_id as run_id_arg
-from flows.cli_commands import (cmd_ablate, cmd_baselines, cmd_capture, cmd_export, cmd_gc, cmd_import, cmd_estimate, cmd_measure,
+from flows.cli_commands import (cmd_ablate, cmd_baselines, cmd_capture, cmd_compact, cmd_export, cmd_gc, cmd_import, cmd_estimate, cmd_measure,
                                 cmd_pairs, cmd_paper, cmd_prune, cmd_prune_sweep, cmd_reanalyze, cmd_report, cmd_rm,
                                 cmd_serve, cmd_sql, cmd_train, cmd_train_and_measure, cmd_verify)
 from pipeline.errors import NeuronInfoError
@@ -205,7 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     verb("rm", cmd_rm, "delete a run and everything derived from it", run_id=True)
 
-    p = verb("gc", cmd_gc, "remove crash leftovers and old rejected inbox files")
+    p = verb("compact", cmd_compact, "move settled per-run table files into compacted segments (docs/scaling.md)")
+    p.add_argument("--all", action="store_true", help="move every settled file, however few (default: a table's once it "
+                   "has 32; the flows compact that way after their runs)")
+    p.add_argument("--settle", type=float, default=None, help="move only files written more than SECONDS ago (default 300: "
+                   "a stage may still be writing its run)")
+    p.add_argument("--grace", type=float, default=None, help="keep moved files and merged segments SECONDS for readers "
+                   "that listed them before (default 600; a later compact or gc deletes them)")
+
+    p = verb("gc", cmd_gc, "remove crash leftovers, old rejected inbox files and retired compacted segments")
     p.add_argument("--older-than", type=positive, default=24.0, help="age in hours (default 24)")
     return parser
 

@@ -288,6 +288,21 @@ def cmd_rm(args) -> None:
         print(f"removed {path}")
 
 
+def cmd_compact(args) -> None:
+    from dataclasses import replace
+
+    from store.compaction import Policy, compact
+
+    for name in ("settle", "grace"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            raise NeuronInfoError(f"--{name} {getattr(args, name):g} is negative; pass seconds, e.g. 300")
+    policy = replace(Policy(), **{f"{name}_s": getattr(args, name) for name in ("settle", "grace") if getattr(args, name) is not None})
+    lines = compact(_warehouse(args, create=False), policy, force=args.all)
+    for line in lines:
+        print(line)
+    print(f"{len(lines)} table(s) compacted")
+
+
 def cmd_gc(args) -> None:
     from store.lifecycle import gc
 

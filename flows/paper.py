@@ -13,7 +13,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.paper_plan import grid_progress, paper_plan
 from pipeline.options import PAPER_DATASETS
-from flows.train_and_measure import (analyse, analyse_checkpoints, chain_result, kept_epochs, progress_to_run_log,
+from flows.train_and_measure import (analyse, analyse_checkpoints, chain_result, compact_after, kept_epochs, progress_to_run_log,
                                      report_task, scorecard_task, stage_times, train_and_analyse, trained_already)
 from pipeline.progress import note
 from store.paths import open_warehouse
@@ -60,5 +60,6 @@ def paper_grid(
     print(f"scorecard: {scorecard.result()}")
     futures = [f for chain in chains for f in chain] + [report, scorecard]
     note(f"paper: {time.monotonic() - started:.0f} s wall; task time by stage: {stage_times(futures, found)}")
+    compact_after(warehouse)
     return run_ids
 

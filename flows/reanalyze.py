@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import inbox_stage
-from flows.train_and_measure import progress_to_run_log, report_task
+from flows.train_and_measure import compact_after, progress_to_run_log, report_task
 from pipeline.options import ANALYSIS
 from store.inbox import pending_files
 from store.paths import location, open_warehouse
@@ -67,4 +67,5 @@ def reanalyze_checkpoints(
           f"{sum(o['status'] == 'duplicate' for o in outcomes)} duplicate(s) in {folder}")
     if outcomes:
         create_table_artifact(key="inbox-outcomes", table=outcomes, description=f"Inbox {folder}: one row per file")
+    compact_after(str(wh.root))
     return outcomes

@@ -20,7 +20,7 @@ from store import activations as act
 from store.checkpoints import load_run
 from store.contract import contracts
 from store.paths import Warehouse, remove_tree
-from store.tables import has_partition, partition_params
+from store.tables import has_partition, partition_params, remove_partition
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def _redo_sweep(wh: Warehouse, run_id: str, data_dir) -> None:
         note(f"prune-sweep {run_id}: its pruning_curves recorded no parameters (an older version); made again with the "
              "default sweep, which may differ from the one that was damaged")
         sweeps = [{}]
-    remove_tree(wh.partition("pruning_curves", run_id))  # replayed in order into an empty partition
+    remove_partition(wh, "pruning_curves", run_id)  # replayed in order into an empty partition
     for s in sweeps:
         kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in s.items()}
         pruning.prune_sweep_run(wh, run_id, data_dir=data_dir, **kwargs)

@@ -46,13 +46,12 @@ from store.sandbox import query
 from store.sql_files import sql_text
 from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.imports import Imported, import_rows, read_import, record_import
-from store.integrity import read_record
 from store.measures import write_measures
 from store.pairs import write_pairs
 from store.paths import Location, Warehouse
 from store.runs import run_id_for_spec, write_run
 from store.schemas import SCHEMAS
-from store.tables import has_partition, merge_partition, partition_file, partition_params, read_partition, write_partition
+from store.tables import has_partition, merge_partition, partition_params, partition_record, read_partition, write_partition
 from store.trajectories import link_point
 
 SPLITS = ("val", "test")
@@ -235,7 +234,7 @@ def fingerprint(wh: Warehouse, run_id: str, source: str) -> str | None:
             return act.open_activations(wh, run_id).fingerprint()
         except NeuronInfoError:
             return None
-    entry = read_record(partition_file(wh, source, run_id))
+    entry = partition_record(wh, source, run_id)  # a segment keeps the checksum of the file the run's rows came from
     return entry["sha256"] if entry else None
 
 

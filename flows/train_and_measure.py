@@ -130,6 +130,24 @@ def scorecard_task(warehouse: str) -> str:
     return str(pages.scorecard_page(open_warehouse(warehouse)))
 
 
+@task(name="compact", **RETRIES)
+def compact_task(warehouse: str) -> list[str]:
+    """Move settled per-run table files into segments once a table has enough (store.compaction's policy)."""
+    from store.compaction import compact
+
+    return compact(open_warehouse(warehouse))
+
+
+def compact_after(warehouse: str) -> None:
+    """A flow's last step: compaction (a failure is a warning: the runs are whole without it)."""
+    try:
+        for line in compact_task.submit(warehouse).result():
+            print(f"compact: {line}")
+    except Exception as error:  # noqa: BLE001
+        get_run_logger().warning(f"compaction failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}; "
+                                 "rerun: neuroninfo compact")
+
+
 def analyse(warehouse: str, run_id_future, bits, strategies, random_repeats, steps, data_dir, pair_bits=ANALYSIS.pair_bits,
             device: str = "cpu", layers: list[str] | None = None, reducer: str | None = None,
             measures: list[str] | None = None, scopes: list[str] = list(ANALYSIS.scopes)) -> list:
@@ -254,6 +272,7 @@ def train_and_measure(
         print(f"report: {path}")
     note(f"time by stage (task time, summed): {stage_times([f for chain in chains for f in chain] + [report], found)}")
     publish_summary(open_warehouse(warehouse), run_ids)
+    compact_after(warehouse)
     return run_ids
 
 

@@ -146,11 +146,15 @@ Everything neuroninfo makes lives in one warehouse: a folder (default `./warehou
 
 ```
 warehouse/
-  warehouse.json                       format version (2)
+  warehouse.json                       format version (4)
   catalog.duckdb                       views over everything below, for your own DuckDB sessions (rebuilt at will)
   checkpoints/<run_id>.safetensors     weights + the spec JSON in the safetensors metadata (+ .manifest.json)
   activations/<run_id>.zarr/           Zarr v3: per split (val, test) labels, raw outputs and codes per layer; train_mean
-  tables/<table>/run_id=<id>/data.parquet   one hive partition per run (+ data.parquet.manifest.json: size, SHA-256, parameters)
+  tables/<table>/run_id=<id>/data.parquet   one run's rows as a stage wrote them (+ data.parquet.manifest.json: size, SHA-256,
+                                       parameters, schema): the tail, until compaction moves it into a segment
+  tables/<table>/_segments/L<level>-<version>-<random>.parquet   compacted: many runs' rows, run_id a column, sorted by it
+                                       (+ .manifest.json: each run's own record, so its checksum and parameters survive)
+  tables/_index/<version>.json         the compaction commits: every table's segments (file, size, SHA-256, runs)
   reports/<name>.html (+ .png)         self-contained reports (open offline)
   inbox/                               drop checkpoints here for reanalyze; inbox/done/ and inbox/rejected/ are reserved;
                                        a sub-folder inbox/<name>/ with a spec.json is a batch of its own
@@ -158,6 +162,13 @@ warehouse/
 
 `run_id` is the first 16 hex digits of the SHA-256 of the checkpoint file's bytes: the same weights
 always get the same id, so every step is idempotent and re-analysis never duplicates rows.
+
+A run's rows of a table are its tail file when it has one (a stage that writes the run again writes a
+new tail file, which replaces the run's rows in segments), else the newest segment holding the run.
+`neuroninfo compact` (and every flow, once a table has 32 settled tail files) moves tail files into
+segments, so a query lists, checks and binds about the same number of files at 10,000 runs as at one;
+`neuroninfo rm`, `verify [--repair]` and `gc` work on compacted runs as on the others. How, and what it
+costs: [scaling.md](scaling.md#a-warehouse-that-grows).
 
 ## Checkpoint format (public: drop your own into `inbox/`)
 

@@ -252,11 +252,10 @@ def _spec_file(path: Location) -> dict:
 
 def record_import(wh: Warehouse, imported: Imported) -> None:
     """Add the file's provenance to the run's ``imports`` partition (one row per original file)."""
-    from store.tables import has_partition, partition_file, write_partition
+    from store.tables import write_partition
 
-    rows = []
-    if has_partition(wh, "imports", imported.run_id):
-        rows = _partition_rows(partition_file(wh, "imports", imported.run_id))
+    rows = import_rows(wh, imported.run_id)
+    if rows:
         if any(r["original_sha256"] == imported.original_sha256 for r in rows):
             return
     rows.append({"original_name": imported.original_name, "original_sha256": imported.original_sha256,
@@ -267,18 +266,13 @@ def record_import(wh: Warehouse, imported: Imported) -> None:
 
 def import_rows(wh: Warehouse, run_id: str) -> list[dict]:
     """The run's rows of ``imports`` read from its file (empty when it was never imported)."""
-    from store.tables import has_partition, partition_file
-
-    return _partition_rows(partition_file(wh, "imports", run_id)) if has_partition(wh, "imports", run_id) else []
-
-
-def _partition_rows(path: Location) -> list[dict]:
-    import pyarrow.parquet as pq
+    from store.tables import read_partition
 
     try:
-        return pq.read_table(pa.BufferReader(read_bytes(path))).to_pylist()
-    except (OSError, pa.ArrowInvalid):
+        rows = read_partition(wh, "imports", run_id)
+    except (NeuronInfoError, OSError, pa.ArrowInvalid):
         return []  # damaged: verify reports it; the new row replaces it
+    return [] if rows is None else rows.to_pylist()
 
 
 # ----------------------------------------------------------------------------- export

@@ -48,15 +48,23 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def record(loc: Location, data: bytes, params: dict | None = None) -> None:
-    """Write the sidecar of the file just written at ``loc`` with ``data``."""
+def record(loc: Location, data: bytes, params: dict | None = None, schema: str | None = None) -> None:
+    """Write the sidecar of the file just written at ``loc`` with ``data`` (``schema``: ``schema_id`` of a Parquet
+    file's schema, so the views can read files of one schema without opening each to bind)."""
     entry = {
         "size": len(data),
         "sha256": sha256_hex(data),
         "params": params or {},
         "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if schema:
+        entry["schema"] = schema
     write_bytes(manifest_path(loc), json.dumps(entry, sort_keys=True).encode())
+
+
+def schema_id(schema) -> str:
+    """A short fingerprint of an Arrow schema's fields (names, types, nullability)."""
+    return sha256_hex(str([(f.name, str(f.type), f.nullable) for f in schema]).encode())[:16]
 
 
 def parse_record(raw: bytes | None) -> dict | None:

@@ -3,7 +3,9 @@
 ``warehouse.json`` records the format version. Version 1 had no integrity records: opening it records the size
 and checksum of every Parquet file that still reads and every checkpoint that matches its run_id. Version 2 had
 none of activation stores' metadata: opening it records each store's ``zarr.json`` checksums when they pass
-``legacy_problems``. A warehouse that already has records of a kind never gets that kind recorded in bulk again
+``legacy_problems``. Version 3 had no compacted segments (store.segments): its per-run files are version 4's tail, so
+upgrading only records the version (a neuroninfo that cannot read segments then refuses the warehouse instead of
+missing runs). A warehouse that already has records of a kind never gets that kind recorded in bulk again
 (a lost ``warehouse.json`` does not make forged files trusted): a file without a record stays one, reported.
 """
 from __future__ import annotations
@@ -27,7 +29,7 @@ from store.tables import DATA_FILE, EMPTY_PARTITION
 from store.zarr_metadata import legacy_problems, record_metadata
 
 FORMAT_FILE = "warehouse.json"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 STALE_AFTER_S = 24 * 3600  # a temporary from another host (or an unknown writer) is stale after this long
 _OWNER = re.compile(r"\.(?P<host>[^.]+)-(?P<pid>\d+)-[0-9a-f]{8}(\.old)?\.tmp(\.wal)?$")  # .wal: DuckDB's beside a catalog
 
@@ -117,7 +119,7 @@ def _temporaries(wh: Warehouse) -> list[Path]:
     """Temporary files and folders (``.<name>...tmp``) where writers make them."""
     root = Path(wh.root)
     folders = [root, root / "checkpoints", root / "activations", root / "reports", root / "inbox"]
-    folders += [p for t in (root / "tables").glob("*") for p in [t, *t.glob("run_id=*")]]
+    folders += [p for t in (root / "tables").glob("*") for p in [t, *t.glob("run_id=*"), t / "_segments"]]
     return [p for folder in folders if folder.is_dir() for p in folder.iterdir()
             if p.name.startswith(".") and p.name.endswith((TMP_SUFFIX, TMP_SUFFIX + ".wal"))]
 
@@ -155,25 +157,41 @@ def remove_run(wh: Warehouse, run_id: str) -> list[str]:
     """Delete a run and everything derived from it; return what was removed.
 
     The ``runs`` partition goes first: views show a run's rows only while it is whole, so the run
-    leaves every view at once; the rest follows (a crash midway leaves rows no view shows, which
-    ``verify`` reports and ``rm`` finishes)."""
+    leaves every view at once; then the compacted segments holding the run are rewritten without it (one
+    commit), then the rest follows (a crash midway leaves rows no view shows, which ``verify`` reports
+    and ``rm`` finishes)."""
     from store.catalog import refresh_catalog
+    from store.compaction import rewrite_without
+    from store.segments import SEGMENTS, read_index
+    from store.verify import stored_tables
 
-    partitions = [join(wh.tables, t, f"run_id={run_id}") for t in ["runs"] + [t for t in list_dirs(wh.tables) if t != "runs"]]
+    partitions = [join(wh.tables, t, f"run_id={run_id}") for t in ["runs"] + [t for t in stored_tables(wh) if t != "runs"]]
     targets = partitions + [wh.activations(run_id), manifest_path(wh.activations(run_id)), wh.checkpoint(run_id),
                             manifest_path(wh.checkpoint(run_id))]
     present = [t for t in targets if exists(t)]
-    if not present:
+    compacted = run_id in read_index(wh).runs()
+    if not present and not compacted:
         raise NeuronInfoError(f"unknown run_id {run_id!r}: nothing in {wh.root}; list runs with: neuroninfo sql \"SELECT run_id, name FROM runs\"")
+    removed = []
+    if present and present[0] == partitions[0]:  # the runs row first
+        remove_tree(present[0])
+        removed.append(str(present.pop(0)))
+    if compacted and rewrite_without(wh, run_id):
+        removed.append(f"its rows in the compacted segments of {join(wh.tables, '*', SEGMENTS)}")
     for target in present:
         remove_tree(target)
+        removed.append(str(target))
     refresh_catalog(wh)
-    return [str(t) for t in present]
+    return removed
 
 
 def gc(wh: Warehouse, older_than_s: float) -> list[str]:
-    """Remove crash leftovers and rejected inbox files older than ``older_than_s``; return what was removed."""
+    """Remove crash leftovers, rejected inbox files and retired compacted segments older than ``older_than_s``;
+    return what was removed."""
+    from store.compaction import expire
+
     removed = remove_stale_temporaries(wh, older_than_s) if wh.local else []
+    removed += expire(wh, older_than_s)
     batches = [d for d in list_dirs(wh.inbox) if d not in ("rejected", "done") and not d.startswith(".")]
     for rejected in [join(wh.inbox, "rejected"), *(join(wh.inbox, b, "rejected") for b in batches)]:
         for path in _entries(rejected, wh.local):

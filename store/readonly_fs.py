@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 
 from fsspec import AbstractFileSystem
 
@@ -67,14 +68,38 @@ class ThreadSafeReader(io.RawIOBase):
 
 
 class ReadOnlyFileSystem(AbstractFileSystem):
-    """The reads of ``fs`` (open for reading, info, listings, times); anything else raises PermissionError."""
+    """The reads of ``fs`` (open for reading, info, listings, times); anything else raises PermissionError.
+
+    DuckDB asks for a file's glob, info and time each time a view that reads it is bound (dozens of times while a
+    connection's views are created): the answers are kept for ``MEMORY_S`` seconds (a file that changes is replaced
+    whole, under a new inode, and then read afresh)."""
 
     protocol = PROTOCOL
     cachable = False
+    MEMORY_S = 10.0
 
     def __init__(self, fs: AbstractFileSystem, **kwargs):
         super().__init__(**kwargs)
         self.fs = fs
+        self._answers: dict[tuple[str, str], tuple[float, object]] = {}
+        self._answers_lock = threading.Lock()
+
+    def _remembered(self, kind: str, path: str, ask):
+        now = time.monotonic()
+        with self._answers_lock:
+            found = self._answers.get((kind, path))
+        if found is not None and now - found[0] < self.MEMORY_S:
+            return found[1]
+        answer = ask()
+        with self._answers_lock:
+            self._answers[(kind, path)] = (now, answer)
+        return answer
+
+    def glob(self, path, maxdepth=None, **kwargs):
+        stripped = self._strip_protocol(path)
+        if any(c in stripped for c in "*?["):
+            return super().glob(path, maxdepth=maxdepth, **kwargs)
+        return list(self._remembered("glob", stripped, lambda: super(ReadOnlyFileSystem, self).glob(path, **kwargs)))
 
     @classmethod
     def _strip_protocol(cls, path) -> str:
@@ -87,13 +112,15 @@ class ReadOnlyFileSystem(AbstractFileSystem):
         return ThreadSafeReader(self.fs.open(self._strip_protocol(path), "rb", **kwargs))
 
     def info(self, path, **kwargs):
-        return self.fs.info(self._strip_protocol(path), **kwargs)
+        stripped = self._strip_protocol(path)
+        return dict(self._remembered("info", stripped, lambda: self.fs.info(stripped, **kwargs)))
 
     def ls(self, path, detail=True, **kwargs):
         return self.fs.ls(self._strip_protocol(path), detail=detail, **kwargs)
 
     def modified(self, path):
-        return self.fs.modified(self._strip_protocol(path))
+        stripped = self._strip_protocol(path)
+        return self._remembered("modified", stripped, lambda: self.fs.modified(stripped))
 
     def created(self, path):
         return self.fs.created(self._strip_protocol(path))

@@ -27,6 +27,7 @@ def sandboxed_connection(wh: Warehouse, allowed_paths: tuple[str, ...] = (),
     write (store.readonly_fs): DuckDB lets a connection write (COPY TO) wherever it may read, so their own paths
     are never allowed."""
     con = duckdb.connect()
+    con.execute("SET parquet_metadata_cache = true")  # the views read a file's footer once, not once per view
     files = create_views(con, wh, read_only=True, views=views)
     allowed = []
     for f in files + [os.path.abspath(p) if "://" not in p else p for p in allowed_paths]:

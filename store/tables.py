@@ -1,13 +1,18 @@
 """Parquet tables: one hive partition per run, each file written atomically (store.atomic) and recorded
-with its size, checksum and the parameters that made it (store.integrity)."""
+with its size, checksum and the parameters that made it (store.integrity).
+
+A stage writes a run's partition as its own file (the tail); compaction later moves it into a segment of many
+runs (store.segments). The functions here read a run's partition wherever it is: its tail file when there is one
+(it replaces the run's rows in segments), else the newest segment holding the run."""
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from store.atomic import write_parquet
-from store.integrity import read_record, record, sha256_hex
-from store.paths import Warehouse, exists, join, list_files, read_bytes
+from store.integrity import read_record, record, schema_id, sha256_hex
+from store.paths import Warehouse, exists, join, list_files, read_bytes, remove_tree
+from store.segments import Segment, read_index, segment_records, segment_rows
 from store.schemas import SCHEMAS
 
 EMPTY_PARTITION = "__empty__"  # a zero-row file per table, so views bind before any run exists
@@ -24,12 +29,12 @@ def write_partition(wh: Warehouse, table: str, run_id: str, data: pa.Table, para
     if table in SCHEMAS:
         data = data.select(SCHEMAS[table].names).cast(SCHEMAS[table])
     path = partition_file(wh, table, run_id)
-    record(path, write_parquet(path, data, compression="zstd"), params)
+    record(path, write_parquet(path, data, compression="zstd"), params, schema_id(data.schema))
 
 
 def partition_params(wh: Warehouse, table: str, run_id: str) -> dict | None:
     """The parameters recorded with a partition (None without a readable record)."""
-    entry = read_record(partition_file(wh, table, run_id))
+    entry = partition_record(wh, table, run_id)
     return None if entry is None else entry.get("params", {})
 
 
@@ -41,23 +46,44 @@ def ensure_table(wh: Warehouse, table: str, schema: pa.Schema) -> None:
         try:
             data = read_bytes(path)
             entry = read_record(path)  # a write stopped between the file and its record leaves them apart
-            if (entry and entry["sha256"] == sha256_hex(data)
+            if (entry and entry["sha256"] == sha256_hex(data) and entry.get("schema") == schema_id(schema)
                     and pq.read_schema(pa.BufferReader(data)).equals(schema, check_metadata=False)):
                 return
         except (pa.ArrowInvalid, OSError):
             pass  # damaged: written again below
-    record(path, write_parquet(path, schema.empty_table()))
+    record(path, write_parquet(path, schema.empty_table()), schema=schema_id(schema))
+
+
+def has_tail(wh: Warehouse, table: str, run_id: str) -> bool:
+    """Does the run have its own file in ``table`` (not yet compacted, or written since)?"""
+    return DATA_FILE in list_files(wh.partition(table, run_id))
+
+
+def holder(wh: Warehouse, table: str, run_id: str) -> Segment | None:
+    """The segment holding the run's rows of ``table`` when it has no tail file there (None: neither)."""
+    return None if has_tail(wh, table, run_id) else read_index(wh).holder(table, run_id)
 
 
 def has_partition(wh: Warehouse, table: str, run_id: str) -> bool:
-    return DATA_FILE in list_files(wh.partition(table, run_id))
+    """Does the run have rows of ``table`` stored: its own file, or in a segment?"""
+    return has_tail(wh, table, run_id) or read_index(wh).holder(table, run_id) is not None
+
+
+def partition_record(wh: Warehouse, table: str, run_id: str) -> dict | None:
+    """The integrity record of the run's partition: ``sha256`` (of its file as a stage wrote it; a segment keeps it),
+    ``params``; None without a partition or a readable record."""
+    if has_tail(wh, table, run_id):
+        return read_record(partition_file(wh, table, run_id))
+    segment = read_index(wh).holder(table, run_id)
+    return None if segment is None else segment_records(wh, segment).get(run_id)
 
 
 def read_partition(wh: Warehouse, table: str, run_id: str) -> pa.Table | None:
     """The rows of a run's partition as stored (None without one); a one-line error when the file does not
     match its integrity record (a damaged file is never merged into a new one and blessed with a new checksum)."""
-    if not has_partition(wh, table, run_id):
-        return None
+    if not has_tail(wh, table, run_id):
+        segment = read_index(wh).holder(table, run_id)
+        return None if segment is None else with_defaults(table, segment_rows(wh, segment, [run_id]).drop_columns(["run_id"]))
     path = partition_file(wh, table, run_id)
     data, entry = read_bytes(path), read_record(path)
     if entry is None or entry.get("sha256") != sha256_hex(data):
@@ -65,6 +91,14 @@ def read_partition(wh: Warehouse, table: str, run_id: str) -> pa.Table | None:
 
         raise NeuronInfoError(f"{path} does not match its integrity record; run: neuroninfo verify --repair {run_id}")
     return with_defaults(table, pq.read_table(pa.BufferReader(data)))
+
+
+def remove_partition(wh: Warehouse, table: str, run_id: str) -> None:
+    """Leave the run without rows of ``table``: its file removed, and when a segment holds its rows, a zero-row
+    file in their place (a tail file replaces the run's rows in segments)."""
+    remove_tree(wh.partition(table, run_id))
+    if read_index(wh).holder(table, run_id) is not None:
+        write_partition(wh, table, run_id, SCHEMAS[table].empty_table())
 
 
 def with_defaults(table: str, rows: pa.Table) -> pa.Table:

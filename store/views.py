@@ -22,7 +22,7 @@ from pipeline.criteria import sql_parameters
 from pipeline.errors import NeuronInfoError
 from store.contract import Contract, contracts, criterion_meanings
 from store.integrity import Problem
-from store.partitions import scan_tables
+from store.partitions import TableFiles, scan_tables
 from store.readonly_fs import ReadOnlyFileSystem, readonly_url
 from store.paths import Warehouse, name_of, parent_of
 from store.schemas import SCHEMAS
@@ -127,6 +127,35 @@ def staging_tables(views: tuple[str, ...]) -> list[str]:
     return [t for t in SCHEMAS if t in words or f"stg_{t}" in words]
 
 
+def staging_sql(table: str, files: TableFiles, runs: Collection[str] | None, read_only: bool) -> str:
+    """``staging.stg_<table>`` over these files (``runs``: of these runs only; ``read_only``: through the read-only
+    filesystem): the tail files of the current schema as one read, those of older schemas as another, the segments
+    as one read per schema and set of runs left out."""
+    spell = readonly_url if read_only else str
+    tails, older = files.tails, files.older
+    if runs is not None:  # only these runs' files: damage inside another run's file never reaches them
+        wanted = {f"run_id={r}" for r in (*runs, EMPTY_PARTITION)}
+        tails, older = ([f for f in listed if name_of(parent_of(f)) in wanted] for listed in (tails, older))
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for path, schema, hidden in files.segments:
+        groups.setdefault((schema, hidden), []).append(path)
+    parts = [sql_text("staging", table=table, files=_file_list(listed, spell), by_name=by_name)
+             for listed, by_name in ((tails, "false"), (older, "true")) if listed]
+    parts += [sql_text("staging_segments", table=table, files=_file_list(paths, spell),
+                       hidden=", ".join(sql_string(r) for r in (*hidden, EMPTY_PARTITION)))
+              for (_, hidden), paths in groups.items()]
+    if not parts:
+        raise NeuronInfoError(f"the table {table} has no readable file, not even its zero-row schema file; run: neuroninfo verify --repair")
+    sql = "UNION ALL BY NAME\n".join(parts)
+    if runs is not None and groups:  # a segment holds other runs too: their row groups are skipped by run_id
+        sql = f"SELECT * FROM (\n{sql}\n) WHERE run_id IN ({', '.join(sql_string(r) for r in runs) or 'NULL'})"
+    return sql
+
+
+def _file_list(paths: list[str], spell) -> str:
+    return "[" + ", ".join(sql_string(spell(f)) for f in paths) + "]"
+
+
 def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: str = "TEMP TABLE",
                  read_only: bool = False, runs: Collection[str] | None = None,
                  views: tuple[str, ...] | None = None) -> list[str]:
@@ -148,15 +177,9 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
     for attempt in range(3):  # a concurrent `rm` (or a rejected inbox run) may remove a listed file before the views bind
         files, problems = scan_tables(wh, tables)
-        if runs is not None:
-            kept = {f"run_id={r}" for r in [*runs, EMPTY_PARTITION]}
-            files = {table: [f for f in listed if name_of(parent_of(f)) in kept] for table, listed in files.items()}
-        if read_only:
-            files = {table: [readonly_url(f) for f in listed] for table, listed in files.items()}
         try:
             for table in tables:
-                listed = "[" + ", ".join(sql_string(f) for f in files[table]) + "]"
-                con.execute(f"CREATE OR REPLACE VIEW {STAGING}.stg_{table} AS\n" + sql_text("staging", table=table, files=listed))
+                con.execute(f"CREATE OR REPLACE VIEW {STAGING}.stg_{table} AS\n" + staging_sql(table, files[table], runs, read_only))
             create_public_views(con, views)
             break
         except duckdb.IOException as e:
@@ -166,7 +189,7 @@ def create_views(con: duckdb.DuckDBPyConnection, wh: Warehouse, problems_table: 
                                                         schema=PROBLEMS_SCHEMA))
     con.execute(f"CREATE OR REPLACE {problems_table} warehouse_problems AS SELECT * FROM problems_arrow")
     con.unregister("problems_arrow")
-    return [f for fs_ in files.values() for f in fs_]
+    return [readonly_url(f) if read_only else f for listed in files.values() for f in listed.paths()]
 
 
 def memory_connection(wh: Warehouse, runs: Collection[str] | None = None) -> duckdb.DuckDBPyConnection:

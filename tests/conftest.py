@@ -50,6 +50,25 @@ def analysed_seeds(tiny_spec):
     return analyse
 
 
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, analysed_seeds):
+    """(root, run_ids) of a warehouse with two complete tiny runs (measured, estimated and ablated at bits 1-2),
+    built once per test module that asks; its tests change copies of it (``warehouse``)."""
+    from store.paths import open_warehouse
+
+    wh = open_warehouse(tmp_path_factory.mktemp("analysed_base"))
+    return wh.root, analysed_seeds(wh, bits=(1, 2), random_repeats=1, steps=4)
+
+
+@pytest.fixture
+def warehouse(base, tmp_path):
+    """(warehouse, run_ids): a private copy of ``base``, opened as a verb would (its catalog rebuilt)."""
+    from warehouses import copied_warehouse
+
+    root, run_ids = base
+    return copied_warehouse(root, tmp_path), run_ids
+
+
 @pytest.fixture
 def run_verb(capsys):
     """A function: the CLI's ``main`` on these arguments in this process; returns (exit status, stdout, stderr)

@@ -107,40 +107,96 @@ def test_an_s3_warehouse_gives_the_local_results(s3, tmp_path, tiny_spec):
     assert len(rows(remote, "SELECT * FROM neuron_stats")) == len(rows(local, "SELECT * FROM neuron_stats"))
 
 
-def test_reanalyze_an_s3_inbox(s3, tmp_path, tiny_spec, prefect_server):
+KEYS = {"runs": "run_id", "neuron_stats": "run_id, layer, neuron, bits", "quantizers": "run_id, layer, bits",
+        "ablation_curves": "run_id, scope, layer, measure, bits, estimator, ordering, strategy, repeat, n_ablated"}
+
+
+def test_many_writers_a_compactor_and_a_reader_on_s3(s3, tmp_path, tiny_spec, prefect_server):
+    """Two whole train-and-measure flows (one on a Dask cluster: `dask scheduler` + two `dask worker` processes,
+    one torch thread each; one on the thread runner) and a scheduled inbox reanalysis (one good checkpoint, one
+    junk file) write one S3 warehouse at once, while `compact --all --settle 0` loops (moving files as soon as
+    they are written) and a reader loops on SQL: every read sees whole runs with no duplicate key, nothing is
+    lost, the warehouse verifies clean, and the Dask run equals the same stages called here into a local
+    warehouse."""
     from dataclasses import replace
 
-    source = open_warehouse(tmp_path / "source")
-    run_id = stages.train_run(source, replace(tiny_spec, seed=3), progress=False)
-    remote = open_warehouse(f"s3://{BUCKET}/inbox-test")
-    remote.fs.pipe_file(f"{BUCKET}/inbox-test/inbox/net.safetensors", (source.checkpoint(run_id)).read_bytes())
-    remote.fs.pipe_file(f"{BUCKET}/inbox-test/inbox/junk.safetensors", b"\x00junk" * 50)
-    out = subprocess.run([*CLI, "reanalyze", "--warehouse", str(remote.root), "--steps", "4", "--random-repeats", "1"],
-                         capture_output=True, text=True, timeout=600, env=dict(os.environ, **prefect_server))
-    assert out.returncode == 3 and "1 analysed, 1 rejected" in out.stdout, out.stdout + out.stderr
-    assert rows(remote, "SELECT count(DISTINCT run_id) AS n FROM ablation_curves") == [{"n": 1}]
-    assert sorted(remote.fs.ls(f"{BUCKET}/inbox-test/inbox/done", detail=False)) == [f"{BUCKET}/inbox-test/inbox/done/net.safetensors"]
-
-
-def test_two_writers_and_a_reader_on_s3(s3, tmp_path, tiny_spec):
-    from dataclasses import replace
+    from flows.grid import grid_specs
+    from store.segments import read_index
 
     remote = open_warehouse(f"s3://{BUCKET}/busy")
-    run_ids = [stages.train_run(remote, replace(tiny_spec, seed=s), progress=False) for s in (4, 5)]
-    for run_id in run_ids:
-        stages.capture_run(remote, run_id, bits=(1, 2, 3))
-    writers = [subprocess.Popen([*CLI, "measure", r, "--warehouse", str(remote.root)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for r in run_ids]
-    seen = []
-    while any(w.poll() is None for w in writers) or not seen:
-        seen.append(rows(remote, "SELECT count(*) AS n FROM neuron_stats")[0]["n"])
-    for w in writers:
-        out, err = w.communicate()
-        assert w.returncode == 0, err
-    per_run = (24 + 12) * 3
-    assert set(seen) <= {0, per_run, 2 * per_run}  # whole runs only, never a part
-    assert rows(remote, "SELECT run_id, count(*) AS n FROM neuron_stats GROUP BY run_id ORDER BY run_id") == \
-        [{"run_id": r, "n": per_run} for r in sorted(run_ids)]
+    source = open_warehouse(tmp_path / "source")
+    inbox_run = stages.train_run(source, replace(tiny_spec, seed=9), progress=False)
+    remote.fs.pipe_file(f"{BUCKET}/busy/inbox/net.safetensors", source.checkpoint(inbox_run).read_bytes())
+    remote.fs.pipe_file(f"{BUCKET}/busy/inbox/junk.safetensors", b"\x00junk" * 50)  # rejected alone
+    env = dict(os.environ, NEURONINFO_THREADS="1", **prefect_server)
+    dask, port = [os.path.join(os.path.dirname(sys.executable), "dask")], free_port()  # the venv's dask command
+    cluster = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    cluster += [subprocess.Popen([*dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--no-dashboard",
+                                  "--host", "127.0.0.1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for _ in range(2)]
+    grid = ["--preset", "synthetic", "--dataset", "synthetic-4", "--hidden", "16,8", "--epochs", "1", "--bits", "1",
+            "--random-repeats", "1", "--steps", "4", "--warehouse", str(remote.root)]
+    try:
+        writers = [subprocess.Popen([*CLI, "train-and-measure", *grid, "--seeds", "0", "--task-runner", "dask",
+                                     "--dask-address", f"tcp://127.0.0.1:{port}"], env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+                   subprocess.Popen([*CLI, "train-and-measure", *grid, "--seeds", "1"], env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+                   subprocess.Popen([*CLI, "reanalyze", "--warehouse", str(remote.root), "--steps", "4", "--random-repeats", "1"],
+                                    env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)]
+        reads, compactions = [], 0
+        counts = "SELECT run_id, count(*) AS n FROM neuron_stats GROUP BY run_id"
+        duplicates = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) - count(DISTINCT ({k})) AS extra FROM {t}"
+                                        for t, k in KEYS.items())
+        while any(w.poll() is None for w in writers):
+            compacted = subprocess.run([*CLI, "compact", "--all", "--settle", "0", "--warehouse", str(remote.root)],
+                                       capture_output=True, text=True, timeout=300)
+            if "no warehouse at" in compacted.stderr:  # no writer has written a table yet
+                continue
+            assert compacted.returncode == 0, compacted.stderr
+            compactions += 1
+            reads.append(rows(remote, counts))
+            assert all(r["extra"] == 0 for r in rows(remote, duplicates))  # no duplicate row at any moment
+        outcomes = [w.communicate() for w in writers]
+    finally:
+        for process in cluster:
+            process.terminate()
+        for process in cluster:
+            process.wait(60)
+    assert [w.returncode for w in writers] == [0, 0, 3], [out[-3000:] + err[-3000:] for out, err in outcomes]
+    assert "1 analysed, 1 rejected" in outcomes[2][0]
+    assert sorted(remote.fs.ls(f"{BUCKET}/busy/inbox/done", detail=False)) == [f"{BUCKET}/busy/inbox/done/net.safetensors"]
+    final = [r["run_id"] for r in rows(remote, "SELECT run_id FROM runs ORDER BY run_id")]
+    assert len(final) == 3 and inbox_run in final
+    whole = {r: (24 + 12) * 3 if r == inbox_run else 16 + 8 for r in final}  # neurons x bits
+    for seen in reads:  # a run shows all its neuron_stats or none: never a part, never lost once whole
+        assert all(r["n"] == whole[r["run_id"]] for r in seen), seen
+    assert {r["run_id"]: r["n"] for r in rows(remote, counts)} == whole
+    assert rows(remote, "SELECT count(DISTINCT run_id) AS n FROM ablation_curves") == [{"n": 3}]
+    assert compactions >= 2 and read_index(remote).version >= 1
+    done = subprocess.run([*CLI, "compact", "--all", "--settle", "0", "--grace", "0", "--warehouse", str(remote.root)],
+                          capture_output=True, text=True)
+    verified = subprocess.run([*CLI, "verify", "--warehouse", str(remote.root)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and verified.returncode == 0 and "0 problem(s) found" in verified.stdout, verified.stdout
+    assert all(r["extra"] == 0 for r in rows(remote, duplicates))
+    assert not [p for p in remote.fs.find(f"{BUCKET}/busy/tables") if "/run_id=" in p and "__empty__" not in p]
+
+    local = open_warehouse(tmp_path / "local")  # the Dask flow's run, made by the same stages in this process
+    (spec,) = grid_specs("synthetic", "synthetic-4", [16, 8], ["relu"], ["dropout"], [0], 1, None, [1], ["zero", "mean"],
+                         None, "standardized", "mlp", None)
+    run_id = stages.train_run(local, spec, progress=False)
+    stages.capture_run(local, run_id, (1,))
+    stages.measure_run(local, run_id)
+    stages.pairs_run(local, run_id, 1)
+    stages.ablate_run(local, run_id, ("zero", "mean"), 1, 4)
+    assert run_id in final
+    curves = f"SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves WHERE run_id = '{run_id}' ORDER BY ALL"
+    assert rows(remote, curves) == rows(local, curves)
+    stats = f"SELECT * FROM neuron_stats WHERE run_id = '{run_id}' ORDER BY layer, neuron, bits"
+    for a, b in zip(rows(remote, stats), rows(local, stats), strict=True):
+        for key in a:
+            assert a[key] == pytest.approx(b[key], abs=1e-12) if isinstance(a[key], float) else a[key] == b[key]
 
 
 def test_a_server_that_stops_mid_run_is_ridden_out_and_a_dead_one_is_one_line(s3, tiny_spec):
@@ -177,48 +233,3 @@ def test_a_server_that_stops_mid_run_is_ridden_out_and_a_dead_one_is_one_line(s3
     again = rows(remote, f"SELECT count(*) AS n FROM ablation_curves WHERE run_id = '{run_id}'")[0]["n"]
     assert again == curves["n"]
     assert np.isfinite(rows(remote, "SELECT max(test_error) AS e FROM ablation_curves")[0]["e"])
-
-
-def test_a_dask_cluster_of_two_worker_processes_fills_an_s3_warehouse(s3, tmp_path, prefect_server):
-    """`dask scheduler` + two `dask worker` processes (one torch thread each) run the flow's tasks into an
-    S3 warehouse (against the session's Prefect server: the CLI starts none); the results equal those of the
-    same stages called in this process into a local warehouse."""
-    dask = [os.path.join(os.path.dirname(sys.executable), "dask")]  # the venv's dask command
-    port = free_port()
-    env = dict(os.environ, NEURONINFO_THREADS="1", **prefect_server)
-    scheduler = subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    workers = [subprocess.Popen([*dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--no-dashboard",
-                                 "--host", "127.0.0.1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-               for _ in range(2)]
-    grid = ["--preset", "synthetic", "--dataset", "synthetic-4", "--hidden", "16,8", "--epochs", "1", "--seeds", "0",
-            "--bits", "1", "--random-repeats", "1", "--steps", "4"]
-    try:
-        remote = open_warehouse(f"s3://{BUCKET}/dask")
-        out = subprocess.run([*CLI, "train-and-measure", *grid, "--task-runner", "dask", "--dask-address",
-                              f"tcp://127.0.0.1:{port}", "--warehouse", str(remote.root)],
-                             env=env, capture_output=True, text=True, timeout=900)
-        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    finally:
-        for process in [*workers, scheduler]:
-            process.terminate()
-        for process in [*workers, scheduler]:
-            process.wait(60)
-    from flows.grid import grid_specs
-
-    local = open_warehouse(tmp_path / "local")
-    for spec in grid_specs("synthetic", "synthetic-4", [16, 8], ["relu"], ["dropout"], [0], 1, None, [1],
-                           ["zero", "mean"], None, "standardized", "mlp", None):
-        run_id = stages.train_run(local, spec, progress=False)  # what each flow task calls, in order
-        stages.capture_run(local, run_id, (1,))
-        stages.measure_run(local, run_id)
-        stages.pairs_run(local, run_id, 1)
-        stages.ablate_run(local, run_id, ("zero", "mean"), 1, 4)
-    runs = "SELECT run_id, test_error FROM runs ORDER BY run_id"
-    assert rows(remote, runs) == rows(local, runs) and len(rows(local, runs)) == 1
-    curves = "SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves ORDER BY ALL"
-    assert rows(remote, curves) == rows(local, curves)
-    stats = "SELECT * FROM neuron_stats ORDER BY run_id, layer, neuron, bits"
-    for a, b in zip(rows(remote, stats), rows(local, stats), strict=True):
-        for key in a:
-            assert a[key] == pytest.approx(b[key], abs=1e-12) if isinstance(a[key], float) else a[key] == b[key]

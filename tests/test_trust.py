@@ -32,24 +32,6 @@ CLI = [sys.executable, "-m", "flows.cli"]
 TABLES = ("runs", "quantizers", "counts", "neuron_stats", "specific_info", "ablation_curves")
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory, analysed_seeds):
-    """A warehouse with two complete tiny runs (measured and ablated); tests work on copies of it."""
-    wh = open_warehouse(tmp_path_factory.mktemp("trust_base"))
-    return wh.root, analysed_seeds(wh, bits=(1, 2), random_repeats=1, steps=4)
-
-
-@pytest.fixture
-def warehouse(base, tmp_path):
-    root, run_ids = base
-    copy = tmp_path / "wh"
-    shutil.copytree(root, copy)
-    (copy / "catalog.duckdb").unlink(missing_ok=True)  # its views name the original folder
-    wh = prepare(copy)
-    refresh_catalog(wh)
-    return wh, run_ids
-
-
 def rows_of(wh, table, run_id):
     """A table's rows of one run, sorted, as comparable tuples."""
     data = query(wh, f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = '{run_id}'").to_pylist()
