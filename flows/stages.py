@@ -11,12 +11,15 @@ ones (merged by the table's key); only results made from inputs that have since 
 """
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import Executor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.parquet as pq
 
 from flows.rankings import default_criteria, rankings
 from flows.run_data import data_of, resolve_inputs
@@ -33,7 +36,7 @@ from pipeline.measures import LayerInputs, measure_layers
 from pipeline import network_units as units
 from pipeline.model import MLP, error_rate
 from pipeline.options import ANALYSIS, SCOPES, EstimateSpec
-from pipeline.pairs import LayerCodes, pair_tables
+from pipeline.pairs import LayerCodes, pair_ranges, pair_rows, pair_tables, redundancy_of
 from pipeline.progress import Progress, note
 from pipeline.prune import n_params
 from pipeline.quantize import check_bits
@@ -48,7 +51,8 @@ from store.checkpoints import load_run, save_checkpoint, store_checkpoint
 from store.imports import Imported, import_rows, read_import, record_import
 from store.measures import write_measures
 from store.pairs import write_pairs
-from store.paths import Location, Warehouse
+from store.atomic import parquet_bytes, write_bytes
+from store.paths import Location, Warehouse, join, location, open_warehouse, read_bytes, remove_tree
 from store.runs import run_id_for_spec, write_run
 from store.schemas import SCHEMAS
 from store.tables import has_partition, merge_partition, partition_params, partition_record, read_partition, write_partition
@@ -319,8 +323,10 @@ def covers(a: dict, b: dict) -> bool:
 
 
 def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = None, across_layers: bool = False,
-              force: bool = False, replace: bool = False) -> str:
+              force: bool = False, replace: bool = False, executor: Executor | None = None) -> str:
     """neuron_pairs and neuron_redundancy of a run at one bits value (DuckDB SQL over its validation codes).
+    ``executor`` (a ``concurrent.futures.Executor``: a Dask client's ``get_executor()``, a process pool) computes
+    the blocks of pairs as tasks (``pair_block_task``: paths in, a Parquet file out), committed as one partition.
 
     Pairs already stored stay: new pairs are added beside them (a pair's values do not depend on which other
     pairs were computed), and neuron_redundancy keeps, per bits, the aggregates over the widest set of pairs
@@ -347,15 +353,60 @@ def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = Non
             raise NeuronInfoError(f"--top ranks by mutual_info, which run {run_id} lacks at {bits} bits; run: neuroninfo measure {run_id}")
         top = query(wh, sql_text("pairs_top_neurons", run_id=run_id, bits=bits, top_n=top_n)).to_pydict()
         selected = {l: np.array([n for tl, n in zip(top["layer"], top["neuron"]) if tl == l]) for l in selected}
-    layers = [LayerCodes(l, store.codes("val", l, bits)[:, neurons], neurons) for l, neurons in selected.items()]
     n_classes = load_run(wh, run_id).spec.n_classes
-    tables = pair_tables(store.labels("val"), n_classes, layers, bits, across_layers)
+    if executor is None:
+        layers = [LayerCodes(l, store.codes("val", l, bits)[:, neurons], neurons) for l, neurons in selected.items()]
+        tables = pair_tables(store.labels("val"), n_classes, layers, bits, across_layers)
+    else:
+        tables = pairs_on(executor, wh, run_id, bits, selected, across_layers, n_classes)
     widest_before = any(covers(d, {**options, "across_layers": False}) and d not in (options,) for d in done)
     sets[str(bits)] = [d for d in done if d != options] + [options]
     write_pairs(wh, run_id, tables, keep_stored=fresh, keep_stored_aggregates=widest_before,
                 params={**made_from, "bits": sets})
     refresh_catalog(wh)
     return run_id
+
+
+PAIR_TASKS = 16  # the blocks of a run's pairs are grouped into at most this many tasks (2-8 workers stay busy)
+
+
+def pairs_on(executor: Executor, wh: Warehouse, run_id: str, bits: int, selected: dict[int, np.ndarray],
+             across_layers: bool, n_classes: int) -> dict[str, pa.Table]:
+    """neuron_pairs and neuron_redundancy computed block by block as ``pair_block_task``s on ``executor``: each
+    reads the codes itself and writes its rows to a scratch Parquet file; the rows are concatenated in block
+    order (the same rows as one process), then the aggregates computed over them here."""
+    store = act.open_activations(wh, run_id)
+    shapes = [LayerCodes(l, np.zeros((0, len(n)), np.uint8), n) for l, n in selected.items()]
+    ranges = pair_ranges(shapes, n_classes, bits, across_layers)
+    groups = np.array_split(np.arange(len(ranges)), min(len(ranges), PAIR_TASKS)) if ranges else []
+    scratch = join(wh.root, ".work", f"pairs-{run_id}-{bits}-{uuid.uuid4().hex[:8]}")
+    chosen = {int(l): [int(n) for n in neurons] for l, neurons in selected.items()}
+    futures = [executor.submit(pair_block_task, str(wh.root), run_id, bits, chosen, across_layers,
+                               [ranges[i] for i in group], str(join(scratch, f"{k:05d}.parquet")))
+               for k, group in enumerate(groups)]
+    try:
+        with Progress(f"pairs {run_id}", len(futures), "tasks") as progress:
+            for future in as_completed(futures):
+                future.result()
+                progress.advance()
+        parts = [pq.read_table(pa.BufferReader(read_bytes(f.result()))) for f in futures]
+    finally:
+        remove_tree(scratch)
+    pairs = pa.concat_tables(parts) if parts else pair_tables(store.labels("val"), n_classes, [], bits)["neuron_pairs"]
+    return {"neuron_pairs": pairs, "neuron_redundancy": redundancy_of(pairs)}
+
+
+def pair_block_task(root: str, run_id: str, bits: int, selected: dict[int, list[int]], across_layers: bool,
+                    ranges: list[tuple[int, int]], out: str) -> str:
+    """One task of ``pairs_on``: the neuron_pairs rows of these blocks, read from the run's activation store
+    (one DuckDB thread: the workers share the cores), written to ``out``; returns ``out``."""
+    wh = open_warehouse(root, create=False)
+    store = act.open_activations(wh, run_id)
+    n_classes = load_run(wh, run_id).spec.n_classes
+    layers = [LayerCodes(l, store.codes("val", l, bits)[:, neurons], np.asarray(neurons)) for l, neurons in selected.items()]
+    rows = pair_rows(store.labels("val"), n_classes, layers, bits, across_layers, [tuple(r) for r in ranges], threads=1)
+    write_bytes(location(out), parquet_bytes(rows))
+    return out
 
 
 def baselines_run(wh: Warehouse, run_id: str, data_dir: str | Path | None = None) -> str:

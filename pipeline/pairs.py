@@ -6,7 +6,8 @@ across layers as "units") and runs the SQL models: the single-neuron models of p
 (``measures_cells``, ``measures_entropy``, ``measures_specific_info``) and ``pairs_packed`` once, then
 per block of pairs ``pairs_counts`` (AND + bit_count of bit sets) -> ``pairs_measures``, and
 ``pairs_redundancy`` over all blocks. A block holds at most CELLS_PER_BLOCK joint cells, so memory
-stays bounded whatever the layer width.
+stays bounded whatever the layer width; blocks are independent, so ``pair_rows`` of disjoint lists of
+blocks can run in different processes (flows.stages.pairs_run with an executor) and be concatenated.
 """
 from __future__ import annotations
 
@@ -54,18 +55,28 @@ def pair_tables(labels: np.ndarray, n_classes: int, layers: list[LayerCodes], bi
     """{"neuron_pairs", "neuron_redundancy"} (no run_id) of every pair within each layer (and, with
     ``across_layers``, of different layers) among the given neurons, at one quantizer ``bits`` (columns typed
     as DuckDB makes them; store.pairs casts them to the contracts)."""
+    pairs = pair_rows(labels, n_classes, layers, bits, across_layers, pair_ranges(layers, n_classes, bits, across_layers))
+    return {"neuron_pairs": pairs, "neuron_redundancy": redundancy_of(pairs)}
+
+
+def pair_ranges(layers: list[LayerCodes], n_classes: int, bits: int, across_layers: bool = False) -> list[tuple[int, int]]:
+    """The blocks of pairs, as ranges [lo, hi) of first units (numbered across the layers in layer order), each
+    of at most CELLS_PER_BLOCK joint cells: the unit of work of ``pair_rows`` (one process, or tasks)."""
+    max_pairs = max(1, CELLS_PER_BLOCK // ((1 << bits) ** 2 * n_classes))
+    return pair_blocks(_unit_layers(layers), across_layers, max_pairs)
+
+
+def pair_rows(labels: np.ndarray, n_classes: int, layers: list[LayerCodes], bits: int, across_layers: bool,
+              ranges: list[tuple[int, int]], threads: int | None = None) -> pa.Table:
+    """The neuron_pairs rows of the pairs in these blocks (``pair_ranges``), in block order: the same rows
+    whichever process computes which blocks. ``threads``: DuckDB's (default every core)."""
     labels = np.asarray(labels)
     if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(f"labels must lie in 0..{n_classes - 1}")
-    layers = sorted(layers, key=lambda l: l.layer)
-    codes = np.concatenate([l.codes for l in layers], axis=1) if layers else np.zeros((len(labels), 0), np.uint8)
-    unit_layers = np.concatenate([np.full(len(l.neurons), l.layer, np.int32) for l in layers] or [np.zeros(0, np.int32)])
-    units = pa.table({
-        "unit": np.arange(len(unit_layers), dtype=np.int32),
-        "layer": unit_layers,
-        "neuron": np.concatenate([np.asarray(l.neurons, np.int32) for l in layers] or [np.zeros(0, np.int32)]),
-    })
+    codes, unit_layers, units = _units(layers, len(labels))
     con = connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
     try:
         packed = pack_codes(codes, labels, bits)
         con.register("packed_codes", packed)
@@ -76,18 +87,43 @@ def pair_tables(labels: np.ndarray, n_classes: int, layers: list[LayerCodes], bi
         for model in UNIT_MODELS:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {model} AS\n" + sql_text(model, n_classes=n_classes, layer=0, tie=TIE))
         con.execute("CREATE OR REPLACE TEMP TABLE pairs_packed AS\n" + sql_text("pairs_packed"))
-        max_pairs = max(1, CELLS_PER_BLOCK // ((1 << bits) ** 2 * n_classes))
         parts = []
-        for lo, hi in pair_blocks(unit_layers, across_layers, max_pairs) or [(0, 0)]:  # no pairs: columns, no rows
+        for lo, hi in ranges or [(0, 0)]:  # no pairs: columns, no rows
             block = dict(unit_lo=lo, unit_hi=hi, across_layers=str(across_layers).lower())
             con.execute("CREATE OR REPLACE TEMP TABLE pairs_counts AS\n" + sql_text("pairs_counts", **block))
             parts.append(con.sql(sql_text("pairs_measures", bits=bits)).to_arrow_table())
-        pairs = pa.concat_tables(parts)
-        con.register("pairs_rows", in_batches(pairs))
-        redundancy = con.sql(sql_text("pairs_redundancy", tie=TIE)).to_arrow_table()
     finally:
         con.close()
-    return {"neuron_pairs": pairs, "neuron_redundancy": redundancy}
+    return pa.concat_tables(parts)
+
+
+def redundancy_of(pairs: pa.Table) -> pa.Table:
+    """neuron_redundancy (no run_id) from every neuron_pairs row of one bits value (``pair_rows`` of all blocks)."""
+    con = connect()
+    try:
+        con.register("pairs_rows", in_batches(pairs))
+        return con.sql(sql_text("pairs_redundancy", tie=TIE)).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _units(layers: list[LayerCodes], n_samples: int = 0) -> tuple[np.ndarray, np.ndarray, pa.Table]:
+    """The selected neurons' codes side by side (N, U), each unit's layer, and the units table (unit, layer, neuron)."""
+    layers = sorted(layers, key=lambda l: l.layer)
+    codes = np.concatenate([l.codes for l in layers], axis=1) if layers else np.zeros((n_samples, 0), np.uint8)
+    unit_layers = _unit_layers(layers)
+    units = pa.table({
+        "unit": np.arange(len(unit_layers), dtype=np.int32),
+        "layer": unit_layers,
+        "neuron": np.concatenate([np.asarray(l.neurons, np.int32) for l in layers] or [np.zeros(0, np.int32)]),
+    })
+    return codes, unit_layers, units
+
+
+def _unit_layers(layers: list[LayerCodes]) -> np.ndarray:
+    """Each selected neuron's layer, units numbered in layer order."""
+    layers = sorted(layers, key=lambda l: l.layer)
+    return np.concatenate([np.full(len(l.neurons), l.layer, np.int32) for l in layers] or [np.zeros(0, np.int32)])
 
 
 def as_bitsets(packed: pa.Table) -> pa.Table:

@@ -3,6 +3,8 @@ import subprocess
 import sys
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401
 import pytest
 
 from pipeline.pairs import LayerCodes, pair_blocks, pair_tables
@@ -292,6 +294,37 @@ def test_pairs_stage_on_a_stored_run(trained_run):
     stats = query(wh, f"SELECT r.mutual_info AS a, s.mutual_info AS b FROM neuron_redundancy AS r JOIN neuron_stats AS s "
                       f"USING (run_id, layer, neuron, bits) WHERE run_id = '{run_id}'").to_pylist()
     assert len(stats) == 36 + 10 and all(abs(r["a"] - r["b"]) < 1e-12 for r in stats)
+
+
+def test_pairs_as_tasks_on_an_executor_equal_one_process(trained_run, tmp_path, monkeypatch):
+    """Blocks of pairs run as tasks (paths in, a Parquet file out) and committed as one partition: the same pairs in
+    the same order as one process, values within 1e-12 (DuckDB's thread count changes sums in the last bits)."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pipeline.pairs
+    from flows import stages
+    from store.paths import open_warehouse
+    from store.tables import read_partition
+
+    wh, run_id = trained_run
+    monkeypatch.setattr(pipeline.pairs, "CELLS_PER_BLOCK", 2_000)  # many blocks: 24 + 12 units at 2 bits, 4 classes
+    copies = {}
+    for name, executor in (("one", None), ("tasks", ThreadPoolExecutor(2))):
+        shutil.copytree(wh.root, tmp_path / name)
+        copies[name] = open_warehouse(tmp_path / name)
+        stages.pairs_run(copies[name], run_id, bits=2, force=True, replace=True, executor=executor)
+    assert not (tmp_path / "tasks" / ".work").exists() or not any((tmp_path / "tasks" / ".work").iterdir())  # scratch removed
+    for table, key in (("neuron_pairs", ["layer_i", "neuron_i", "layer_j", "neuron_j"]), ("neuron_redundancy", ["layer", "neuron"])):
+        one, tasks = (read_partition(copies[n], table, run_id).filter(pa.compute.equal(pa.compute.field("bits"), 2))
+                      for n in ("one", "tasks"))
+        assert one.num_rows == tasks.num_rows > 0 and one.select(key).equals(tasks.select(key))
+        for column in one.column_names:
+            if pa.types.is_floating(one.schema.field(column).type):
+                assert np.allclose(one[column].to_numpy(zero_copy_only=False), tasks[column].to_numpy(zero_copy_only=False),
+                                   rtol=0, atol=1e-12, equal_nan=True), column
+            else:
+                assert one[column].equals(tasks[column]), column
 
 
 def test_pair_aggregates_are_ablation_measures(trained_run):
