@@ -25,7 +25,7 @@ from store.partitions import problems as problems_of
 from store.report_data import report_tables
 from store.paths import open_warehouse
 from store.sandbox import query
-from test_trust import assert_rows_close, base, rows_of, warehouse  # noqa: F401 - fixtures, used by name
+from test_trust import assert_rows_close, rows_of
 
 # ----------------------------------------------------------------------------- Zarr metadata under checksum
 
