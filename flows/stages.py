@@ -392,7 +392,7 @@ def pairs_on(executor: Executor, wh: Warehouse, run_id: str, bits: int, selected
         parts = [pq.read_table(pa.BufferReader(read_bytes(f.result()))) for f in futures]
     finally:
         remove_tree(scratch)
-    pairs = pa.concat_tables(parts) if parts else pair_tables(store.labels("val"), n_classes, [], bits)["neuron_pairs"]
+    pairs = pa.concat_tables(parts) if parts else pair_rows(store.labels("val"), n_classes, [], bits, across_layers, [])
     return {"neuron_pairs": pairs, "neuron_redundancy": redundancy_of(pairs)}
 
 

@@ -18,18 +18,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pyarrow as pa
 
 from pipeline.errors import NeuronInfoError
-from store.integrity import MANIFEST_SUFFIX, read_record, sha256_hex
-from store.locks import file_lock
-from store.paths import Warehouse, filesystem, join, list_dirs, list_files, read_bytes, remove_tree
+from store.integrity import MANIFEST_SUFFIX, read_record
+from store.locks import machine_lock
+from store.paths import Warehouse, filesystem, join, list_dirs, list_files, remove_tree
 from store.schemas import SCHEMAS
 from store.segments import (SEGMENTS, Index, IndexConflict, Segment, commit, index_versions, read_index, segment_bytes,
                             segment_rows, segment_records, version_file, write_segment)
-from store.tables import DATA_FILE, EMPTY_PARTITION, partition_file, with_defaults
+from store.tables import EMPTY_PARTITION, partition_file, read_tail
 
 KEEP_VERSIONS = 8  # index versions kept after a commit (older ones are deleted; a reader that lost one lists again)
 
@@ -104,13 +103,7 @@ def rewrite_without(wh: Warehouse, run_id: str) -> bool:
 
 def _lock(wh: Warehouse):
     """One compaction (or rm's rewrite) at a time on this machine; across machines the exclusive commit decides."""
-    if not wh.local:
-        from contextlib import nullcontext
-
-        return nullcontext()
-    folder = Path(wh.root) / ".locks"
-    folder.mkdir(exist_ok=True)
-    return file_lock(folder / "compaction.lock", "the compaction of this warehouse")
+    return machine_lock(wh, "compaction", "the compaction of this warehouse")
 
 
 def _plan(wh: Warehouse, policy: Policy, force: bool) -> Plan:
@@ -155,14 +148,9 @@ def _settled_tails(wh: Warehouse, table: str, whole: set[str], before: float,
         if entry is None or _recorded_at(entry) > before or (table, run_id, written(entry)) in pending:
             continue
         try:
-            data = read_bytes(path)
-        except FileNotFoundError:
-            continue
-        if sha256_hex(data) != entry["sha256"] or len(data) != entry["size"]:
-            continue  # damaged: stays where verify reports it
-        import pyarrow.parquet as pq
-
-        parts[run_id] = with_defaults(table, pq.read_table(pa.BufferReader(data)))
+            parts[run_id] = read_tail(wh, table, run_id, entry)
+        except (FileNotFoundError, NeuronInfoError):
+            continue  # gone, or damaged: stays where verify reports it
         records[run_id] = {k: entry[k] for k in ("sha256", "params", "recorded_at") if k in entry}
     return parts, records
 

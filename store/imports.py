@@ -255,9 +255,8 @@ def record_import(wh: Warehouse, imported: Imported) -> None:
     from store.tables import write_partition
 
     rows = import_rows(wh, imported.run_id)
-    if rows:
-        if any(r["original_sha256"] == imported.original_sha256 for r in rows):
-            return
+    if any(r["original_sha256"] == imported.original_sha256 for r in rows):
+        return
     rows.append({"original_name": imported.original_name, "original_sha256": imported.original_sha256,
                  "original_bytes": imported.original_bytes, "form": imported.form, "spec_source": imported.spec_source,
                  "unstated": list(imported.unstated), "imported_at": datetime.now(timezone.utc)})

@@ -22,6 +22,7 @@ from store.paths import Location, filesystem, is_url, read_bytes
 
 MANIFEST_SUFFIX = ".manifest.json"
 PARQUET_MAGIC = b"PAR1"
+REPAIR = "run: neuroninfo verify --repair"  # the fix of every derivable file's problem
 NO_RECORD = "no integrity record (not written by a neuroninfo stage, written by a crashed one, or the record was deleted)"
 
 

@@ -40,11 +40,18 @@ def _thread_lock(key: str) -> threading.Lock:
 def run_lock(wh: Warehouse, run_id: str) -> Iterator[None]:
     """One analysis of ``run_id`` at a time: among this process's threads, and (local warehouses) among the
     processes of this machine."""
-    with _thread_lock(f"{wh.root}|{run_id}"):
-        if not wh.local:
-            yield
-            return
-        folder = Path(wh.root) / LOCKS
-        folder.mkdir(exist_ok=True)
-        with file_lock(folder / f"{run_id}.lock", f"the analysis of run {run_id}"):
-            yield
+    with _thread_lock(f"{wh.root}|{run_id}"), machine_lock(wh, run_id, f"the analysis of run {run_id}"):
+        yield
+
+
+@contextmanager
+def machine_lock(wh: Warehouse, name: str, what: str) -> Iterator[None]:
+    """``file_lock`` on ``<warehouse>/.locks/<name>.lock`` among the processes of this machine (local warehouses;
+    on object storage, nothing: there is no shared lock file)."""
+    if not wh.local:
+        yield
+        return
+    folder = Path(wh.root) / LOCKS
+    folder.mkdir(exist_ok=True)
+    with file_lock(folder / f"{name}.lock", what):
+        yield

@@ -14,13 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from store.integrity import MANIFEST_SUFFIX, Problem, cheap_parquet_problem, file_sizes, parse_record, schema_id
+from store.integrity import MANIFEST_SUFFIX, REPAIR, Problem, cheap_parquet_problem, file_sizes, parse_record, schema_id
 from store.paths import Warehouse, filesystem, join
 from store.schemas import SCHEMAS
 from store.segments import Index, Segment, read_index
 from store.tables import DATA_FILE, EMPTY_PARTITION
-
-REPAIR = "run: neuroninfo verify --repair"
 
 
 @dataclass

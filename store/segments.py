@@ -224,9 +224,8 @@ def segment_problem(segment: Segment, data: bytes | None) -> str | None:
 
 def segment_rows(wh: Warehouse, segment: Segment, run_ids: list[str] | None = None, data: bytes | None = None) -> pa.Table:
     """The rows of ``run_ids`` (default every run) in the segment, with their run_id column, in stored order."""
-    table = pq.read_table(pa.BufferReader(data if data is not None else segment_bytes(wh, segment)),
-                          filters=None if run_ids is None else [("run_id", "in", list(run_ids))])
-    return table
+    return pq.read_table(pa.BufferReader(data if data is not None else segment_bytes(wh, segment)),
+                         filters=None if run_ids is None else [("run_id", "in", list(run_ids))])
 
 
 def segment_records(wh: Warehouse, segment: Segment) -> dict[str, dict]:

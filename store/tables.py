@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from store.atomic import write_parquet
 from store.integrity import read_record, record, schema_id, sha256_hex
 from store.paths import Warehouse, exists, join, list_files, read_bytes, remove_tree
-from store.segments import Segment, read_index, segment_records, segment_rows
+from store.segments import read_index, segment_records, segment_rows
 from store.schemas import SCHEMAS
 
 EMPTY_PARTITION = "__empty__"  # a zero-row file per table, so views bind before any run exists
@@ -59,11 +59,6 @@ def has_tail(wh: Warehouse, table: str, run_id: str) -> bool:
     return DATA_FILE in list_files(wh.partition(table, run_id))
 
 
-def holder(wh: Warehouse, table: str, run_id: str) -> Segment | None:
-    """The segment holding the run's rows of ``table`` when it has no tail file there (None: neither)."""
-    return None if has_tail(wh, table, run_id) else read_index(wh).holder(table, run_id)
-
-
 def has_partition(wh: Warehouse, table: str, run_id: str) -> bool:
     """Does the run have rows of ``table`` stored: its own file, or in a segment?"""
     return has_tail(wh, table, run_id) or read_index(wh).holder(table, run_id) is not None
@@ -84,8 +79,14 @@ def read_partition(wh: Warehouse, table: str, run_id: str) -> pa.Table | None:
     if not has_tail(wh, table, run_id):
         segment = read_index(wh).holder(table, run_id)
         return None if segment is None else with_defaults(table, segment_rows(wh, segment, [run_id]).drop_columns(["run_id"]))
+    return read_tail(wh, table, run_id)
+
+
+def read_tail(wh: Warehouse, table: str, run_id: str, entry: dict | None = None) -> pa.Table:
+    """The rows of the run's tail file, checked against its record (``entry``, when the caller read it already);
+    a one-line error when they differ."""
     path = partition_file(wh, table, run_id)
-    data, entry = read_bytes(path), read_record(path)
+    data, entry = read_bytes(path), entry or read_record(path)
     if entry is None or entry.get("sha256") != sha256_hex(data):
         from pipeline.errors import NeuronInfoError
 

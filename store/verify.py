@@ -9,13 +9,12 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import NeuronInfoError
 from store.activations import open_activations
-from store.integrity import Problem, deep_problem, manifest_path, read_record, sha256_hex
+from store.integrity import REPAIR, Problem, deep_problem, manifest_path, read_record, sha256_hex
 from store.paths import Warehouse, exists, join, list_dirs, list_files, read_bytes
 from store.segments import Segment, read_index, segment_problem
 from store.tables import DATA_FILE, EMPTY_PARTITION, has_partition
 from store.zarr_metadata import metadata_problems
 
-REPAIR = "run: neuroninfo verify --repair"
 NOT_DERIVABLE = "not derivable: restore it from a backup, or remove the run with neuroninfo rm {run_id}"
 
 
