@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=int, default=ANALYSIS.pair_bits[0], help="quantizer bits of the codes (captured before)")
     p.add_argument("--top", type=int, help="only the N neurons of each layer with the highest mutual_info")
     p.add_argument("--across-layers", action="store_true", help="also pair neurons of different layers")
+    p.add_argument("--task-runner", choices=("threads", "dask"), default="threads",
+                   help="threads in this process, or the blocks of pairs as tasks on Dask worker processes")
+    p.add_argument("--dask-address", help="scheduler address of a running Dask cluster (default: a local one)")
+    p.add_argument("--workers", type=int, help="threads, or local Dask worker processes (default: every core)")
 
     p = verb("ablate", cmd_ablate, "cumulative ablation curves on the test split", run_id=True)
     analysis_arguments(p, bits=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 
 from flows.cli_output import format_table, print_summary, print_verdicts
 from flows.serve_local import private_server
@@ -65,7 +66,30 @@ def cmd_estimate(args) -> str:
 def cmd_pairs(args) -> str:
     from flows.stages import pairs_run
 
-    return pairs_run(_warehouse(args), args.run_id, args.bits, args.top, args.across_layers, force=True)
+    wh = _warehouse(args)
+    if args.workers is not None and args.workers < 1:
+        raise NeuronInfoError(f"--workers must be at least 1, got {args.workers}")
+    if args.task_runner == "threads":
+        return pairs_run(wh, args.run_id, args.bits, args.top, args.across_layers, force=True, workers=args.workers)
+    with dask_client(args.dask_address, args.workers) as client:
+        return pairs_run(wh, args.run_id, args.bits, args.top, args.across_layers, force=True,
+                         executor=client.get_executor())
+
+
+@contextmanager
+def dask_client(address: str | None, workers: int | None):
+    """A Dask client of the cluster at ``address``, or of a local cluster of ``workers`` single-threaded processes."""
+    from distributed import Client, LocalCluster
+
+    if address:
+        with Client(address) as client:
+            yield client
+        return
+    from pipeline.threads import available_cores
+
+    with LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
 
 
 def cmd_ablate(args) -> str:

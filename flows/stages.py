@@ -323,10 +323,11 @@ def covers(a: dict, b: dict) -> bool:
 
 
 def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = None, across_layers: bool = False,
-              force: bool = False, replace: bool = False, executor: Executor | None = None) -> str:
+              force: bool = False, replace: bool = False, executor: Executor | None = None, workers: int | None = None) -> str:
     """neuron_pairs and neuron_redundancy of a run at one bits value (DuckDB SQL over its validation codes).
     ``executor`` (a ``concurrent.futures.Executor``: a Dask client's ``get_executor()``, a process pool) computes
-    the blocks of pairs as tasks (``pair_block_task``: paths in, a Parquet file out), committed as one partition.
+    the blocks of pairs as tasks (``pair_block_task``: paths in, a Parquet file out), committed as one partition;
+    without one, ``workers`` threads compute them (default every core). The rows are the same bits either way.
 
     Pairs already stored stay: new pairs are added beside them (a pair's values do not depend on which other
     pairs were computed), and neuron_redundancy keeps, per bits, the aggregates over the widest set of pairs
@@ -356,7 +357,8 @@ def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = Non
     n_classes = load_run(wh, run_id).spec.n_classes
     if executor is None:
         layers = [LayerCodes(l, store.codes("val", l, bits)[:, neurons], neurons) for l, neurons in selected.items()]
-        tables = pair_tables(store.labels("val"), n_classes, layers, bits, across_layers)
+        with Progress(f"pairs {run_id}", len(pair_ranges(layers, n_classes, bits, across_layers)), "blocks") as progress:
+            tables = pair_tables(store.labels("val"), n_classes, layers, bits, across_layers, workers, progress)
     else:
         tables = pairs_on(executor, wh, run_id, bits, selected, across_layers, n_classes)
     widest_before = any(covers(d, {**options, "across_layers": False}) and d not in (options,) for d in done)
@@ -399,12 +401,12 @@ def pairs_on(executor: Executor, wh: Warehouse, run_id: str, bits: int, selected
 def pair_block_task(root: str, run_id: str, bits: int, selected: dict[int, list[int]], across_layers: bool,
                     ranges: list[tuple[int, int]], out: str) -> str:
     """One task of ``pairs_on``: the neuron_pairs rows of these blocks, read from the run's activation store
-    (one DuckDB thread: the workers share the cores), written to ``out``; returns ``out``."""
+    (one thread: the workers share the cores), written to ``out``; returns ``out``."""
     wh = open_warehouse(root, create=False)
     store = act.open_activations(wh, run_id)
     n_classes = load_run(wh, run_id).spec.n_classes
     layers = [LayerCodes(l, store.codes("val", l, bits)[:, neurons], np.asarray(neurons)) for l, neurons in selected.items()]
-    rows = pair_rows(store.labels("val"), n_classes, layers, bits, across_layers, [tuple(r) for r in ranges], threads=1)
+    rows = pair_rows(store.labels("val"), n_classes, layers, bits, across_layers, [tuple(r) for r in ranges])
     write_bytes(location(out), parquet_bytes(rows))
     return out
 

@@ -6,6 +6,7 @@ cache: a spec trained before is not retrained, and a stage whose output exists f
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -105,9 +106,25 @@ def estimate_task(warehouse: str, run_id: str) -> str:
 @task(name="pairs", **RETRIES)
 def pairs_task(warehouse: str, run_id: str, pair_bits: list[int]) -> str:
     progress_to_run_log()
-    for b in pair_bits:
-        stages.pairs_run(open_warehouse(warehouse), run_id, b)
+    with cluster_executor() as executor:  # on Dask, the blocks of pairs spread over the cluster's workers
+        for b in pair_bits:
+            stages.pairs_run(open_warehouse(warehouse), run_id, b, executor=executor)
     return run_id
+
+
+@contextmanager
+def cluster_executor():
+    """An Executor over the Dask cluster this task runs on (``distributed.worker_client``), or None off Dask
+    (threads: pairs_run then uses every core in this process)."""
+    try:
+        from distributed import get_worker, worker_client
+
+        get_worker()
+    except (ImportError, ValueError):  # not on a Dask worker
+        yield None
+        return
+    with worker_client() as client:
+        yield client.get_executor()
 
 
 @task(name="ablate", **RETRIES)

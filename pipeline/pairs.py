@@ -7,16 +7,22 @@ across layers as "units") and runs the SQL models: the single-neuron models of p
 per block of pairs ``pairs_counts`` (AND + bit_count of bit sets) -> ``pairs_measures``, and
 ``pairs_redundancy`` over all blocks. A block holds at most CELLS_PER_BLOCK joint cells, so memory
 stays bounded whatever the layer width; blocks are independent, so ``pair_rows`` of disjoint lists of
-blocks can run in different processes (flows.stages.pairs_run with an executor) and be concatenated.
+blocks can run in different threads or processes (flows.stages.pairs_run with an executor) and be
+concatenated. Every query of ``pair_rows`` runs on one DuckDB thread, so the rows are bit-identical however the
+blocks are spread.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
 from pipeline.measures import TIE, connect, in_batches, pack_codes, with_columns
+from pipeline.progress import Progress
 from pipeline.sql_files import sql_text
 
 UNIT_MODELS = ("measures_cells", "measures_entropy", "measures_specific_info")
@@ -51,47 +57,64 @@ def pair_blocks(unit_layers: np.ndarray, across_layers: bool, max_pairs: int) ->
 
 
 def pair_tables(labels: np.ndarray, n_classes: int, layers: list[LayerCodes], bits: int,
-                across_layers: bool = False) -> dict[str, pa.Table]:
+                across_layers: bool = False, workers: int | None = None,
+                progress: Progress | None = None) -> dict[str, pa.Table]:
     """{"neuron_pairs", "neuron_redundancy"} (no run_id) of every pair within each layer (and, with
     ``across_layers``, of different layers) among the given neurons, at one quantizer ``bits`` (columns typed
-    as DuckDB makes them; store.pairs casts them to the contracts)."""
-    pairs = pair_rows(labels, n_classes, layers, bits, across_layers, pair_ranges(layers, n_classes, bits, across_layers))
+    as DuckDB makes them; store.pairs casts them to the contracts). ``workers``: threads (default every core);
+    ``progress``: advanced once per block of ``pair_ranges``."""
+    ranges = pair_ranges(layers, n_classes, bits, across_layers)
+    pairs = pair_rows(labels, n_classes, layers, bits, across_layers, ranges, workers or os.cpu_count() or 1, progress)
     return {"neuron_pairs": pairs, "neuron_redundancy": redundancy_of(pairs)}
 
 
 def pair_ranges(layers: list[LayerCodes], n_classes: int, bits: int, across_layers: bool = False) -> list[tuple[int, int]]:
     """The blocks of pairs, as ranges [lo, hi) of first units (numbered across the layers in layer order), each
-    of at most CELLS_PER_BLOCK joint cells: the unit of work of ``pair_rows`` (one process, or tasks)."""
+    of at most CELLS_PER_BLOCK joint cells: the unit of work of ``pair_rows`` (threads, or tasks)."""
     max_pairs = max(1, CELLS_PER_BLOCK // ((1 << bits) ** 2 * n_classes))
     return pair_blocks(_unit_layers(layers), across_layers, max_pairs)
 
 
 def pair_rows(labels: np.ndarray, n_classes: int, layers: list[LayerCodes], bits: int, across_layers: bool,
-              ranges: list[tuple[int, int]], threads: int | None = None) -> pa.Table:
-    """The neuron_pairs rows of the pairs in these blocks (``pair_ranges``), in block order: the same rows
-    whichever process computes which blocks. ``threads``: DuckDB's (default every core)."""
+              ranges: list[tuple[int, int]], workers: int = 1, progress: Progress | None = None) -> pa.Table:
+    """The neuron_pairs rows of the pairs in these blocks (``pair_ranges``), in block order. Every query runs on
+    one DuckDB thread (a multi-threaded sum adds in a varying order), so a block's rows are the same bits
+    whichever process computes it, and with whichever other blocks; ``workers`` threads compute blocks side by
+    side, each on its own cursor. ``progress`` advances once per block."""
     labels = np.asarray(labels)
     if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(f"labels must lie in 0..{n_classes - 1}")
-    codes, unit_layers, units = _units(layers, len(labels))
-    con = connect()
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
+    codes, _, units = _units(layers, len(labels))
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
     try:
         packed = pack_codes(codes, labels, bits)
         con.register("packed_codes", packed)
         con.register("packed_bitsets", as_bitsets(packed))
-        con.register("units", units)
         con.register("labels", pa.table({"label": labels.astype(np.int32)}))
         con.register("counts", with_columns(con.sql(sql_text("counts")).to_arrow_table(), bits=bits))
-        for model in UNIT_MODELS:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {model} AS\n" + sql_text(model, n_classes=n_classes, layer=0, tie=TIE))
-        con.execute("CREATE OR REPLACE TEMP TABLE pairs_packed AS\n" + sql_text("pairs_packed"))
-        parts = []
-        for lo, hi in ranges or [(0, 0)]:  # no pairs: columns, no rows
-            block = dict(unit_lo=lo, unit_hi=hi, across_layers=str(across_layers).lower())
-            con.execute("CREATE OR REPLACE TEMP TABLE pairs_counts AS\n" + sql_text("pairs_counts", **block))
-            parts.append(con.sql(sql_text("pairs_measures", bits=bits)).to_arrow_table())
+        con.register("units_arrow", units)
+        con.execute("CREATE TABLE units AS SELECT * FROM units_arrow")
+        for model in UNIT_MODELS:  # tables of the in-memory database, which every cursor sees
+            con.execute(f"CREATE TABLE {model} AS\n" + sql_text(model, n_classes=n_classes, layer=0, tie=TIE))
+        con.execute("CREATE TABLE pairs_packed AS\n" + sql_text("pairs_packed"))
+
+        def block(lo_hi: tuple[int, int]) -> pa.Table:
+            cursor = con.cursor()  # a connection of its own: its temp table pairs_counts is its own
+            try:
+                lo, hi = lo_hi
+                cursor.execute("CREATE TEMP TABLE pairs_counts AS\n" + sql_text(
+                    "pairs_counts", unit_lo=lo, unit_hi=hi, across_layers=str(across_layers).lower()))
+                rows = cursor.sql(sql_text("pairs_measures", bits=bits)).to_arrow_table()
+            finally:
+                cursor.close()
+            if progress is not None:
+                progress.advance()
+            return rows
+
+        todo = ranges or [(0, 0)]  # no pairs: columns, no rows
+        with ThreadPoolExecutor(max(1, min(workers, len(todo)))) as pool:
+            parts = list(pool.map(block, todo))
     finally:
         con.close()
     return pa.concat_tables(parts)

@@ -296,11 +296,12 @@ def test_pairs_stage_on_a_stored_run(trained_run):
     assert len(stats) == 36 + 10 and all(abs(r["a"] - r["b"]) < 1e-12 for r in stats)
 
 
-def test_pairs_as_tasks_on_an_executor_equal_one_process(trained_run, tmp_path, monkeypatch):
-    """Blocks of pairs run as tasks (paths in, a Parquet file out) and committed as one partition: the same pairs in
-    the same order as one process, values within 1e-12 (DuckDB's thread count changes sums in the last bits)."""
+def test_pairs_as_tasks_in_processes_are_bit_identical_to_one_process(trained_run, tmp_path, monkeypatch):
+    """Blocks of pairs run as tasks in other processes (paths in, a Parquet file out) and committed as one
+    partition: neuron_pairs bit-identical to one process (one thread or two), the aggregates within 1e-12."""
+    import multiprocessing
     import shutil
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor
 
     import pipeline.pairs
     from flows import stages
@@ -309,22 +310,28 @@ def test_pairs_as_tasks_on_an_executor_equal_one_process(trained_run, tmp_path, 
 
     wh, run_id = trained_run
     monkeypatch.setattr(pipeline.pairs, "CELLS_PER_BLOCK", 2_000)  # many blocks: 24 + 12 units at 2 bits, 4 classes
+    monkeypatch.setattr(stages, "PAIR_TASKS", 3)  # a task of several blocks
     copies = {}
-    for name, executor in (("one", None), ("tasks", ThreadPoolExecutor(2))):
+    spawned = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    for name, executor, threads in (("one", None, 1), ("threads", None, 2), ("tasks", spawned, None)):
         shutil.copytree(wh.root, tmp_path / name)
         copies[name] = open_warehouse(tmp_path / name)
-        stages.pairs_run(copies[name], run_id, bits=2, force=True, replace=True, executor=executor)
+        stages.pairs_run(copies[name], run_id, bits=2, force=True, replace=True, executor=executor, workers=threads)
+    spawned.shutdown()
     assert not (tmp_path / "tasks" / ".work").exists() or not any((tmp_path / "tasks" / ".work").iterdir())  # scratch removed
-    for table, key in (("neuron_pairs", ["layer_i", "neuron_i", "layer_j", "neuron_j"]), ("neuron_redundancy", ["layer", "neuron"])):
-        one, tasks = (read_partition(copies[n], table, run_id).filter(pa.compute.equal(pa.compute.field("bits"), 2))
-                      for n in ("one", "tasks"))
-        assert one.num_rows == tasks.num_rows > 0 and one.select(key).equals(tasks.select(key))
-        for column in one.column_names:
-            if pa.types.is_floating(one.schema.field(column).type):
-                assert np.allclose(one[column].to_numpy(zero_copy_only=False), tasks[column].to_numpy(zero_copy_only=False),
+    tables = {n: {t: read_partition(copies[n], t, run_id).filter(pa.compute.equal(pa.compute.field("bits"), 2))
+                  for t in ("neuron_pairs", "neuron_redundancy")} for n in copies}
+    one = tables["one"]
+    assert one["neuron_pairs"].num_rows == 24 * 23 // 2 + 12 * 11 // 2
+    for name in ("threads", "tasks"):
+        assert tables[name]["neuron_pairs"].equals(one["neuron_pairs"]), name  # every bit of every row, in order
+        other = tables[name]["neuron_redundancy"]
+        assert other.select(["layer", "neuron"]).equals(one["neuron_redundancy"].select(["layer", "neuron"]))
+        for column in other.column_names:
+            if pa.types.is_floating(other.schema.field(column).type):
+                assert np.allclose(other[column].to_numpy(zero_copy_only=False),
+                                   one["neuron_redundancy"][column].to_numpy(zero_copy_only=False),
                                    rtol=0, atol=1e-12, equal_nan=True), column
-            else:
-                assert one[column].equals(tasks[column]), column
 
 
 def test_pair_aggregates_are_ablation_measures(trained_run):
