@@ -82,7 +82,12 @@ def dask_client(address: str | None, workers: int | None):
     from distributed import Client, LocalCluster
 
     if address:
-        with Client(address) as client:
+        try:
+            client = Client(address, timeout="20s")
+        except OSError as e:
+            raise NeuronInfoError(f"cannot reach the Dask scheduler at {address} ({e}); start one (dask scheduler) "
+                                  "or leave out --dask-address for a local cluster") from None
+        with client:
             yield client
         return
     from pipeline.threads import available_cores

@@ -117,7 +117,7 @@ def test_many_writers_a_compactor_and_a_reader_on_s3(s3, tmp_path, tiny_spec, pr
     junk file) write one S3 warehouse at once, while a compaction loops in this process (moving files as soon as
     they are written) and a reader loops on SQL: every read sees whole runs with no duplicate key, nothing is
     lost, the warehouse verifies clean, and the Dask run equals the same stages called here into a local
-    warehouse."""
+    warehouse (its pairs, whose blocks the pairs task handed to the cluster, bit for bit)."""
     from dataclasses import replace
 
     from flows.grid import grid_specs
@@ -193,6 +193,8 @@ def test_many_writers_a_compactor_and_a_reader_on_s3(s3, tmp_path, tiny_spec, pr
     assert run_id in final
     curves = f"SELECT * EXCLUDE (test_error), round(test_error, 12) AS e FROM ablation_curves WHERE run_id = '{run_id}' ORDER BY ALL"
     assert rows(remote, curves) == rows(local, curves)
+    pairs = f"SELECT * FROM neuron_pairs WHERE run_id = '{run_id}' ORDER BY layer_i, neuron_i, layer_j, neuron_j"
+    assert rows(remote, pairs) == rows(local, pairs)  # bit for bit, though its blocks ran as tasks on the Dask workers
     stats = f"SELECT * FROM neuron_stats WHERE run_id = '{run_id}' ORDER BY layer, neuron, bits"
     for a, b in zip(rows(remote, stats), rows(local, stats), strict=True):
         for key in a:

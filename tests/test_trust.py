@@ -300,6 +300,7 @@ ARGUMENTS = [  # (argv with {wh} the warehouse, {run} a run_id, {file} a plain f
     (["capture", "{run}", "--bits", "1,x", "--warehouse", "{wh}"], "comma-separated integers"),
     (["capture", "{run}", "--bits", "9", "--warehouse", "{wh}"], "bits"),
     (["ablate", "{run}", "--strategy", ",", "--warehouse", "{wh}"], "at least one"),
+    (["pairs", "{run}", "--workers", "0", "--warehouse", "{wh}"], "--workers"),
     (["sql", "SELECT 1", "--timeout", "-3", "--warehouse", "{wh}"], "positive"),
     (["gc", "--older-than", "soon", "--warehouse", "{wh}"], "positive"),
     (["rm", "0123456789abcdef", "--warehouse", "{wh}"], "unknown run_id"),
