@@ -186,12 +186,13 @@ def remove_run(wh: Warehouse, run_id: str) -> list[str]:
 
 
 def gc(wh: Warehouse, older_than_s: float) -> list[str]:
-    """Remove crash leftovers, rejected inbox files and retired compacted segments older than ``older_than_s``;
-    return what was removed."""
+    """Remove crash leftovers, rejected inbox files, retired compacted segments and abandoned scratch (``.work/``)
+    older than ``older_than_s``; return what was removed."""
     from store.compaction import expire
 
     removed = remove_stale_temporaries(wh, older_than_s) if wh.local else []
     removed += expire(wh, older_than_s)
+    removed += remove_old_scratch(wh, older_than_s)
     batches = [d for d in list_dirs(wh.inbox) if d not in ("rejected", "done") and not d.startswith(".")]
     for rejected in [join(wh.inbox, "rejected"), *(join(wh.inbox, b, "rejected") for b in batches)]:
         for path in _entries(rejected, wh.local):
@@ -200,6 +201,30 @@ def gc(wh: Warehouse, older_than_s: float) -> list[str]:
                 Path(path).unlink() if wh.local and Path(path).is_symlink() else remove_tree(path)
                 removed.append(str(path))
     return removed
+
+
+def remove_old_scratch(wh: Warehouse, older_than_s: float) -> list[str]:
+    """Remove the scratch folders under ``.work/`` (the blocks of pairs computed as tasks) whose newest file is
+    older than ``older_than_s``: a driver killed before it removed its own. A folder still being written stays."""
+    fs, path = filesystem(join(wh.root, ".work"))
+    removed = []
+    for name in list_dirs(join(wh.root, ".work")):
+        folder = join(wh.root, ".work", name)
+        files = fs.find(f"{path}/{name}", detail=True).values()
+        times = [_modified(info) for info in files] or [time.time() - older_than_s - 1]  # an empty folder: old
+        if time.time() - max(times) > older_than_s:
+            remove_tree(folder)
+            removed.append(str(folder))
+    return removed
+
+
+def _modified(info: dict) -> float:
+    """A file's modification time in seconds from fsspec's ``info`` (local ``mtime``, S3 ``LastModified``, ...);
+    now if the filesystem gives none (the file is kept)."""
+    stamp = next((info[k] for k in ("mtime", "LastModified", "last_modified", "created") if info.get(k) is not None), None)
+    if stamp is None:
+        return time.time()
+    return stamp.timestamp() if hasattr(stamp, "timestamp") else float(stamp)
 
 
 def _entries(folder, local: bool) -> list:

@@ -319,14 +319,18 @@ def test_gc_removes_every_kind_of_leftover(warehouse, capsys, run_verb):
     wal = wh.root / f".catalog.duckdb.{socket.gethostname()}-999999-0123abcd.tmp.wal"  # a dead writer's DuckDB WAL
     link = wh.inbox / "rejected" / "link.safetensors"  # a rejected symbolic link, dangling
     batch = wh.inbox / "batch" / "rejected" / "net.safetensors"  # a batch folder's own rejected/
-    link.parent.mkdir(parents=True)
-    batch.parent.mkdir(parents=True)
+    scratch = wh.root / ".work" / "pairs-0123456789abcdef-1-dead" / "00000.parquet"  # a killed pairs driver's blocks
+    busy = wh.root / ".work" / "pairs-0123456789abcdef-1-busy" / "00001.parquet"  # one still writing: a new file
+    for path in (link, batch, scratch, busy):
+        path.parent.mkdir(parents=True, exist_ok=True)
     wal.write_bytes(b"wal")
     link.symlink_to(wh.root / "nothing-here")
-    batch.write_bytes(b"x")
-    for path in (wal, batch):
+    for path in (batch, scratch, busy, busy.with_name("00000.parquet")):
+        path.write_bytes(b"x")
+    for path in (wal, batch, scratch, busy.with_name("00000.parquet")):
         os.utime(path, (old, old))
     os.utime(link, (old, old), follow_symlinks=False)
     code, out, err = run_verb("gc", "--older-than", "2", "--warehouse", str(wh.root))
-    assert code == 0 and str(link) in out and str(batch) in out, out + err  # the WAL goes as the verb opens the warehouse
-    assert not any(os.path.lexists(p) for p in (wal, link, batch))
+    assert code == 0 and str(link) in out and str(batch) in out and str(scratch.parent) in out, out + err  # the WAL goes as the verb opens the warehouse
+    assert not any(os.path.lexists(p) for p in (wal, link, batch, scratch.parent))
+    assert busy.exists() and busy.with_name("00000.parquet").exists()
