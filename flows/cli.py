@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from flows.cli_args import (DEVICE, arch_arguments, checkpoint_arguments, floats, inputs_argument, ints, json_object,
+from flows.cli_args import (DEVICE, arch_arguments, checkpoint_arguments, count, floats, inputs_argument, ints, json_object,
                             positive, unit_arguments, words)
 from flows.cli_args import run_id as run_id_arg
 from flows.cli_commands import (cmd_ablate, cmd_baselines, cmd_capture, cmd_compact, cmd_export, cmd_gc, cmd_import, cmd_estimate, cmd_measure,
@@ -101,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--across-layers", action="store_true", help="also pair neurons of different layers")
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads",
                    help="threads in this process, or the blocks of pairs as tasks on Dask worker processes")
-    p.add_argument("--dask-address", help="scheduler address of a running Dask cluster (default: a local one)")
-    p.add_argument("--workers", type=int, help="threads, or local Dask worker processes (default: every core)")
+    p.add_argument("--dask-address", help="scheduler address of a running Dask cluster (implies --task-runner dask; "
+                   "default: a local one)")
+    p.add_argument("--workers", type=count, help="threads, or local Dask worker processes (default: the available cores)")
 
     p = verb("ablate", cmd_ablate, "cumulative ablation curves on the test split", run_id=True)
     analysis_arguments(p, bits=False)
@@ -143,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     ranking_arguments(p)
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
+    p.add_argument("--workers", type=count, default=2, help="threads (or local Dask workers)")
     inputs_argument(p)
     arch_arguments(p)
     unit_arguments(p)
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", **DEVICE)
     p.add_argument("--task-runner", choices=("threads", "dask"), default="threads")
     p.add_argument("--dask-address", help="scheduler address of a running Dask cluster")
-    p.add_argument("--workers", type=int, default=2, help="threads (or local Dask workers)")
+    p.add_argument("--workers", type=count, default=2, help="threads (or local Dask workers)")
     checkpoint_arguments(p, analysed=True)
 
     p = verb("reanalyze", cmd_reanalyze, "analyse checkpoints dropped into the inbox")

@@ -79,6 +79,17 @@ def positive(text: str) -> float:
     return value
 
 
+def count(text: str) -> int:
+    """A whole number of at least 1 (workers, threads)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def arch_arguments(p) -> None:
     """--arch and --arch-kwargs: which network to train (pipeline/architectures.py)."""
     p.add_argument("--arch", default="mlp", help="mlp (default, the study's), cnn, vit, torchvision:NAME (e.g. "

@@ -67,9 +67,7 @@ def cmd_pairs(args) -> str:
     from flows.stages import pairs_run
 
     wh = _warehouse(args)
-    if args.workers is not None and args.workers < 1:
-        raise NeuronInfoError(f"--workers must be at least 1, got {args.workers}")
-    if args.task_runner == "threads":
+    if args.task_runner == "threads" and not args.dask_address:
         return pairs_run(wh, args.run_id, args.bits, args.top, args.across_layers, force=True, workers=args.workers)
     with dask_client(args.dask_address, args.workers) as client:
         return pairs_run(wh, args.run_id, args.bits, args.top, args.across_layers, force=True,
@@ -82,6 +80,10 @@ def dask_client(address: str | None, workers: int | None):
     from distributed import Client, LocalCluster
 
     if address:
+        if workers:
+            from pipeline.progress import note
+
+            note(f"pairs: --workers {workers} is not used with --dask-address (the cluster has its own workers)")
         try:
             client = Client(address, timeout="20s")
         except OSError as e:
@@ -90,7 +92,7 @@ def dask_client(address: str | None, workers: int | None):
         with client:
             yield client
         return
-    from pipeline.threads import available_cores
+    from pipeline.cores import available_cores
 
     with LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:

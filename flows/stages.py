@@ -386,14 +386,17 @@ def pairs_on(executor: Executor, wh: Warehouse, run_id: str, bits: int, selected
     futures = [executor.submit(pair_block_task, str(wh.root), run_id, bits, chosen, across_layers,
                                [ranges[i] for i in group], str(join(scratch, f"{k:05d}.parquet")))
                for k, group in enumerate(groups)]
+    landed = {}
     try:
         with Progress(f"pairs {run_id}", len(futures), "tasks") as progress:
-            for future in as_completed(futures):
-                future.result()
+            for future in as_completed(futures):  # each part read as it lands: gc may take an idle scratch folder
+                landed[future] = pq.read_table(pa.BufferReader(read_bytes(future.result())))
                 progress.advance()
-        parts = [pq.read_table(pa.BufferReader(read_bytes(f.result()))) for f in futures]
     finally:
+        for future in futures:
+            future.cancel()  # after a failure, the tasks not yet started
         remove_tree(scratch)
+    parts = [landed[f] for f in futures]  # block order
     pairs = pa.concat_tables(parts) if parts else pair_rows(store.labels("val"), n_classes, [], bits, across_layers, [])
     return {"neuron_pairs": pairs, "neuron_redundancy": redundancy_of(pairs)}
 

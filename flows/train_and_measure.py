@@ -115,12 +115,15 @@ def pairs_task(warehouse: str, run_id: str, pair_bits: list[int]) -> str:
 @contextmanager
 def cluster_executor():
     """An Executor over the Dask cluster this task runs on (``distributed.worker_client``), or None off Dask
-    (threads: pairs_run then uses every core in this process)."""
+    (threads: pairs_run then uses the available cores of this process)."""
     try:
         from distributed import get_worker, worker_client
 
         get_worker()
+        on_dask = True
     except (ImportError, ValueError):  # not on a Dask worker
+        on_dask = False
+    if not on_dask:
         yield None
         return
     with worker_client() as client:

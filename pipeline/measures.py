@@ -7,7 +7,6 @@ Python only lays the arrays out as Arrow tables and runs the SQL models in a pri
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -15,6 +14,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from pipeline.cores import available_cores
 from pipeline.sql_files import sql_text
 
 TIE = 1e-12  # measures within TIE bits of the best are tied: the smallest class / subset mask wins
@@ -43,9 +43,9 @@ class LayerInputs:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """A private in-memory connection using every core."""
+    """A private in-memory connection using every available core."""
     con = duckdb.connect()
-    con.execute(f"SET threads = {os.cpu_count() or 1}")
+    con.execute(f"SET threads = {available_cores()}")
     return con
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from pipeline.cores import available_cores
+
 LOAD_WINDOW = 60.0  # seconds: the time constant of the 1-minute load average
 SAMPLES = 8  # reads of the run queue per estimate, 1 ms apart
 
@@ -29,34 +31,6 @@ def thread_count(cores: int, workers: int = 1, busy: float = 0.0) -> int:
     ``busy`` cores busy: an equal share of the cores, and no more than the cores left idle (at least 1)."""
     idle = cores - math.floor(busy + 0.5)
     return max(1, min(cores // max(1, workers), idle))
-
-
-def quota_cores(quota_us: int, period_us: int) -> int | None:
-    """Cores a cgroup CPU quota allows (rounded up), or None for no quota (quota -1 or 'max')."""
-    return None if quota_us <= 0 or period_us <= 0 else max(1, math.ceil(quota_us / period_us))
-
-
-def available_cores() -> int:
-    """The cores in this process's affinity mask, capped by its cgroup CPU quota (v2 or v1) if any."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-    quota = _cgroup_quota()
-    return max(1, min(cores, quota) if quota else cores)
-
-
-def _cgroup_quota() -> int | None:
-    for path in (Path("/sys/fs/cgroup/cpu.max"), Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")):
-        try:
-            if path.name == "cpu.max":
-                quota, period = path.read_text().split()[:2]
-                return quota_cores(-1 if quota == "max" else int(quota), int(period))
-            period = (path.parent / "cpu.cfs_period_us").read_text()
-            return quota_cores(int(path.read_text()), int(period))
-        except (OSError, ValueError):
-            continue
-    return None
 
 
 def other_load() -> float:

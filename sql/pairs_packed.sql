@@ -1,7 +1,7 @@
 -- pairs_packed: the bit sets that sql/pairs_counts.sql ANDs, one row per (unit, bin, class) with its layer.
 -- Input packed_bitsets (neuron, bin, class, words): pipeline.measures.pack_codes' layout over the selected
 -- neurons, numbered 0..U-1 across layers ("units"), with each row's 64-sample words as one BLOB (same
--- bytes); units (unit, layer, neuron). Materialized as the temp table pairs_packed by pipeline/pairs.py.
+-- bytes); units (unit, layer, neuron). Materialized as the table pairs_packed by pipeline/pairs.py (every cursor of its blocks reads it).
 SELECT
     p.neuron AS unit,         -- unit number (0..U-1, ordered by layer, then neuron)
     units.layer,              -- its hidden layer

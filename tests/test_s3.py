@@ -159,6 +159,11 @@ def test_many_writers_a_compactor_and_a_reader_on_s3(s3, tmp_path, tiny_spec, pr
             reads.append(rows(remote, counts))
             assert all(r["extra"] == 0 for r in rows(remote, duplicates))  # no duplicate row at any moment
         outcomes = [w.communicate() for w in writers]
+        from distributed import Client
+
+        with Client(f"tcp://127.0.0.1:{port}", timeout="30s") as client:  # the Dask flow's pairs ran as tasks there
+            block_tasks = client.run_on_scheduler(lambda dask_scheduler: sum(
+                str(t.key).startswith("pair_block_task") for t in dask_scheduler.transition_log))
     finally:
         for process in cluster:
             process.terminate()
@@ -166,6 +171,7 @@ def test_many_writers_a_compactor_and_a_reader_on_s3(s3, tmp_path, tiny_spec, pr
             process.wait(60)
     assert [w.returncode for w in writers] == [0, 0, 3], [out[-3000:] + err[-3000:] for out, err in outcomes]
     assert "1 analysed, 1 rejected" in outcomes[2][0]
+    assert block_tasks > 0
     assert sorted(remote.fs.ls(f"{BUCKET}/busy/inbox/done", detail=False)) == [f"{BUCKET}/busy/inbox/done/net.safetensors"]
     final = [r["run_id"] for r in rows(remote, "SELECT run_id FROM runs ORDER BY run_id")]
     assert len(final) == 3 and inbox_run in final

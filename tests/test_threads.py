@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from pipeline import threads
-from pipeline.threads import choose_threads, quota_cores, stage_threads, thread_count
+from pipeline.cores import quota_cores
+from pipeline.threads import choose_threads, stage_threads, thread_count
 
 
 @pytest.mark.parametrize("cores, workers, busy, expected", [
