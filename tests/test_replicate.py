@@ -129,7 +129,7 @@ def test_measures_give_the_same_bytes_on_any_number_of_duckdb_threads(trained_ru
     wh = open_warehouse(shutil.copytree(source.root, tmp_path / "copy"))
     made = set()
     for threads in (1, 4, 1, 4, 4):
-        monkeypatch.setattr(measures.os, "cpu_count", lambda: threads)
+        monkeypatch.setattr(measures, "available_cores", lambda: threads)
         measure_run(wh, run_id, force=True)
         made.add(tuple(read_bytes(partition_file(wh, table, run_id)) for table in ("neuron_stats", "specific_info")))
     assert len(made) == 1

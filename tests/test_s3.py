@@ -158,6 +158,7 @@ def test_many_writers_a_compactor_and_a_reader_on_s3(s3, tmp_path, tiny_spec, pr
             compactions += 1
             reads.append(rows(remote, counts))
             assert all(r["extra"] == 0 for r in rows(remote, duplicates))  # no duplicate row at any moment
+            time.sleep(2)  # a schedule's pace: the writers keep the cores
         outcomes = [w.communicate() for w in writers]
         from distributed import Client
 
