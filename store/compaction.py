@@ -121,7 +121,7 @@ def _plan(wh: Warehouse, policy: Policy, force: bool) -> Plan:
         current = [s for s in plan.segments if s.table == table] + made
         merged, retired = _merges(wh, index, current, policy, seq)
         if made or merged or retired:
-            plan.segments = [s for s in plan.segments if s not in retired] + made + merged
+            plan.segments = [s for s in plan.segments + made if s not in retired] + merged  # one made and merged now: retired
             plan.retired += [(s.file, now) for s in retired]
             plan.lines.append(f"{table}: {len(parts) if made else 0} tail files moved into a segment, "
                               f"{len(retired)} segments merged into {len(merged)}")

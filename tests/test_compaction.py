@@ -87,6 +87,16 @@ def test_a_run_written_again_replaces_its_compacted_rows(warehouse):
     after = snapshot(wh)
     assert compact(wh, NOW, force=True)  # moved again: the newer segment wins, the older's copy is never shown
     assert snapshot(wh) == after
+    # written a third time, then moved and merged in one pass (fanout 2: the older segment still showing a run and
+    # the one just made):
+    # the segment just made is retired with the others, never left live beside the merged one
+    write_partition(wh, "neuron_stats", run_ids[0], stats, partition_params(wh, "neuron_stats", run_ids[0]))
+    after = snapshot(wh)
+    assert compact(wh, replace(NOW, fanout=2), force=True)
+    index = read_index(wh)
+    assert [s.level for s in index.of("neuron_stats")] == [2]
+    assert not {s.file for s in index.segments} & {file for file, _ in index.retired}
+    assert snapshot(wh) == after
 
 
 def test_rm_of_a_compacted_run_removes_its_rows_from_every_segment(warehouse, run_verb):
