@@ -327,7 +327,7 @@ def pairs_run(wh: Warehouse, run_id: str, bits: int = 1, top_n: int | None = Non
     """neuron_pairs and neuron_redundancy of a run at one bits value (DuckDB SQL over its validation codes).
     ``executor`` (a ``concurrent.futures.Executor``: a Dask client's ``get_executor()``, a process pool) computes
     the blocks of pairs as tasks (``pair_block_task``: paths in, a Parquet file out), committed as one partition;
-    without one, ``workers`` threads compute them (default every core). The rows are the same bits either way.
+    without one, ``workers`` threads compute them (default the available cores). The rows are the same bits either way.
 
     Pairs already stored stay: new pairs are added beside them (a pair's values do not depend on which other
     pairs were computed), and neuron_redundancy keeps, per bits, the aggregates over the widest set of pairs

@@ -6,10 +6,10 @@ across layers as "units") and runs the SQL models: the single-neuron models of p
 (``measures_cells``, ``measures_entropy``, ``measures_specific_info``) and ``pairs_packed`` once, then
 per block of pairs ``pairs_counts`` (AND + bit_count of bit sets) -> ``pairs_measures``, and
 ``pairs_redundancy`` over all blocks. A block holds at most CELLS_PER_BLOCK joint cells, so memory
-stays bounded whatever the layer width (one block per thread at a time); blocks are independent, so ``pair_rows`` of disjoint lists of
-blocks can run in different threads or processes (flows.stages.pairs_run with an executor) and be
-concatenated. Every query of ``pair_rows`` runs on one DuckDB thread, so the rows are bit-identical however the
-blocks are spread.
+stays bounded whatever the layer width (one block per thread at a time); blocks are independent, so
+``pair_rows`` of disjoint lists of blocks can run in different threads or processes (flows.stages.pairs_run
+with an executor) and be concatenated. Every query of ``pair_rows`` runs on one DuckDB thread, so the rows are
+bit-identical however the blocks are spread.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ import pyarrow as pa
 from pipeline.errors import NeuronInfoError
 from store.integrity import MANIFEST_SUFFIX, read_record
 from store.locks import machine_lock
-from store.paths import Warehouse, filesystem, join, list_dirs, list_files, remove_tree
+from store.paths import Warehouse, age_of, join, list_dirs, list_files, remove_tree
 from store.schemas import SCHEMAS
 from store.segments import (SEGMENTS, Index, IndexConflict, Segment, commit, index_versions, read_index, segment_bytes,
                             segment_rows, segment_records, version_file, write_segment)
@@ -265,7 +265,7 @@ def expire(wh: Warehouse, grace_s: float, index: Index | None = None) -> list[st
         folder = join(wh.tables, table, SEGMENTS)
         for name in list_files(folder):
             file = f"{table}/{SEGMENTS}/{name.removesuffix(MANIFEST_SUFFIX)}"
-            if file not in listed and _age(wh, folder, name) >= grace_s:
+            if file not in listed and age_of(join(folder, name)) >= grace_s:
                 _remove_segment_file(wh, file)
                 if not name.endswith(MANIFEST_SUFFIX):
                     removed.append(str(join(wh.tables, *file.split("/"))))
@@ -278,11 +278,3 @@ def _remove_segment_file(wh: Warehouse, file: str) -> None:
     for name in (file, file + MANIFEST_SUFFIX):
         remove_tree(join(wh.tables, *name.split("/")))
 
-
-def _age(wh: Warehouse, folder, name: str) -> float:
-    fs, path = filesystem(join(folder, name))
-    try:
-        modified = fs.modified(path)
-    except (FileNotFoundError, NotImplementedError):
-        return 0.0
-    return time.time() - modified.timestamp()

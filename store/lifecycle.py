@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 from pipeline.errors import NeuronInfoError
 from store.atomic import TMP_SUFFIX, write_bytes
 from store.integrity import MANIFEST_SUFFIX, manifest_path, read_record, record, sha256_hex
-from store.paths import Warehouse, exists, filesystem, join, list_dirs, list_files, open_warehouse, read_bytes, remove_tree
+from store.paths import (Warehouse, age_of, exists, filesystem, join, list_dirs, list_files, open_warehouse, read_bytes,
+                         remove_tree)
 from store.tables import DATA_FILE, EMPTY_PARTITION
 from store.zarr_metadata import legacy_problems, record_metadata
 
@@ -206,25 +207,13 @@ def gc(wh: Warehouse, older_than_s: float) -> list[str]:
 def remove_old_scratch(wh: Warehouse, older_than_s: float) -> list[str]:
     """Remove the scratch folders under ``.work/`` (the blocks of pairs computed as tasks) whose newest file is
     older than ``older_than_s``: a driver killed before it removed its own. A folder still being written stays."""
-    fs, path = filesystem(join(wh.root, ".work"))
-    removed = []
-    for name in list_dirs(join(wh.root, ".work")):
-        folder = join(wh.root, ".work", name)
-        files = fs.find(f"{path}/{name}", detail=True).values()
-        times = [_modified(info) for info in files] or [time.time() - older_than_s - 1]  # an empty folder: old
-        if time.time() - max(times) > older_than_s:
+    work, removed = join(wh.root, ".work"), []
+    for name in list_dirs(work):
+        folder = join(work, name)
+        if min((age_of(join(folder, f)) for f in list_files(folder)), default=float("inf")) > older_than_s:  # empty: old
             remove_tree(folder)
             removed.append(str(folder))
     return removed
-
-
-def _modified(info: dict) -> float:
-    """A file's modification time in seconds from fsspec's ``info`` (local ``mtime``, S3 ``LastModified``, ...);
-    now if the filesystem gives none (the file is kept)."""
-    stamp = next((info[k] for k in ("mtime", "LastModified", "last_modified", "created") if info.get(k) is not None), None)
-    if stamp is None:
-        return time.time()
-    return stamp.timestamp() if hasattr(stamp, "timestamp") else float(stamp)
 
 
 def _entries(folder, local: bool) -> list:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,16 @@ def entries(folder: Location) -> dict[str, dict]:
     except FileNotFoundError:
         return {}
     return {posixpath.basename(e["name"].rstrip("/")): e for e in found}
+
+
+def age_of(loc: Location) -> float:
+    """Seconds since ``loc`` was last modified (0.0, i.e. new, when it is gone or the filesystem cannot say)."""
+    fs, path = filesystem(loc)
+    try:
+        modified = fs.modified(path)
+    except (FileNotFoundError, NotImplementedError):
+        return 0.0
+    return time.time() - modified.timestamp()
 
 
 def list_files(folder: Location) -> list[str]:
